@@ -1,0 +1,67 @@
+"""The async client of the legacy API: models, errors, parsing, matching.
+
+No Textual imports here: the UI and the headless commands both use this layer.
+"""
+
+from tui.api.client import ApiClient, Credentials, check_transport, is_loopback
+from tui.api.errors import (
+    Advice,
+    ApiError,
+    FairUseExhausted,
+    FileNotFound,
+    Forbidden,
+    HosterUnavailable,
+    InsecureTransport,
+    InvalidLink,
+    LinkdeckError,
+    LoginFailed,
+    MalformedResponse,
+    PaymentRequired,
+    ServiceError,
+    TemporaryError,
+    TransportError,
+    UndocumentedError,
+    UnknownTechnicalError,
+    meaning_of,
+)
+from tui.api.matcher import HosterMatcher, InvalidPattern
+from tui.api.models import AccountStatus, ConnectionSettings, DirectLink, Hoster, HosterList
+from tui.api.parse import parse_account_status, parse_direct_link, parse_hoster_list
+from tui.api.redact import redact, redact_url
+
+__all__ = [
+    "AccountStatus",
+    "Advice",
+    "ApiClient",
+    "ApiError",
+    "ConnectionSettings",
+    "Credentials",
+    "DirectLink",
+    "FairUseExhausted",
+    "FileNotFound",
+    "Forbidden",
+    "Hoster",
+    "HosterList",
+    "HosterMatcher",
+    "HosterUnavailable",
+    "InsecureTransport",
+    "InvalidLink",
+    "InvalidPattern",
+    "LinkdeckError",
+    "LoginFailed",
+    "MalformedResponse",
+    "PaymentRequired",
+    "ServiceError",
+    "TemporaryError",
+    "TransportError",
+    "UndocumentedError",
+    "UnknownTechnicalError",
+    "check_transport",
+    "is_loopback",
+    "meaning_of",
+    "parse_account_status",
+    "parse_direct_link",
+    "parse_hoster_list",
+    "redact",
+    "redact_url",
+]

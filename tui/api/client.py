@@ -1,0 +1,155 @@
+"""The async client of the legacy API."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from tui import __version__
+from tui.api.errors import InsecureTransport, MalformedResponse, TransportError
+from tui.api.models import AccountStatus, DirectLink, HosterList
+from tui.api.parse import (
+    MAX_BODY_BYTES,
+    parse_account_status,
+    parse_direct_link,
+    parse_hoster_list,
+)
+from tui.api.redact import redact
+
+log = logging.getLogger("tui.api")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    login: str
+    password: str = field(repr=False)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, allow_insecure_http: bool = False) -> None:
+    """Refuse to send credentials in clear text to a host beyond this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme != "http" or not parts.hostname:
+        raise InsecureTransport(f"the API URL must start with https:// (got {parts.scheme!r})")
+    if is_loopback(parts.hostname) or allow_insecure_http:
+        return
+    raise InsecureTransport(
+        f"refusing to send the PIN over plain http to {parts.hostname}: anyone on the way "
+        "could read it; use https:// or set allow_insecure_http = true in [api]"
+    )
+
+
+class ApiClient:
+    """One connection to the service; owns or borrows an `httpx.AsyncClient`.
+
+    Every call raises a subclass of `ApiError` on failure, or `InsecureTransport`
+    before sending anything when the URL would expose the PIN.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        timeout: float = 20.0,
+        allow_insecure_http: bool = False,
+        http: httpx.AsyncClient | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.allow_insecure_http = allow_insecure_http
+        self.max_body_bytes = max_body_bytes
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": f"linkdeck/{__version__}"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"ApiClient(url={self.url!r}, login={self.credentials.login!r})"
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def account_status(self) -> AccountStatus:
+        return await self._call("accountstatus", {}, parse_account_status)
+
+    async def hoster_list(self) -> HosterList:
+        return await self._call("hosterlist", {}, parse_hoster_list)
+
+    async def direct_download_link(self, link: str) -> DirectLink:
+        return await self._call("directdownloadlink", {"params[link]": link}, parse_direct_link)
+
+    async def _call(
+        self, method: str, extra: dict[str, str], parse: Callable[[int, bytes], T]
+    ) -> T:
+        check_transport(self.url, self.allow_insecure_http)
+        params = {
+            "method": method,
+            "params[login]": self.credentials.login,
+            "params[pass]": self.credentials.password,
+            **extra,
+        }
+        try:
+            status, body = await self._get(params)
+        except httpx.TimeoutException:
+            raise TransportError("timed out") from None
+        except httpx.TransportError as exc:
+            raise TransportError(self._reason(exc)) from None
+        log.debug("%s answered HTTP %s, %d bytes", method, status, len(body))
+        return parse(status, body)
+
+    async def _get(self, params: dict[str, str]) -> tuple[int, bytes]:
+        async with self._http.stream("GET", self.url, params=params) as response:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise MalformedResponse(
+                        f"body larger than {self.max_body_bytes // (1024 * 1024)} MB"
+                    )
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+
+    def _reason(self, exc: httpx.TransportError) -> str:
+        """A short, redacted reason for a transport failure."""
+        reasons = {
+            httpx.ConnectError: "connection failed",
+            httpx.ReadError: "connection lost while reading",
+            httpx.WriteError: "connection lost while sending",
+            httpx.RemoteProtocolError: "the server broke the HTTP protocol",
+            httpx.ProxyError: "proxy error",
+            httpx.UnsupportedProtocol: "unsupported URL",
+        }
+        reason = next((text for cls, text in reasons.items() if isinstance(exc, cls)), "error")
+        detail = redact(str(exc), self.credentials.password)[:160]
+        host = urlsplit(self.url).netloc
+        return f"{reason} ({host}: {detail})" if detail else f"{reason} ({host})"

@@ -1,0 +1,164 @@
+"""Typed errors for every answer of the legacy API that is not a success.
+
+Each error carries the status code, its meaning from the spec, what a caller
+should do about it (`advice`) and, for temporary ones, the recommended delay.
+Messages never contain a URL unless it was redacted first.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Advice(Enum):
+    """What a caller should do after an error, following the spec's advice."""
+
+    END_ITEM = "end the item"
+    FIX_LOGIN = "fix the login"
+    HOSTER_AWAY = "hoster away: hold its links"
+    RETRY_LATER = "retry later"
+    FAIR_USE_EXHAUSTED = "fair use exhausted: pause unlocking"
+    FIX_SETTINGS = "fix the settings"
+
+
+class LinkdeckError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class ApiError(LinkdeckError):
+    """Any failed call of the legacy API."""
+
+    status: int | None = None
+    meaning: str = "error"
+    advice: Advice = Advice.END_ITEM
+    retry_after: float | None = None
+    """Seconds the spec recommends waiting before trying again."""
+
+    def __init__(self, message: str = "") -> None:
+        self.server_message = message
+        super().__init__(self.describe())
+
+    @property
+    def temporary(self) -> bool:
+        return self.advice in (Advice.RETRY_LATER, Advice.FAIR_USE_EXHAUSTED)
+
+    def describe(self) -> str:
+        code = "" if self.status is None else f"{self.status} "
+        text = f"{code}{self.meaning}"
+        if self.server_message and self.server_message.lower() != self.meaning.lower():
+            text += f": {self.server_message}"
+        return text
+
+
+class ServiceError(ApiError):
+    """The service answered with a status code other than 200."""
+
+
+class InvalidLink(ServiceError):
+    status, meaning = 400, "no valid link"
+
+
+class LoginFailed(ServiceError):
+    status, meaning, advice = 401, "login failed", Advice.FIX_LOGIN
+
+
+class PaymentRequired(ServiceError):
+    status, meaning = 402, "payment required: the account is not premium"
+
+
+class Forbidden(ServiceError):
+    status, meaning = 403, "forbidden"
+
+
+class FileNotFound(ServiceError):
+    status, meaning = 404, "file not found"
+
+
+class HosterUnavailable(ServiceError):
+    status, meaning, advice = 428, "hoster currently not available", Advice.HOSTER_AWAY
+
+
+class UnknownTechnicalError(ServiceError):
+    status, meaning = 502, "unknown technical error"
+    advice, retry_after = Advice.RETRY_LATER, 180.0
+
+
+class TemporaryError(ServiceError):
+    status, meaning, advice, retry_after = (
+        503,
+        "temporary error or maintenance",
+        Advice.RETRY_LATER,
+        180.0,
+    )
+
+
+class FairUseExhausted(ServiceError):
+    status, meaning, advice, retry_after = (
+        509,
+        "fair use limit exhausted",
+        Advice.FAIR_USE_EXHAUSTED,
+        600.0,
+    )
+
+
+class UndocumentedError(ServiceError):
+    """A status outside the spec (0, 2 and 500 were seen in the wild)."""
+
+    meaning = "undocumented error"
+
+    def __init__(self, status: int, message: str = "") -> None:
+        self.status = status
+        if status >= 500:
+            self.advice, self.retry_after = Advice.RETRY_LATER, 180.0
+        super().__init__(message)
+
+
+class TransportError(ApiError):
+    """The service could not be reached: refused, DNS, timeout, reset."""
+
+    meaning, advice, retry_after = "service unreachable", Advice.RETRY_LATER, 180.0
+
+
+class MalformedResponse(ApiError):
+    """The body is not the documented envelope: not JSON, wrong types, too big."""
+
+    meaning, advice, retry_after = "malformed answer", Advice.RETRY_LATER, 180.0
+
+
+class InsecureTransport(LinkdeckError):
+    """Credentials would travel in clear text to a non-loopback host."""
+
+    advice = Advice.FIX_SETTINGS
+
+
+STATUS_ERRORS: dict[int, type[ServiceError]] = {
+    cls.status: cls
+    for cls in (
+        InvalidLink,
+        LoginFailed,
+        PaymentRequired,
+        Forbidden,
+        FileNotFound,
+        HosterUnavailable,
+        UnknownTechnicalError,
+        TemporaryError,
+        FairUseExhausted,
+    )
+    if cls.status is not None
+}
+
+
+def error_for_status(status: int, message: str) -> ServiceError:
+    """The typed error for a non-200 JSON status."""
+    cls = STATUS_ERRORS.get(status)
+    if cls is None:
+        return UndocumentedError(status, message)
+    return cls(message)
+
+
+def meaning_of(status: int | None) -> str:
+    """Human meaning of a status code, for logs and help screens."""
+    if status == 200:
+        return "OK"
+    cls = STATUS_ERRORS.get(status) if status is not None else None
+    return cls.meaning if cls else "undocumented error"

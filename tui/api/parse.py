@@ -1,0 +1,183 @@
+"""Pure parsing of the legacy API's answers: (HTTP status, body) to a model.
+
+The HTTP status may mirror the JSON status (as the real service did) or be 200
+with an error in the JSON; both work because only the JSON status is read when
+there is an envelope. Fields are read by key; unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from tui.api.errors import MalformedResponse, error_for_status
+from tui.api.models import (
+    AccountStatus,
+    ConnectionSettings,
+    DirectLink,
+    Hoster,
+    HosterList,
+)
+from tui.untrusted import plain
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_MESSAGE_CHARS = 200
+MAX_LOCATION_BYTES = 8192
+
+
+def parse_envelope(http_status: int, body: bytes) -> Any:
+    """The `result` of a successful envelope, or raise the typed error."""
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedResponse(f"body larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
+    try:
+        envelope = json.loads(body)
+    except (ValueError, RecursionError):
+        raise MalformedResponse(_not_json(http_status, body)) from None
+    if not isinstance(envelope, dict) or "status" not in envelope:
+        raise MalformedResponse("no status envelope")
+    status = envelope["status"]
+    if isinstance(status, str) and status.strip().lstrip("-").isdigit():
+        status = int(status)
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise MalformedResponse("status is not a number")
+    message = envelope.get("statusmessage")
+    message = plain(message, MAX_MESSAGE_CHARS) if isinstance(message, str) else ""
+    if status != 200:
+        raise error_for_status(status, message)
+    if "result" not in envelope:
+        raise MalformedResponse("no result in a successful answer")
+    return envelope["result"]
+
+
+def _not_json(http_status: int, body: bytes) -> str:
+    if body.lstrip()[:1] == b"<":
+        return f"HTML page instead of JSON (HTTP {http_status})"
+    return f"not JSON (HTTP {http_status})"
+
+
+def parse_account_status(http_status: int, body: bytes) -> AccountStatus:
+    result = _object(parse_envelope(http_status, body), "result")
+    account_type = _str(result, "type")
+    if account_type not in ("premium", "trial", "prepaid", "free"):
+        # An unknown type is shown as the server sent it; it is not "free".
+        account_type = plain(account_type, 40)
+    expires = result.get("expires")
+    if expires is not None:
+        expires = _int(result, "expires")
+    return AccountStatus(
+        account_name=_str(result, "account_name"),
+        type=account_type,
+        expires=expires,
+        fairuse_left=_fraction(result, "fairuse_left"),
+        extuid=result.get("extuid") if isinstance(result.get("extuid"), str) else None,
+    )
+
+
+def parse_hoster_list(http_status: int, body: bytes) -> HosterList:
+    result = _object(parse_envelope(http_status, body), "result")
+    hosters_raw = _object(result.get("hosters"), "hosters")
+    settings_raw = result.get("connection_settings")
+    settings = settings_raw if isinstance(settings_raw, dict) else {}
+    hosters = []
+    for name, entry in hosters_raw.items():
+        entry = _object(entry, f"hosters.{plain(name, 60)}")
+        hosters.append(
+            Hoster(
+                name=name,
+                tlds=_str_list(entry, "tlds"),
+                regexes=_str_list(entry, "regexes"),
+                connection_settings=_connection_settings(settings.get(name)),
+            )
+        )
+    hosters.sort(key=lambda hoster: hoster.name.casefold())
+    return HosterList(tuple(hosters), _connection_settings(settings.get("all")))
+
+
+def parse_direct_link(http_status: int, body: bytes) -> DirectLink:
+    result = _object(parse_envelope(http_status, body), "result")
+    location = _str(result, "location")
+    if not location.startswith(("http://", "https://")):
+        raise MalformedResponse("location is not an http(s) URL")
+    if len(location.encode()) > MAX_LOCATION_BYTES:
+        raise MalformedResponse("location is too long")
+    filename = result.get("filename")
+    filesize = result.get("filesize")
+    if isinstance(filesize, str) and filesize.isdigit():
+        filesize = int(filesize)
+    return DirectLink(
+        location=location,
+        filename=filename if isinstance(filename, str) and filename else None,
+        filesize=filesize
+        if isinstance(filesize, int) and not isinstance(filesize, bool) and filesize >= 0
+        else None,
+    )
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedResponse(f"{where} is not an object")
+    return value
+
+
+def _field(result: dict[str, Any], key: str, check: Callable[[Any], bool], kind: str) -> Any:
+    if key not in result:
+        raise MalformedResponse(f"{key} is missing")
+    value = result[key]
+    if not check(value):
+        raise MalformedResponse(f"{key} is not {kind}")
+    return value
+
+
+def _str(result: dict[str, Any], key: str) -> str:
+    return _field(result, key, lambda v: isinstance(v, str), "text")
+
+
+def _int(result: dict[str, Any], key: str) -> int:
+    value = _field(
+        result,
+        key,
+        lambda v: (
+            (isinstance(v, int) and not isinstance(v, bool))
+            or (isinstance(v, str) and v.isdigit())
+            or (isinstance(v, float) and math.isfinite(v))
+        ),
+        "a number",
+    )
+    return int(value)
+
+
+def _fraction(result: dict[str, Any], key: str) -> float:
+    value = _field(
+        result,
+        key,
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
+        "a number",
+    )
+    return min(max(float(value), 0.0), 1.0)
+
+
+def _str_list(entry: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise MalformedResponse(f"{key} is not a list")
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def _connection_settings(value: Any) -> ConnectionSettings | None:
+    if not isinstance(value, dict):
+        return None
+
+    def number(key: str) -> int | None:
+        item = value.get(key)
+        return item if isinstance(item, int) and not isinstance(item, bool) else None
+
+    resume = value.get("resume")
+    return ConnectionSettings(
+        max_connections_per_file=number("max_connections_per_file"),
+        max_connections_per_hoster=number("max_connections_per_hoster"),
+        resume=resume if isinstance(resume, bool) else None,
+    )

@@ -1,0 +1,91 @@
+"""The `linkdeck` command: the dashboard, or a headless subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from tui import __version__
+
+
+def add_profile_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options that choose the profile; accepted before and after the subcommand."""
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    parser.add_argument("--config", metavar="PATH", help="config file to use", **default)
+    parser.add_argument(
+        "--api-url", metavar="URL", help="API endpoint, overrides the config", **default
+    )
+    parser.add_argument(
+        "--login", metavar="ID", help="customer id, overrides the config", **default
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against the built-in emulator with a demo account and a throw-away profile",
+        **default,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="linkdeck",
+        description="Terminal dashboard for a multi-hoster premium link service.",
+        epilog="The PIN is read from the config, LINKDECK_PASSWORD or password_command, "
+        "never from a flag.",
+    )
+    parser.add_argument("--version", action="version", version=f"linkdeck {__version__}")
+    add_profile_options(parser, suppress=False)
+    parser.add_argument("--no-mouse", action="store_true", help="turn mouse reporting off")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = commands.add_parser("status", help="show the account")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    add_profile_options(status, suppress=True)
+
+    hosters = commands.add_parser("hosters", help="list the hosters")
+    hosters.add_argument("--json", action="store_true", help="print JSON")
+    hosters.add_argument("--match", metavar="URL", help="print the hoster that serves URL")
+    add_profile_options(hosters, suppress=True)
+
+    emulator = commands.add_parser("emulator", help="serve the legacy API locally")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--latency-ms", type=int, metavar="N")
+    emulator.add_argument("--scenario", metavar="FILE", help="scenario TOML file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "emulator":
+        from tui.commands.emulator import run_emulator
+
+        return run_emulator(args)
+    if args.command in ("status", "hosters"):
+        return run_headless(args)
+    from tui.commands.dashboard import run_dashboard
+
+    return run_dashboard(args)
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    from tui.api import LinkdeckError
+    from tui.commands.common import open_profile, print_warnings, report
+    from tui.commands.hosters import run_hosters
+    from tui.commands.status import run_status
+    from tui.settings import SettingsError
+
+    commands = {"status": run_status, "hosters": run_hosters}
+    try:
+        with open_profile(args) as profile:
+            print_warnings(profile)
+            return asyncio.run(commands[args.command](args, profile))
+    except (LinkdeckError, SettingsError) as error:
+        return report(error)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0

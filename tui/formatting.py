@@ -1,0 +1,65 @@
+"""Human wording of times, sizes and fractions, shared by the CLI and the UI."""
+
+from __future__ import annotations
+
+import time
+
+
+def local_datetime(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def local_clock(timestamp: float) -> str:
+    return time.strftime("%H:%M", time.localtime(timestamp))
+
+
+def span(seconds: float) -> str:
+    """A rough duration: "45 s", "12 min", "3 h", "29 days"."""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} days"
+
+
+def relative(timestamp: float, now: float) -> str:
+    """ "in 29 days" or "3 min ago"."""
+    delta = timestamp - now
+    if abs(delta) < 1:
+        return "now"
+    return f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago"
+
+
+def expiry(expires: int | None, now: float) -> str:
+    if expires is None:
+        return "no expiry"
+    return f"{local_datetime(expires)} ({relative(expires, now)})"
+
+
+def days_left(expires: int | None, now: float) -> float | None:
+    return None if expires is None else (expires - now) / 86400
+
+
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:.0f}%"
+
+
+def countdown(seconds: float) -> str:
+    """ "2:59" style, for retry timers."""
+    seconds = max(int(seconds + 0.999), 0)
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def size(num_bytes: int | None) -> str:
+    if num_bytes is None:
+        return ""
+    value = float(num_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"

@@ -1,0 +1,294 @@
+"""The HTTP side: a threaded standard-library server with switchable faults."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tui.emulator import downloads
+from tui.emulator.faults import NGINX_502_PAGE, Faults, pad_body, truncate_body
+from tui.emulator.scenario import Scenario, default_scenario
+from tui.emulator.state import AccountState, Service, Stats, error
+
+API_PATH = "/pm-api/v1.php"
+JSON_TYPE = "application/json"
+# http.server knows no reason phrase for 509; these are what the real stack sent.
+REASONS = {428: "Precondition Required", 509: "Bandwidth Limit Exceeded"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End keep-alive and in-flight connections, so the service is really gone."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay silent: clients hanging up is routine, and URLs carry the PIN."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # idle keep-alive connections give their thread back
+
+    def version_string(self) -> str:
+        return "nginx"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the request line holds the PIN, and tests want a quiet stderr."""
+
+    def do_GET(self) -> None:
+        self._route(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._route(send_body=False)
+
+    def _route(self, send_body: bool) -> None:
+        parts = urlsplit(self.path)
+        try:
+            if parts.path == API_PATH:
+                self._api(parts.query, send_body)
+            elif parts.path.startswith("/dl/"):
+                self._download(parts.path, send_body)
+            else:
+                self._send(404, b"Not Found\n", "text/plain; charset=utf-8", send_body)
+        except OSError:
+            self.close_connection = True
+        except Exception as exc:  # a bug in the emulator: record it, answer 500, keep serving
+            self.server.emulator._service.record_error(f"{type(exc).__name__}: {exc}")
+            self._send(500, b"Internal Server Error\n", "text/plain; charset=utf-8", send_body)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        send_body: bool,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.send_response(status, REASONS.get(status))
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+
+    def _reset(self) -> None:
+        # SO_LINGER 0 turns close() into a TCP RST instead of an orderly FIN.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the makefile reference would otherwise defer the close
+        self.connection.close()
+        self.close_connection = True
+
+    def _api(self, query: str, send_body: bool) -> None:
+        emulator = self.server.emulator
+        faults = emulator.faults
+        params = dict(parse_qsl(query, keep_blank_values=True))  # unquotes %5B..%5D too
+        method = params.get("method", "")
+        service = emulator._service
+        service.begin(method)
+        try:
+            delay = faults.latency_ms / 1000
+            if faults.jitter_ms:
+                delay += emulator._draw() * faults.jitter_ms / 1000
+            if self.server.stopping.wait(delay + faults.hang_seconds):
+                self._drop()
+                return
+            if faults.connection_reset:
+                self._reset()
+                return
+            if faults.html_error_page:
+                self._send(502, NGINX_502_PAGE, "text/html", send_body)
+                return
+            if faults.error_rate and emulator._draw() < faults.error_rate:
+                status, body = (
+                    error(503, "temporary technical error, maintenance")
+                    if emulator._draw() < 0.5
+                    else error(502, "unknown technical error")
+                )
+            else:
+                status, body = service.answer(params, emulator.base_url, faults.generated_hosters)
+            http_status = status if 100 <= status <= 599 else 200  # 0 and 2 came with 200
+            if faults.huge_body_bytes:
+                body = pad_body(body, faults.huge_body_bytes)
+            if faults.malformed_json:
+                http_status, body = 200, truncate_body(body)
+            self._send(http_status, body, JSON_TYPE, send_body)
+        finally:
+            service.end(method)
+
+    def _download(self, path: str, send_body: bool) -> None:
+        parts = path.split("/")
+        found = downloads.parse_token(parts[2]) if len(parts) == 4 else None
+        if found is None:
+            self._send(404, b"Not Found\n", "text/plain; charset=utf-8", send_body)
+            return
+        size, seed = found
+        filename = downloads.safe_filename(unquote(parts[3]))
+        headers = [
+            ("Accept-Ranges", "bytes"),
+            ("Content-Disposition", f'attachment; filename="{filename}"'),
+            ("ETag", f'"{seed:016x}-{size:x}"'),
+        ]
+        try:
+            wanted = downloads.parse_range(self.headers.get("Range"), size)
+        except downloads.RangeNotSatisfiable:
+            headers.append(("Content-Range", f"bytes */{size}"))
+            self._send(416, b"", "text/plain", send_body, tuple(headers))
+            return
+        first, last = wanted if wanted is not None else (0, size - 1)
+        if wanted is not None:
+            headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+        self.send_response(206 if wanted is not None else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(last - first + 1))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if not send_body:
+            return
+        for chunk in downloads.iter_content(seed, first, last):
+            if self.server.stopping.is_set():
+                self._drop()
+                return
+            self.wfile.write(chunk)
+
+
+class Emulator:
+    """A local server of the legacy API, faithful to spec/ and PROTOCOL-NOTES.
+
+    Account expiry is computed from ``clock`` when the emulator is created; the
+    same clock decides the 30-minute free re-unlock window. State (fair use,
+    re-unlock window, flaky counters) survives ``stop()``/``restart()``.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
+    ) -> None:
+        self.scenario = scenario if scenario is not None else default_scenario()
+        self.host = host
+        self.port = port
+        self._service = Service(self.scenario, clock)
+        self._rng_lock = threading.Lock()
+        self.faults = dataclasses.replace(faults if faults is not None else self.scenario.faults)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        """Replacing the faults also reseeds the random draws, for repeatable tests."""
+        with self._rng_lock:
+            self._faults = faults
+            self._rng = random.Random(faults.seed)
+
+    def _draw(self) -> float:
+        with self._rng_lock:
+            return self._rng.random()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + API_PATH
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def stats(self) -> Stats:
+        return self._service.stats
+
+    def reset_stats(self) -> None:
+        self._service.reset_stats()
+
+    def account(self, login: str) -> AccountState:
+        """The live state of an account (KeyError if the scenario has no such login)."""
+        return self._service.accounts[login]
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        server = _Server((self.host, self.port), self)
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # so stop() returns promptly
+            name=f"linkdeck-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def restart(self) -> Self:
+        """Stop, then serve again on the same port (the service went away and came back)."""
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,54 @@
+"""Settings: the model, the TOML file (load, validate, save) and file locations.
+
+No Textual imports here: the CLI and the UI share this module.
+
+Typical use::
+
+    result = load_settings(config_path(args.config), overrides={"api.url": args.url})
+    for w in result.warnings: ...
+    save_settings(dataclasses.replace(result.settings, ui=...), result.path)
+"""
+
+from .load import ENV_OVERRIDES, LoadResult, load_settings
+from .model import (
+    ApiSettings,
+    Override,
+    RefreshSettings,
+    SettingField,
+    Settings,
+    SettingsError,
+    UiSettings,
+    UnlockSettings,
+    WarningSettings,
+    setting_fields,
+)
+from .password import resolve_password
+from .paths import cache_dir, config_path, data_dir
+from .save import save_settings
+from .validate import find_line, parse_value, settings_from_dict, settings_to_dict, validate
+
+__all__ = [
+    "ENV_OVERRIDES",
+    "ApiSettings",
+    "LoadResult",
+    "Override",
+    "RefreshSettings",
+    "SettingField",
+    "Settings",
+    "SettingsError",
+    "UiSettings",
+    "UnlockSettings",
+    "WarningSettings",
+    "cache_dir",
+    "config_path",
+    "data_dir",
+    "find_line",
+    "load_settings",
+    "parse_value",
+    "resolve_password",
+    "save_settings",
+    "setting_fields",
+    "settings_from_dict",
+    "settings_to_dict",
+    "validate",
+]

@@ -1,0 +1,207 @@
+"""Reading the config file, applying environment and command-line overrides."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import FIELDS, Override, Settings, SettingsError
+from .validate import (
+    _locate,
+    _suggest,
+    build,
+    check_keymap_entry,
+    check_tree,
+    check_value,
+    cross_checks,
+    parse_value,
+    raise_first,
+)
+
+__all__ = ["ENV_OVERRIDES", "LoadResult", "load_settings", "read_toml"]
+
+#: Environment variable -> dotted key. Applied over the file; empty values are ignored.
+ENV_OVERRIDES: Mapping[str, str] = {
+    "LINKDECK_API_URL": "api.url",
+    "LINKDECK_LOGIN": "api.login",
+    "LINKDECK_PASSWORD": "api.password",
+}
+CLI_SOURCE = "command line"
+MAX_CONFIG_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What ``load_settings`` found."""
+
+    settings: Settings
+    """The effective settings: file, then environment, then command line."""
+    path: Path
+    """The config file that was read (or would be, when missing)."""
+    exists: bool
+    """False when there was no file and the settings are defaults plus overrides."""
+    warnings: tuple[str, ...] = ()
+    """Things the user should fix but that do not stop linkdeck, e.g. file mode."""
+
+
+def _read_error(path: Path, what: str) -> SettingsError:
+    return SettingsError(f"cannot read the settings file: {what}", path=path)
+
+
+def read_toml(path: Path) -> tuple[str, dict[str, Any], int] | None:
+    """Read and parse a TOML file: ``(text, data, mode)``, or ``None`` if it does not exist.
+
+    Raises ``SettingsError`` for an unreadable file or a syntax error (with its line).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        raise _read_error(path, "a parent of it is not a directory") from None
+    except OSError as e:
+        raise _read_error(path, (e.strerror or str(e)).lower()) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SettingsError("is a directory, not a settings file", path=path)
+    if not stat.S_ISREG(st.st_mode):
+        raise SettingsError("is not a regular file", path=path)
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise SettingsError("is too large to be a settings file", path=path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+            mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)
+    except PermissionError:
+        raise _read_error(path, "permission denied (check its owner and mode)") from None
+    except OSError as e:
+        raise _read_error(path, (e.strerror or str(e)).lower()) from None
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise SettingsError("is not UTF-8 text", path=path, line=line) from None
+    return text, parse_toml(text, path), mode
+
+
+_POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)\s*$")
+
+
+def parse_toml(text: str, path: object | None = None) -> dict[str, Any]:
+    """``tomllib.loads`` with a syntax error turned into a located ``SettingsError``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = _POSITION.search(msg)
+        if m:
+            line = int(m.group(1)) if m.group(1) else max(1, len(text.splitlines()))
+            msg = msg[: m.start()]
+        else:
+            line = None
+        reason = f"is not valid TOML: {msg[:1].lower()}{msg[1:]}"
+        raise SettingsError(reason, path=path, line=line) from None
+
+
+def _apply(
+    tree: dict[str, dict[str, object]],
+    applied: dict[str, Override],
+    key: str,
+    value: object,
+    source: str,
+) -> None:
+    section, _, name = key.partition(".")
+    if section == "keymap" and name:
+        reason = check_keymap_entry(name, value)
+        norm = value
+    else:
+        f = FIELDS.get(key)
+        if f is None:
+            best = _suggest(key, [*FIELDS, "keymap.<binding id>"])
+            hint = f'did you mean "{best}"?' if best else None
+            raise SettingsError(f'unknown setting "{key}" (set by {source})', key=key, hint=hint)
+        if isinstance(value, str) and f.type is not str:
+            try:
+                norm, reason = parse_value(key, value), None
+            except SettingsError as e:
+                norm, reason = None, e.reason
+        else:
+            norm, reason = check_value(f, value)
+    if reason:
+        raise SettingsError(f"{reason} (set by {source})", key=key)
+    before = applied.get(key)
+    file_value = before.file_value if before else tree[section].get(name)
+    tree[section][name] = norm
+    applied[key] = Override(source=source, value=norm, file_value=file_value)
+
+
+def _mode_warning(path: Path, mode: int, has_password: bool) -> str | None:
+    if os.name == "nt" or not mode & 0o077:
+        return None
+    fix = f"run chmod 600 {path}"
+    if mode & 0o044:
+        holds = "it holds your PIN" if has_password else "it can hold your PIN"
+        return f"config file {path} is readable by others (mode {mode:04o}); {holds}: {fix}"
+    return (
+        f"config file {path} is writable by others (mode {mode:04o}); "
+        f"they could change where your PIN is sent: {fix}"
+    )
+
+
+def load_settings(
+    path: Path,
+    env: Mapping[str, str] = os.environ,
+    overrides: Mapping[str, object] | None = None,
+) -> LoadResult:
+    """Load settings: defaults, then the TOML file at ``path`` (if any), then the
+    environment (``LINKDECK_API_URL``, ``LINKDECK_LOGIN``, ``LINKDECK_PASSWORD``),
+    then ``overrides`` (dotted keys from command-line flags, e.g. ``"api.url"``;
+    ``None`` values are skipped; text is parsed for non-text settings).
+
+    Raises ``SettingsError`` with file, key and line for the first problem
+    (every problem in ``.problems``). A missing file is not an error.
+    """
+    path = Path(path)
+    found = read_toml(path)
+    text, data, mode = found if found is not None else (None, {}, 0)
+    tree, problems = check_tree(data, cross=False)
+    raise_first(_locate(problems, path, text))
+    has_file_password = bool(tree["api"]["password"])
+
+    applied: dict[str, Override] = {}
+    for var, key in ENV_OVERRIDES.items():
+        value = env.get(var)
+        if value:
+            _apply(tree, applied, key, value, var)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _apply(tree, applied, key, value, CLI_SOURCE)
+
+    located = []
+    for p in cross_checks(tree):
+        if p.key in applied:
+            located.append(
+                SettingsError(
+                    f"{p.reason} (set by {applied[p.key].source})", key=p.key, hint=p.hint
+                )
+            )
+        else:
+            located.extend(_locate([p], path, text))
+    raise_first(located)
+
+    settings = build(tree, applied)
+    warnings: list[str] = []
+    if found is not None:
+        w = _mode_warning(path, mode, has_file_password)
+        if w:
+            warnings.append(w)
+    if settings.api.password and settings.api.password_command:
+        warnings.append("api.password and api.password_command are both set; the password is used")
+    return LoadResult(
+        settings=settings, path=path, exists=found is not None, warnings=tuple(warnings)
+    )

@@ -1,0 +1,270 @@
+"""The settings model: frozen dataclasses whose fields document themselves.
+
+Every field carries ``metadata["help"]`` (one line, shown by the settings screen)
+and, where it applies, ``min`` / ``max`` / ``gt`` bounds that the validator
+enforces. Nothing here imports Textual, and nothing here formats the password:
+``repr=False`` keeps it out of every ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "ApiSettings",
+    "Override",
+    "RefreshSettings",
+    "SettingField",
+    "Settings",
+    "SettingsError",
+    "UiSettings",
+    "UnlockSettings",
+    "WarningSettings",
+    "setting_fields",
+]
+
+
+def _opt(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    gt: float | None = None,
+    secret: bool = False,
+) -> Any:
+    """A dataclass field with its help line and bounds in ``metadata``."""
+    meta = {"help": help, "min": min, "max": max, "gt": gt, "secret": secret}
+    return field(default=default, metadata=meta, repr=not secret)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach the service and who to log in as."""
+
+    url: str = _opt("", "Full API endpoint, e.g. https://host/pm-api/v1.php (no built-in default)")
+    login: str = _opt("", "Your 9-digit customer ID")
+    password: str = _opt("", "Your account PIN (or use password_command)", secret=True)
+    password_command: str = _opt(
+        "", "Command whose first line of output is the PIN, e.g. pass show linkdeck (no shell)"
+    )
+    allow_insecure_http: bool = _opt(
+        False, "Allow plain http:// to a non-loopback host (sends the PIN unencrypted)"
+    )
+    timeout: float = _opt(20.0, "Seconds to wait for each API request", gt=0)
+
+
+@dataclass(frozen=True)
+class RefreshSettings:
+    """How often the dashboard refreshes by itself."""
+
+    account_interval: float = _opt(60.0, "Seconds between account status refreshes", gt=0)
+    hosters_interval: float = _opt(3600.0, "Seconds between hoster list refreshes", gt=0)
+    max_backoff: float = _opt(600.0, "Longest wait in seconds between refreshes after errors", gt=0)
+
+
+@dataclass(frozen=True)
+class UnlockSettings:
+    """The unlock queue and its retry policy."""
+
+    concurrency: int = _opt(2, "Links unlocked at the same time (1 to 16)", min=1, max=16)
+    max_attempts: int = _opt(5, "Attempts per link before it is given up", min=1)
+    retry_delay: float = _opt(
+        180.0, "Seconds before retrying after 502, 503, network or malformed answers", gt=0
+    )
+    fair_use_delay: float = _opt(
+        600.0, "Seconds unlocking pauses after 509 (fair use exhausted)", gt=0
+    )
+    hoster_hold: float = _opt(1800.0, "Seconds a hoster is held back after 428", gt=0)
+    reuse_window: float = _opt(
+        1800.0, "Seconds within which the same link is answered from history (0 = never)", min=0
+    )
+    history_days: int = _opt(90, "Days of unlock history to keep (0 = keep forever)", min=0)
+
+
+@dataclass(frozen=True)
+class WarningSettings:
+    """When the dashboard warns about the account."""
+
+    fairuse_below: float = _opt(
+        0.2, "Warn when fair use left falls below this (0 to 1)", min=0, max=1
+    )
+    expiry_days_below: int = _opt(7, "Warn when fewer days than this are left", min=0)
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    """Look and input."""
+
+    theme: str = _opt("textual-dark", "Textual theme name")
+    mouse: bool = _opt(True, "Enable mouse support (off saves bandwidth over SSH)")
+
+
+@dataclass(frozen=True)
+class Override:
+    """A setting whose value came from the environment or the command line.
+
+    ``save_settings`` writes ``file_value`` instead of ``value`` while the
+    setting still holds ``value``, so an override is never persisted by accident
+    (above all ``LINKDECK_PASSWORD``). ``file_value`` is ``None`` when the key
+    was absent from the file (only possible for ``keymap`` entries).
+    """
+
+    source: str
+    """Where the value came from, e.g. ``"LINKDECK_PASSWORD"`` or ``"command line"``."""
+    value: object = field(repr=False)
+    file_value: object = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings. Build from a file with ``load_settings``; edit with ``dataclasses.replace``."""
+
+    api: ApiSettings = field(default_factory=ApiSettings, metadata={"help": "API access"})
+    refresh: RefreshSettings = field(
+        default_factory=RefreshSettings, metadata={"help": "Refresh intervals"}
+    )
+    unlock: UnlockSettings = field(
+        default_factory=UnlockSettings, metadata={"help": "Unlock queue and retries"}
+    )
+    warnings: WarningSettings = field(
+        default_factory=WarningSettings, metadata={"help": "Account warnings"}
+    )
+    ui: UiSettings = field(default_factory=UiSettings, metadata={"help": "User interface"})
+    keymap: Mapping[str, str] = field(
+        default_factory=dict,
+        hash=False,
+        metadata={"help": 'Key bindings by binding id, e.g. unlock = "u"'},
+    )
+    overrides: Mapping[str, Override] = field(
+        default_factory=dict, repr=False, compare=False, hash=False
+    )
+    """Dotted key -> Override, for values set by the environment or the command line."""
+
+    def __post_init__(self) -> None:
+        # Copy into read-only mappings so nobody can mutate a frozen Settings.
+        object.__setattr__(self, "keymap", MappingProxyType(dict(self.keymap)))
+        object.__setattr__(self, "overrides", MappingProxyType(dict(self.overrides)))
+
+    def is_usable(self) -> bool:
+        """True when the URL, the login and a PIN (or a command for it) are all set."""
+        api = self.api
+        return bool(api.url and api.login and (api.password or api.password_command))
+
+    def get(self, key: str) -> object:
+        """The value of a dotted key such as ``"unlock.concurrency"`` or ``"keymap.unlock"``."""
+        section, _, name = key.partition(".")
+        if section == "keymap":
+            return self.keymap.get(name)
+        return getattr(getattr(self, section), name)
+
+
+#: Section name -> dataclass, in file order (``keymap`` is separate: free-form).
+SECTIONS: dict[str, type] = {
+    "api": ApiSettings,
+    "refresh": RefreshSettings,
+    "unlock": UnlockSettings,
+    "warnings": WarningSettings,
+    "ui": UiSettings,
+}
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """One setting, described for the settings screen and the validator."""
+
+    key: str
+    """Dotted key, e.g. ``"unlock.concurrency"``."""
+    section: str
+    name: str
+    type: type
+    """``str``, ``int``, ``float`` or ``bool``."""
+    default: object = field(repr=False)
+    help: str
+    min: float | None = None
+    max: float | None = None
+    gt: float | None = None
+    """Exclusive lower bound."""
+    secret: bool = False
+    """True for the password: never shown, logged or echoed."""
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _build_fields() -> dict[str, SettingField]:
+    out: dict[str, SettingField] = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            m = f.metadata
+            ftype = f.type if isinstance(f.type, type) else _TYPES[str(f.type)]
+            key = f"{section}.{f.name}"
+            out[key] = SettingField(
+                key=key,
+                section=section,
+                name=f.name,
+                type=ftype,
+                default=f.default,
+                help=m["help"],
+                min=m["min"],
+                max=m["max"],
+                gt=m["gt"],
+                secret=m["secret"],
+            )
+    return out
+
+
+FIELDS: dict[str, SettingField] = _build_fields()
+
+
+def setting_fields() -> tuple[SettingField, ...]:
+    """Every setting except the free-form keymap, in file order."""
+    return tuple(FIELDS.values())
+
+
+class SettingsError(ValueError):
+    """A problem with the settings, located by file, dotted key and line.
+
+    ``str(err)`` is one sentence naming what is known of file, key and line;
+    ``err.detail`` is the same without the file and line, for inline display next
+    to a field. Messages never contain the password or a command's output.
+    ``err.problems`` holds every problem found when several were (itself first).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        key: str | None = None,
+        line: int | None = None,
+        path: object | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.key = key
+        self.line = line
+        self.path = path
+        self.hint = hint
+        self.problems: tuple[SettingsError, ...] = (self,)
+        super().__init__(str(self))
+
+    @property
+    def detail(self) -> str:
+        """The reason and hint, without file or line."""
+        return f"{self.reason}; {self.hint}" if self.hint else self.reason
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.reason}" if self.path is not None else self.reason
+        if self.line is not None:
+            text += f" (line {self.line})"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+    def located(self, path: object | None, line: int | None) -> SettingsError:
+        """A copy of this error with a file and line."""
+        return SettingsError(self.reason, key=self.key, line=line, path=path, hint=self.hint)

@@ -1,0 +1,171 @@
+"""Writing settings to TOML: atomically, mode 0600, never over a broken file."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .model import FIELDS, SECTIONS, Settings, SettingsError
+from .validate import _locate, check_tree, raise_first, settings_to_dict
+
+__all__ = ["render_toml", "save_settings"]
+
+_HEADER = """\
+# linkdeck settings, written by linkdeck (comments you add here are not kept).
+# This file can hold your PIN: keep it private (chmod 600).
+"""
+
+_TITLES = {
+    "api": "API access. LINKDECK_API_URL, LINKDECK_LOGIN and LINKDECK_PASSWORD override these.",
+    "refresh": "Automatic refresh (seconds).",
+    "unlock": "The unlock queue and its retry policy (delays in seconds).",
+    "warnings": "When to warn about the account.",
+    "ui": "Look and input.",
+    "keymap": 'Key bindings by binding id, e.g. unlock = "u" (see the help screen for ids).',
+}
+
+
+def render_toml(data: dict[str, dict[str, Any]]) -> str:
+    """The TOML text for a settings dict: every table, each key after its help line."""
+    parts = [_HEADER]
+    for section in (*SECTIONS, "keymap"):
+        parts.append(f"\n# {_TITLES[section]}\n[{section}]\n")
+        for name, value in data[section].items():
+            f = FIELDS.get(f"{section}.{name}")
+            if f is not None:
+                parts.append(f"# {f.help}\n")
+            parts.append(tomli_w.dumps({name: value}))
+    return "".join(parts)
+
+
+def _persisted(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The settings dict to write: overrides still at their overriding value are
+    replaced by what the file had, so e.g. ``LINKDECK_PASSWORD`` never reaches disk."""
+    data = settings_to_dict(settings)
+    for key, ov in settings.overrides.items():
+        section, _, name = key.partition(".")
+        if data[section].get(name) == ov.value:
+            if ov.file_value is None:
+                data[section].pop(name, None)
+            else:
+                data[section][name] = ov.file_value
+    return data
+
+
+_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.ENOTDIR: "a parent of it is not a directory",
+    errno.EISDIR: "it is a directory",
+}
+
+
+def _save_error(path: Path, e: OSError) -> SettingsError:
+    why = _REASONS.get(e.errno or 0) or (e.strerror or type(e).__name__).lower()
+    return SettingsError(f"cannot save settings: {why}; the file was left unchanged", path=path)
+
+
+def _check_existing(path: Path) -> None:
+    """Refuse to replace a file that is not a TOML file we could have written."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise SettingsError("cannot save settings: it is a directory", path=path) from None
+    except OSError as e:
+        raise _save_error(path, e) from None
+    try:
+        tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise SettingsError(
+            "refusing to overwrite a settings file that does not parse; fix or move it first",
+            path=path,
+        ) from None
+
+
+def _fsync_dir(directory: Path) -> None:
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:
+        return  # e.g. Windows: directories cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    target = Path(os.path.realpath(path))  # keep a symlinked config (dotfiles) a symlink
+    parent = target.parent
+    try:
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise _save_error(path, e) from None
+    tmp = parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd: int | None = None
+    created = False
+    try:
+        fd = os.open(tmp, flags, 0o600)
+        created = True
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # exact, whatever the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        os.close(fd)
+        fd = None
+        os.replace(tmp, target)
+        created = False
+    except OSError as e:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise _save_error(path, e) from None
+    _fsync_dir(parent)
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write ``settings`` to ``path`` as TOML, atomically and with mode 0600.
+
+    Every table and key is written with its help line. A setting still holding
+    the value an environment variable or command-line flag gave it (see
+    ``Settings.overrides``) is written with its value from the file instead, so
+    ``LINKDECK_PASSWORD`` and ``--login`` are never persisted unless the user
+    changed them. The parent directory is created with mode 0700 if missing.
+
+    Raises ``SettingsError`` if the settings are invalid, if the existing file
+    does not parse as TOML (it is never overwritten), or on any OS error (the
+    temporary file is removed and the original left as it was).
+    """
+    path = Path(path)
+    data = _persisted(settings)
+    raise_first(_locate(check_tree(data)[1], None, None))
+    text = render_toml(data)
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SettingsError("cannot save settings: a value is not valid Unicode text") from None
+    if tomllib.loads(text) != data:  # pragma: no cover - a bug in render_toml
+        raise SettingsError("cannot save settings: they do not survive a round trip")
+    _check_existing(path)
+    _atomic_write(path, encoded)

@@ -1,0 +1,35 @@
+"""Typed messages the workers post to the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from tui.api import AccountStatus, ApiError, HosterList, InsecureTransport
+
+
+@dataclass
+class AccountRefreshed(Message):
+    account: AccountStatus
+    at: float
+
+
+@dataclass
+class AccountFailed(Message):
+    error: ApiError | InsecureTransport
+    at: float
+    retry_at: float
+
+
+@dataclass
+class HostersRefreshed(Message):
+    hosters: HosterList
+    at: float
+    from_cache: bool = False
+
+
+@dataclass
+class HostersFailed(Message):
+    error: ApiError | InsecureTransport
+    at: float

@@ -1,0 +1,515 @@
+"""The unlock queue: bounded concurrency, the retry policy, holds, pauses and events.
+
+One scheduler task starts an unlock whenever a slot is free and an item is
+ready, and otherwise sleeps on the clock until the next retry or hold end, or
+until something changes (an item added, an unlock ended, a resume). Nothing
+polls. Every state change is written to the history and emitted as an event.
+
+Events (through `subscribe` or `events`): the full `Item` after each change,
+`ItemRemoved` when an item leaves the log, `QueueState` when a pause or hold
+begins or ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from tui.api import ApiClient, Credentials, HosterMatcher, LinkdeckError
+from tui.api.errors import ApiError
+from tui.unlock.clock import Clock, SystemClock
+from tui.unlock.extract import extract_links
+from tui.unlock.history import History
+from tui.unlock.items import (
+    UNFINISHED,
+    Attempt,
+    Event,
+    Item,
+    ItemRemoved,
+    ItemState,
+    QueueState,
+)
+from tui.unlock.policy import ACCOUNT_CANNOT_DOWNLOAD, LOGIN_FAILED, HoldScope, rule_for
+
+if TYPE_CHECKING:
+    from tui.settings import UnlockSettings
+
+log = logging.getLogger("tui.unlock")
+
+PAUSED_BY_USER = "paused"
+_READY = (ItemState.PENDING, ItemState.HELD)
+_RETRYABLE = (ItemState.FAILED, ItemState.CANCELLED, ItemState.WAITING)
+_CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.UNLOCKING)
+
+
+class UnlockEngine:
+    """Turns links into direct links. Use from one event loop.
+
+    With `retry_temporary=False` a temporary failure ends its item as failed
+    at once instead of waiting for a retry (`linkdeck unlock --no-retry`).
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        history: History,
+        settings: UnlockSettings,
+        *,
+        matcher: HosterMatcher | None = None,
+        clock: Clock | None = None,
+        retry_temporary: bool = True,
+    ) -> None:
+        self.client = client
+        self.history = history
+        self.settings = settings
+        self._matcher = matcher
+        self._clock = clock or SystemClock()
+        self._retry_temporary = retry_temporary
+        self._items: dict[int, Item] = {}
+        self._counts: Counter[ItemState] = Counter()
+        # Ids of pending and held items, in queue order.
+        self._ready: dict[int, None] = {}
+        # (retry time, id) of waiting items; entries whose item moved on are skipped.
+        self._timers: list[tuple[float, int]] = []
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._hoster_holds: dict[str, float] = {}
+        self._global_hold: float | None = None
+        self._pause_reason: str | None = None
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._scheduler: asyncio.Task[None] | None = None
+
+    # State seen from outside
+
+    @property
+    def items(self) -> Mapping[int, Item]:
+        """Every item of this session by id, in the order they were added."""
+        return MappingProxyType(self._items)
+
+    @property
+    def paused(self) -> bool:
+        return self._pause_reason is not None
+
+    @property
+    def pause_reason(self) -> str | None:
+        return self._pause_reason
+
+    @property
+    def queue_state(self) -> QueueState:
+        now = self._clock.now()
+        return QueueState(
+            paused=self.paused,
+            pause_reason=self._pause_reason,
+            hoster_holds=MappingProxyType(
+                {hoster: until for hoster, until in self._hoster_holds.items() if until > now}
+            ),
+            global_hold_until=self._global_hold
+            if self._global_hold and self._global_hold > now
+            else None,
+        )
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call `callback` with every event; returns the function that unsubscribes."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event from the first iteration on, until the iterator is closed."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        unsubscribe = self.subscribe(queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()
+
+    # Life cycle
+
+    async def start(self, *, restore: bool = True) -> None:
+        """Load the hoster list if no matcher was given (raises `ApiError`), restore
+        the hoster holds and, with `restore`, the unfinished items of the history,
+        then start unlocking."""
+        if self._matcher is None:
+            self._matcher = HosterMatcher((await self.client.hoster_list()).hosters)
+        now = self._clock.now()
+        for hoster, outcome in self.history.hoster_outcomes().items():
+            if outcome.unavailable_until and outcome.unavailable_until > now:
+                self._hoster_holds[hoster] = outcome.unavailable_until
+        if restore:
+            for item in self.history.unfinished():
+                if item.id not in self._items:
+                    self._requeue(item, persist=True)
+        self._scheduler = asyncio.create_task(self._run(), name="unlock-scheduler")
+
+    async def stop(self) -> None:
+        """Stop unlocking; links in flight go back to pending."""
+        tasks = [task for task in (self._scheduler, *self._tasks.values()) if task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._scheduler = None
+
+    async def wait_idle(self, *, include_waiting: bool = False) -> None:
+        """Return once nothing is unlocking and nothing is ready to go (or the queue
+        is paused); with `include_waiting`, also once no retry or hold is due."""
+        while not self._idle(include_waiting):
+            await self._changed.wait()
+
+    def _idle(self, include_waiting: bool) -> bool:
+        if self._counts[ItemState.UNLOCKING]:
+            return False
+        if self.paused:
+            return True
+        if self._counts[ItemState.PENDING]:
+            return False
+        # A retry or hold end that is due but not handled yet is work about to start.
+        wake_at = self._next_wake()
+        if wake_at is not None and wake_at <= self._clock.now():
+            return False
+        later = self._counts[ItemState.WAITING] + self._counts[ItemState.HELD]
+        return not (include_waiting and later)
+
+    # Commands
+
+    def add(self, text: str, *, force: bool = False) -> list[Item]:
+        """Queue the links found in `text`; returns the new items.
+
+        A link already unfinished in the queue is skipped. A link no hoster serves
+        is `unsupported` unless `force`. A link done within the reuse window is
+        answered from the history at once (`reused`), without calling the API.
+        """
+        if self._matcher is None:
+            raise RuntimeError("no hoster list yet: give a matcher or call start() first")
+        queued = {item.link for item in self._items.values() if item.state in UNFINISHED}
+        now = self._clock.now()
+        new = [
+            self._new_item(link, now, force) for link in extract_links(text) if link not in queued
+        ]
+        stored = self.history.insert(new)
+        for item in stored:
+            self._set(item, persist=False)
+        self._wake.set()
+        return stored
+
+    def _new_item(self, link: str, now: float, force: bool) -> Item:
+        assert self._matcher is not None
+        hoster = self._matcher.match(link)
+        name = hoster.name if hoster else None
+        item = Item(id=0, link=link, hoster=name, state=ItemState.PENDING, created=now, updated=now)
+        window = self.settings.reuse_window
+        previous = self.history.reusable(link, now - window) if window > 0 else None
+        if previous is not None:
+            return replace(
+                item,
+                state=ItemState.DONE,
+                status=200,
+                message="OK (reused from the last minutes, no fair use spent)",
+                location=previous.location,
+                filename=previous.filename,
+                filesize=previous.filesize,
+                reused=True,
+            )
+        if hoster is None and not force:
+            return replace(item, state=ItemState.UNSUPPORTED, message="no hoster serves this link")
+        return replace(item, state=self._ready_state(name, now), forced=hoster is None)
+
+    def retry(self, item_id: int) -> Item:
+        """Send a failed, cancelled or waiting item now. A temporary failure after the
+        attempt limit was reached ends it again at once."""
+        item = self._items[item_id]
+        if item.state in _RETRYABLE:
+            self._requeue(replace(item, next_attempt_at=None, updated=self._clock.now()))
+        return self._items[item_id]
+
+    def force(self, item_id: int) -> Item:
+        """Send an unsupported item anyway."""
+        item = self._items[item_id]
+        if item.state == ItemState.UNSUPPORTED:
+            self._requeue(replace(item, forced=True, updated=self._clock.now()))
+        return self._items[item_id]
+
+    def cancel(self, item_id: int) -> Item:
+        item = self._items[item_id]
+        if item.state in _CANCELLABLE:
+            self._set(replace(item, state=ItemState.CANCELLED, updated=self._clock.now()))
+            task = self._tasks.get(item_id)
+            if task:
+                task.cancel()
+        return self._items[item_id]
+
+    def remove(self, item_id: int) -> None:
+        """Forget an item, in memory and in the history."""
+        item = self._items.pop(item_id)
+        self._counts[item.state] -= 1
+        self._ready.pop(item_id, None)
+        task = self._tasks.get(item_id)
+        if task:
+            task.cancel()
+        self.history.delete(item_id)
+        self._emit(ItemRemoved(item_id))
+
+    def pause(self, reason: str = PAUSED_BY_USER) -> None:
+        self._pause_reason = reason
+        self._emit(self.queue_state)
+
+    def resume(self) -> None:
+        self._pause_reason = None
+        self._wake.set()
+        self._emit(self.queue_state)
+
+    def set_credentials(self, credentials: Credentials) -> None:
+        """Use new credentials; a pause caused by the account ends."""
+        self.client.credentials = credentials
+        if self._pause_reason in (LOGIN_FAILED, ACCOUNT_CANNOT_DOWNLOAD):
+            self.resume()
+
+    def set_matcher(self, matcher: HosterMatcher) -> None:
+        """Use a new hoster list for the links added from now on."""
+        self._matcher = matcher
+
+    # Bookkeeping
+
+    def _set(self, item: Item, *, persist: bool = True) -> None:
+        old = self._items.get(item.id)
+        if old is not None:
+            self._counts[old.state] -= 1
+        self._items[item.id] = item
+        self._counts[item.state] += 1
+        if item.state in _READY:
+            self._ready[item.id] = None
+        else:
+            self._ready.pop(item.id, None)
+        if item.state == ItemState.WAITING and item.next_attempt_at is not None:
+            heapq.heappush(self._timers, (item.next_attempt_at, item.id))
+        if persist:
+            self.history.update(item)
+        self._emit(item)
+
+    def _emit(self, event: Event) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:
+                # A broken subscriber must not stop the queue.
+                log.exception("unlock event subscriber failed")
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _requeue(self, item: Item, *, persist: bool = True) -> None:
+        """Put an item back in the queue: pending, held, or waiting until its time."""
+        now = self._clock.now()
+        if item.state == ItemState.WAITING and item.next_attempt_at:
+            state = ItemState.WAITING
+        else:
+            state = self._ready_state(item.hoster, now)
+        self._set(replace(item, state=state), persist=persist)
+        self._wake.set()
+
+    def _ready_state(self, hoster: str | None, now: float) -> ItemState:
+        return ItemState.HELD if self._blocked(hoster, now) else ItemState.PENDING
+
+    def _blocked(self, hoster: str | None, now: float) -> bool:
+        if self._global_hold is not None and self._global_hold > now:
+            return True
+        return hoster is not None and self._hoster_holds.get(hoster, 0.0) > now
+
+    def _hold(self, hoster: str | None, until: float) -> None:
+        """Hold the links of `hoster`, or every link when None, until `until`."""
+        if hoster is None:
+            self._global_hold = max(self._global_hold or 0.0, until)
+        else:
+            self._hoster_holds[hoster] = max(self._hoster_holds.get(hoster, 0.0), until)
+        self._apply_holds(self._clock.now())
+
+    def _apply_holds(self, now: float) -> None:
+        for item_id in list(self._ready):
+            item = self._items[item_id]
+            state = self._ready_state(item.hoster, now)
+            if state != item.state:
+                self._set(replace(item, state=state, updated=now))
+        self._emit(self.queue_state)
+
+    def _expire_holds(self, now: float) -> None:
+        expired = [hoster for hoster, until in self._hoster_holds.items() if until <= now]
+        for hoster in expired:
+            del self._hoster_holds[hoster]
+        if self._global_hold is not None and self._global_hold <= now:
+            self._global_hold = None
+            expired.append("")
+        if expired:
+            self._apply_holds(now)
+
+    def _release_due(self, now: float) -> None:
+        """Waiting items whose retry time has come go back to the queue."""
+        while self._timers and self._timers[0][0] <= now:
+            at, item_id = heapq.heappop(self._timers)
+            item = self._items.get(item_id)
+            if item and item.state == ItemState.WAITING and item.next_attempt_at == at:
+                self._requeue(replace(item, next_attempt_at=None, updated=now))
+
+    def _next_wake(self) -> float | None:
+        while self._timers and not self._timer_current(*self._timers[0]):
+            heapq.heappop(self._timers)
+        times = [*self._hoster_holds.values()]
+        if self._global_hold is not None:
+            times.append(self._global_hold)
+        if self._timers:
+            times.append(self._timers[0][0])
+        return min(times, default=None)
+
+    def _timer_current(self, at: float, item_id: int) -> bool:
+        item = self._items.get(item_id)
+        return item is not None and item.state == ItemState.WAITING and item.next_attempt_at == at
+
+    # Scheduling
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self._clock.now()
+            self._expire_holds(now)
+            self._release_due(now)
+            self._dispatch(now)
+            await self._sleep_until(self._next_wake())
+
+    def _dispatch(self, now: float) -> None:
+        if self.paused:
+            return
+        free = self.settings.concurrency - len(self._tasks)
+        if free <= 0:
+            return
+        for item_id in list(self._ready):
+            item = self._items[item_id]
+            if item.state != ItemState.PENDING:
+                continue
+            self._launch(item, now)
+            free -= 1
+            if free == 0:
+                return
+
+    def _launch(self, item: Item, now: float) -> None:
+        # Written before the call: a crash now leaves it 'unlocking', retried on restart.
+        self._set(replace(item, state=ItemState.UNLOCKING, updated=now))
+        self._tasks[item.id] = asyncio.create_task(self._unlock(item.id, item.link))
+
+    async def _sleep_until(self, wake_at: float | None) -> None:
+        if wake_at is None:
+            await self._wake.wait()
+            return
+        delay = wake_at - self._clock.now()
+        if delay <= 0:
+            return
+        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def _unlock(self, item_id: int, link: str) -> None:
+        try:
+            result = await self.client.direct_download_link(link)
+        except asyncio.CancelledError:
+            self._stopped(item_id)
+            raise
+        except LinkdeckError as error:
+            self._failed(item_id, error)
+        except Exception as exc:
+            # A bug must not leave the item 'unlocking' for ever; its text may hold the URL.
+            log.exception("unlock crashed")
+            self._finish(item_id, ItemState.FAILED, None, f"internal error: {type(exc).__name__}")
+        else:
+            now = self._clock.now()
+            item = self._current(item_id)
+            if item is not None:
+                self._set(
+                    replace(
+                        item,
+                        state=ItemState.DONE,
+                        updated=now,
+                        next_attempt_at=None,
+                        attempts=(*item.attempts, Attempt(now, 200, "OK")),
+                        status=200,
+                        message="OK",
+                        location=result.location,
+                        filename=result.filename,
+                        filesize=result.filesize,
+                    )
+                )
+                if item.hoster:
+                    self.history.record_hoster_ok(item.hoster, now)
+        finally:
+            self._tasks.pop(item_id, None)
+            self._wake.set()
+
+    def _current(self, item_id: int) -> Item | None:
+        """The item if it is still unlocking (not cancelled or removed meanwhile)."""
+        item = self._items.get(item_id)
+        return item if item is not None and item.state == ItemState.UNLOCKING else None
+
+    def _stopped(self, item_id: int) -> None:
+        item = self._current(item_id)
+        if item is not None:
+            self._set(replace(item, state=ItemState.PENDING, updated=self._clock.now()))
+
+    def _finish(self, item_id: int, state: ItemState, status: int | None, message: str) -> None:
+        item = self._current(item_id)
+        if item is not None:
+            now = self._clock.now()
+            attempt = Attempt(now, status, message)
+            self._set(
+                replace(
+                    item,
+                    state=state,
+                    updated=now,
+                    attempts=(*item.attempts, attempt),
+                    status=status,
+                    message=message,
+                )
+            )
+
+    def _failed(self, item_id: int, error: LinkdeckError) -> None:
+        item = self._current(item_id)
+        if item is None:
+            return
+        now = self._clock.now()
+        rule = rule_for(error)
+        status = error.status if isinstance(error, ApiError) else None
+        message = str(error)
+        attempts = (*item.attempts, Attempt(now, status, message, rule.counts_as_attempt))
+        delay = float(getattr(self.settings, rule.delay)) if rule.delay else 0.0
+        state, next_at = rule.state, None
+        if state == ItemState.WAITING:
+            used = sum(1 for attempt in attempts if attempt.counted)
+            if not self._retry_temporary or used >= self.settings.max_attempts:
+                state = ItemState.FAILED
+            else:
+                next_at = now + delay
+        elif state == ItemState.PENDING:
+            state = self._ready_state(item.hoster, now)
+        self._set(
+            replace(
+                item,
+                state=state,
+                updated=now,
+                next_attempt_at=next_at,
+                attempts=attempts,
+                status=status,
+                message=message,
+            )
+        )
+        if rule.hold == HoldScope.HOSTER and item.hoster:
+            self.history.record_hoster_unavailable(item.hoster, now, now + delay)
+            self._hold(item.hoster, now + delay)
+        elif rule.hold == HoldScope.ACCOUNT:
+            self._hold(None, now + delay)
+        if rule.pause:
+            self.pause(rule.pause)

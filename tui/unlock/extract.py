@@ -1,0 +1,44 @@
+"""Finding the links in whatever the user pasted."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+_SCHEME = re.compile(r"https?://", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}>'\""
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+def extract_links(text: str) -> list[str]:
+    """The http(s) URLs in `text`, in order, each once.
+
+    Links are separated by any whitespace; wrappers such as `<...>`, `(...)`,
+    quotes and trailing punctuation are removed.
+    """
+    links: dict[str, None] = {}
+    for token in text.split():
+        link = _clean(token)
+        if link:
+            links.setdefault(link, None)
+    return list(links)
+
+
+def _clean(token: str) -> str | None:
+    start = _SCHEME.search(token)
+    if start is None:
+        return None
+    link = token[start.start() :]
+    while link and link[-1] in _TRAILING and not _balanced_closer(link):
+        link = link[:-1]
+    try:
+        host = urlsplit(link).hostname
+    except ValueError:
+        return None
+    return link if host else None
+
+
+def _balanced_closer(link: str) -> bool:
+    """True when the closing bracket ending `link` belongs to it, as in `/wiki/A_(b)`."""
+    opener = _CLOSERS.get(link[-1])
+    return opener is not None and link.count(opener) >= link.count(link[-1])

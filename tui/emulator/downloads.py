@@ -104,11 +104,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable
         return max(0, size - suffix), size - 1
     first = int(match[1])
+    if first >= size:
+        raise RangeNotSatisfiable
     last = int(match[2]) if match[2] else size - 1
     if last < first:
         return None
-    if first >= size:
-        raise RangeNotSatisfiable
     return first, min(last, size - 1)
 
 

@@ -343,12 +343,7 @@ class TestLoad:
     def test_both_password_and_command_warns(self, cfg: Path) -> None:
         write_dir(cfg)
         write(
-            cfg,
-            GOOD + "[api]\n"
-            if False
-            else GOOD.replace(
-                'password = "8472-SECRET-PIN"', 'password = "1"\npassword_command = "pass x"'
-            ),
+            cfg, GOOD.replace(f'password = "{PIN}"', f'password = "{PIN}"\npassword_command = "x"')
         )
         (w,) = load_settings(cfg, env=NO_ENV).warnings
         assert "both set" in w and PIN not in w
@@ -642,9 +637,8 @@ class TestPaths:
         assert cache_dir(env=home) == tmp_path / ".cache" / "linkdeck"
 
     def test_default_env_is_platformdirs(self) -> None:
-        assert config_path() == platformdirs.user_config_path("linkdeck") / "config.toml" or (
-            os.environ.get("LINKDECK_CONFIG")
-        )
+        if "LINKDECK_CONFIG" not in os.environ:
+            assert config_path() == platformdirs.user_config_path("linkdeck") / "config.toml"
         assert data_dir() == platformdirs.user_data_path("linkdeck")
         assert cache_dir() == platformdirs.user_cache_path("linkdeck")
         copy = {k: v for k, v in os.environ.items() if k != "LINKDECK_CONFIG"}

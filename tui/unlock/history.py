@@ -197,10 +197,11 @@ class History:
         ]
 
     def reusable(self, link: str, since: float) -> Item | None:
-        """The last success of `link` after `since`, if any."""
+        """The last unlock of `link` after `since`, if any. Reuses do not count: the
+        service's free window starts when the link was really generated."""
         rows = self._query(
             f"SELECT id, {_COLUMNS} FROM items WHERE link = ? AND state = 'done' AND updated >= ?"
-            " ORDER BY updated DESC LIMIT 1",
+            " AND NOT reused ORDER BY updated DESC LIMIT 1",
             (link, since),
         )
         return _item(rows[0]) if rows else None

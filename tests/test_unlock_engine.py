@@ -1,0 +1,385 @@
+"""The unlock engine against the emulator over loopback, with a fake clock for delays."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tui.api import ApiClient, Credentials, Hoster, HosterMatcher
+from tui.emulator import Emulator
+from tui.settings import UnlockSettings
+from tui.unlock import (
+    Event,
+    FakeClock,
+    History,
+    Item,
+    ItemRemoved,
+    ItemState,
+    QueueState,
+    UnlockEngine,
+)
+
+PREMIUM = Credentials("111111111", "1111")
+FREE = Credentials("222222222", "2222")
+EXHAUSTED = Credentials("555555555", "5555")
+_unique = itertools.count()
+
+
+def link(marker: str = "", hoster: str = "uploaded.net") -> str:
+    """A fresh link of `hoster` (the emulator remembers flaky links per URL)."""
+    n = next(_unique)
+    if hoster == "share-online.biz":
+        return f"https://share-online.biz/dl/ABCDEF{n:06d}"
+    if hoster == "1fichier.com":
+        return f"https://1fichier.com/?abc{n:06d}{marker.strip('/')}"
+    return f"https://uploaded.net/file/abc{n:05d}{marker}x{n}.zip"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture(autouse=True)
+def fresh_emulator(emulator: Emulator) -> None:
+    emulator.reset_stats()
+    emulator.faults.latency_ms = 0
+    emulator.faults.malformed_json = False
+    emulator.account("111111111").fairuse_left = 1.0
+
+
+@dataclass
+class Rig:
+    emulator: Emulator
+    path: Path
+    clock: FakeClock = field(default_factory=FakeClock)
+    events: list[Event] = field(default_factory=list)
+    engines: list[UnlockEngine] = field(default_factory=list)
+
+    async def engine(
+        self, credentials: Credentials = PREMIUM, *, start: bool = True, **settings: object
+    ) -> UnlockEngine:
+        client = ApiClient(self.emulator.url, credentials)
+        # The scenario's hosters, so that an engine with a wrong PIN can queue links.
+        matcher = HosterMatcher(
+            tuple(Hoster(h.name, h.tlds, h.regexes) for h in self.emulator.scenario.hosters)
+        )
+        engine = UnlockEngine(
+            client,
+            History(self.path),
+            UnlockSettings(**settings),
+            matcher=matcher,
+            clock=self.clock,
+        )
+        engine.subscribe(self.events.append)
+        self.engines.append(engine)
+        if start:
+            await engine.start()
+        return engine
+
+    def states(self, item_id: int) -> list[ItemState]:
+        return [e.state for e in self.events if isinstance(e, Item) and e.id == item_id]
+
+    @property
+    def unlock_calls(self) -> int:
+        return self.emulator.stats.calls["directdownloadlink"]
+
+
+@pytest.fixture
+async def rig(emulator: Emulator, tmp_path: Path) -> AsyncIterator[Rig]:
+    rig = Rig(emulator, tmp_path / "history.sqlite3")
+    yield rig
+    for engine in rig.engines:
+        await engine.stop()
+        await engine.client.aclose()
+        engine.history.close()
+
+
+async def unlock_one(rig: Rig, url: str, **settings: object) -> Item:
+    engine = await rig.engine(**settings)
+    (item,) = engine.add(url)
+    await engine.wait_idle()
+    return engine.items[item.id]
+
+
+async def test_success_records_every_state_and_the_direct_link(rig: Rig) -> None:
+    engine = await rig.engine()
+    (item,) = engine.add(f"  <{link()}>  ")
+    assert item.hoster == "uploaded.net"
+    await engine.wait_idle()
+    done = engine.items[item.id]
+    assert done.state == ItemState.DONE
+    assert done.location and done.location.startswith(rig.emulator.base_url + "/dl/")
+    assert done.filename and done.filesize
+    assert [a.status for a in done.attempts] == [200]
+    assert rig.states(item.id) == [ItemState.PENDING, ItemState.UNLOCKING, ItemState.DONE]
+    assert engine.history.get(item.id) == done
+    assert engine.history.hoster_outcomes()["uploaded.net"].last_ok == rig.clock.now()
+
+
+@pytest.mark.parametrize(
+    ("marker", "status"),
+    [("/missing/", 404), ("/forbidden/", 403), ("/daily-limit/", 0), ("/strange/", 2)],
+)
+async def test_final_answers_fail_the_item_at_once(rig: Rig, marker: str, status: int) -> None:
+    item = await unlock_one(rig, link(marker))
+    assert (item.state, item.status, len(item.attempts)) == (ItemState.FAILED, status, 1)
+    assert rig.unlock_calls == 1
+
+
+async def test_undocumented_status_keeps_the_server_message(rig: Rig) -> None:
+    item = await unlock_one(rig, link("/daily-limit/"))
+    assert "Daily limit reached for this host!" in item.message
+
+
+async def test_forced_link_no_hoster_serves_fails_with_400(rig: Rig) -> None:
+    engine = await rig.engine()
+    (item,) = engine.add("https://rapidgator.net/file/abc/x.rar")
+    assert item.state == ItemState.UNSUPPORTED
+    await engine.wait_idle()
+    assert rig.unlock_calls == 0  # the spec forbids using the API as a file checker
+    forced = engine.force(item.id)
+    assert forced.forced
+    await engine.wait_idle()
+    assert (engine.items[item.id].state, engine.items[item.id].status) == (ItemState.FAILED, 400)
+
+
+@pytest.mark.parametrize(
+    ("marker", "status"), [("/broken/", 502), ("/busy/", 503), ("/link-limit/", 500)]
+)
+async def test_temporary_errors_retry_after_the_delay_up_to_the_limit(
+    rig: Rig, marker: str, status: int
+) -> None:
+    engine = await rig.engine(max_attempts=3, retry_delay=180.0)
+    (item,) = engine.add(link(marker))
+    await engine.wait_idle()
+    waiting = engine.items[item.id]
+    assert (waiting.state, waiting.status) == (ItemState.WAITING, status)
+    assert waiting.next_attempt_at == rig.clock.now() + 180
+    rig.clock.advance(179)
+    await engine.wait_idle()
+    assert rig.unlock_calls == 1
+    for calls in (2, 3):
+        rig.clock.advance(1 if calls == 2 else 180)
+        await engine.wait_idle()
+        assert rig.unlock_calls == calls
+    final = engine.items[item.id]
+    assert final.state == ItemState.FAILED
+    assert [a.status for a in final.attempts] == [status] * 3
+
+
+async def test_flaky_link_is_done_on_the_third_attempt(rig: Rig) -> None:
+    engine = await rig.engine()
+    (item,) = engine.add(link("/flaky/"))
+    for _ in range(2):
+        await engine.wait_idle()
+        assert engine.items[item.id].state == ItemState.WAITING
+        rig.clock.advance(180)
+    await engine.wait_idle()
+    done = engine.items[item.id]
+    assert done.state == ItemState.DONE
+    assert [a.status for a in done.attempts] == [503, 503, 200]
+
+
+async def test_malformed_answers_are_retried(rig: Rig) -> None:
+    engine = await rig.engine()
+    rig.emulator.faults.malformed_json = True
+    (item,) = engine.add(link())
+    await engine.wait_idle()
+    waiting = engine.items[item.id]
+    assert (waiting.state, waiting.status) == (ItemState.WAITING, None)
+    assert "malformed" in waiting.message
+
+
+async def test_no_retry_ends_temporary_failures_at_once(rig: Rig) -> None:
+    engine = UnlockEngine(
+        ApiClient(rig.emulator.url, PREMIUM),
+        History(rig.path),
+        UnlockSettings(),
+        clock=rig.clock,
+        retry_temporary=False,
+    )
+    rig.engines.append(engine)
+    await engine.start()
+    (item,) = engine.add(link("/busy/"))
+    await engine.wait_idle()
+    assert (engine.items[item.id].state, engine.items[item.id].status) == (ItemState.FAILED, 503)
+
+
+async def test_unavailable_hoster_holds_its_other_links(rig: Rig) -> None:
+    engine = await rig.engine(concurrency=1, hoster_hold=1800.0)
+    first, second, third = engine.add(
+        f"{link(hoster='share-online.biz')} {link(hoster='share-online.biz')} {link()}"
+    )
+    await engine.wait_idle()
+    assert (engine.items[first.id].state, engine.items[first.id].status) == (ItemState.FAILED, 428)
+    assert engine.items[second.id].state == ItemState.HELD
+    assert engine.items[third.id].state == ItemState.DONE
+    until = rig.clock.now() + 1800
+    assert engine.queue_state.hoster_holds == {"share-online.biz": until}
+    assert engine.history.hoster_outcomes()["share-online.biz"].unavailable_until == until
+    assert rig.unlock_calls == 2
+    held_link = engine.add(link(hoster="share-online.biz"))[0]
+    assert held_link.state == ItemState.HELD  # a link added during the hold waits too
+    rig.clock.advance(1800)
+    await engine.wait_idle()
+    assert engine.items[second.id].state == ItemState.FAILED  # the emulator's hoster stays away
+    assert rig.unlock_calls == 3
+    assert engine.items[held_link.id].state == ItemState.HELD  # held again by the new 428
+
+
+async def test_hoster_hold_survives_a_restart(rig: Rig) -> None:
+    engine = await rig.engine(concurrency=1)
+    engine.add(link(hoster="share-online.biz"))
+    await engine.wait_idle()
+    await engine.stop()
+    again = await rig.engine()
+    (item,) = again.add(link(hoster="share-online.biz"))
+    assert item.state == ItemState.HELD
+
+
+async def test_free_account_fails_the_item_and_pauses_the_queue(rig: Rig) -> None:
+    engine = await rig.engine(FREE, concurrency=1)
+    first, second = engine.add(f"{link()} {link()}")
+    await engine.wait_idle()
+    assert (engine.items[first.id].state, engine.items[first.id].status) == (ItemState.FAILED, 402)
+    assert engine.items[second.id].state == ItemState.PENDING
+    assert engine.paused and engine.pause_reason == "account cannot download"
+    assert rig.unlock_calls == 1
+    engine.set_credentials(PREMIUM)
+    await engine.wait_idle()
+    assert engine.items[second.id].state == ItemState.DONE
+
+
+async def test_exhausted_fair_use_holds_every_link(rig: Rig) -> None:
+    engine = await rig.engine(EXHAUSTED, concurrency=1, fair_use_delay=600.0)
+    first, second = engine.add(f"{link()} {link(hoster='1fichier.com')}")
+    await engine.wait_idle()
+    until = rig.clock.now() + 600
+    assert engine.items[first.id].state == ItemState.WAITING
+    assert engine.items[first.id].next_attempt_at == until
+    assert engine.items[second.id].state == ItemState.HELD
+    assert engine.queue_state.global_hold_until == until
+    assert any(isinstance(e, QueueState) and e.global_hold_until == until for e in rig.events)
+    assert rig.unlock_calls == 1
+    rig.emulator.account("555555555").fairuse_left = 0.5  # fair use came back
+    rig.clock.advance(600)
+    await engine.wait_idle()
+    assert {engine.items[i.id].state for i in (first, second)} == {ItemState.DONE}
+    assert not engine.items[first.id].attempts[0].counted  # 509 does not use up the limit
+
+
+async def test_wrong_pin_pauses_without_losing_links(rig: Rig) -> None:
+    engine = await rig.engine(Credentials("111111111", "0000"), concurrency=2)
+    items = engine.add(" ".join(link() for _ in range(4)))
+    await engine.wait_idle()
+    assert engine.paused and "login failed" in (engine.pause_reason or "")
+    assert {engine.items[i.id].state for i in items} == {ItemState.PENDING}
+    assert rig.unlock_calls == 2  # both slots answered 401, nothing more was sent
+    assert all(not a.counted for i in items for a in engine.items[i.id].attempts)
+    engine.set_credentials(PREMIUM)
+    assert not engine.paused
+    await engine.wait_idle()
+    assert {engine.items[i.id].state for i in items} == {ItemState.DONE}
+    assert "0000" not in repr(engine.client)
+
+
+async def test_concurrency_never_exceeds_the_setting(rig: Rig) -> None:
+    rig.emulator.faults.latency_ms = 60
+    engine = await rig.engine(concurrency=3)
+    items = engine.add(" ".join(link() for _ in range(12)))
+    await engine.wait_idle()
+    assert {engine.items[i.id].state for i in items} == {ItemState.DONE}
+    assert rig.emulator.stats.max_concurrent_unlocks == 3
+
+
+async def test_recent_success_is_reused_without_a_call(rig: Rig) -> None:
+    engine = await rig.engine(reuse_window=1800.0)
+    url = link()
+    (first,) = engine.add(url)
+    await engine.wait_idle()
+    rig.clock.advance(1799)
+    (again,) = engine.add(url)
+    assert again.state == ItemState.DONE and again.reused
+    assert again.location == engine.items[first.id].location
+    await engine.wait_idle()
+    assert rig.unlock_calls == 1
+    rig.clock.advance(2)
+    (later,) = engine.add(url)
+    assert later.state == ItemState.PENDING and not later.reused
+    await engine.wait_idle()
+    assert rig.unlock_calls == 2
+
+
+async def test_duplicates_of_queued_links_are_dropped(rig: Rig) -> None:
+    engine = await rig.engine()
+    engine.pause()
+    url = link()
+    assert len(engine.add(f"{url} {url}")) == 1
+    assert engine.add(url) == []
+    assert len(engine.add(f"{url} {link()}")) == 1
+
+
+async def test_cancel_retry_and_remove(rig: Rig) -> None:
+    engine = await rig.engine()
+    engine.pause()
+    first, second = engine.add(f"{link()} {link('/missing/')}")
+    assert engine.cancel(first.id).state == ItemState.CANCELLED
+    engine.resume()
+    await engine.wait_idle()
+    assert engine.items[first.id].state == ItemState.CANCELLED
+    assert engine.items[second.id].state == ItemState.FAILED
+    assert rig.unlock_calls == 1
+    engine.retry(first.id)
+    await engine.wait_idle()
+    assert engine.items[first.id].state == ItemState.DONE
+    engine.remove(second.id)
+    assert second.id not in engine.items
+    assert engine.history.get(second.id) is None
+    assert ItemRemoved(second.id) in rig.events
+
+
+async def test_cancel_while_unlocking(rig: Rig) -> None:
+    rig.emulator.faults.latency_ms = 300
+    engine = await rig.engine()
+    (item,) = engine.add(link())
+    while engine.items[item.id].state != ItemState.UNLOCKING:
+        await asyncio.sleep(0.01)
+    engine.cancel(item.id)
+    await engine.wait_idle()
+    assert engine.items[item.id].state == ItemState.CANCELLED
+    assert engine.history.get(item.id).state == ItemState.CANCELLED
+
+
+async def test_clean_stop_puts_links_in_flight_back_and_a_new_engine_finishes(rig: Rig) -> None:
+    rig.emulator.faults.latency_ms = 300
+    engine = await rig.engine(concurrency=2)
+    items = engine.add(" ".join(link() for _ in range(4)))
+    while not any(engine.items[i.id].state == ItemState.UNLOCKING for i in items):
+        await asyncio.sleep(0.01)
+    await engine.stop()
+    stored = [engine.history.get(i.id) for i in items]
+    assert {s.state for s in stored} == {ItemState.PENDING}
+    rig.emulator.faults.latency_ms = 0
+    again = await rig.engine()
+    await again.wait_idle()
+    assert {again.items[i.id].state for i in items} == {ItemState.DONE}
+
+
+async def test_events_iterator(rig: Rig) -> None:
+    engine = await rig.engine()
+    stream = engine.events()
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)  # the iterator subscribes on its first step
+    (item,) = engine.add(link())
+    event = await first
+    assert isinstance(event, Item) and (event.id, event.state) == (item.id, ItemState.PENDING)
+    seen = [await anext(stream), await anext(stream)]
+    assert [e.state for e in seen if isinstance(e, Item)] == [ItemState.UNLOCKING, ItemState.DONE]
+    await stream.aclose()

@@ -22,8 +22,8 @@ from tui.emulator.state import AccountState, Service, Stats, error
 
 API_PATH = "/pm-api/v1.php"
 JSON_TYPE = "application/json"
-# http.server knows no reason phrase for 509; these are what the real stack sent.
-REASONS = {428: "Precondition Required", 509: "Bandwidth Limit Exceeded"}
+# http.server knows no reason phrase for 509; this is the one Apache and nginx used.
+REASONS = {509: "Bandwidth Limit Exceeded"}
 
 
 class _Server(ThreadingHTTPServer):

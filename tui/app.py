@@ -1,0 +1,363 @@
+"""The linkdeck App: builds the services, runs the polls, routes messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import httpx
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+
+from tui import __version__
+from tui.api import (
+    ApiClient,
+    ApiError,
+    Credentials,
+    HosterList,
+    HosterMatcher,
+    InsecureTransport,
+    LoginFailed,
+)
+from tui.commands.common import Profile
+from tui.hoster_cache import load_hosters, save_hosters
+from tui.messages import AccountFailed, AccountRefreshed, HostersFailed, HostersRefreshed
+from tui.resources import styles_dir
+from tui.screens.dashboard import DashboardScreen
+from tui.settings import RefreshSettings, Settings, SettingsError, resolve_password
+from tui.unlock.clock import Clock, SystemClock
+from tui.unlock.engine import UnlockEngine
+from tui.unlock.history import History, HistoryError
+from tui.unlock.items import Event
+from tui.widgets.account import Connection
+
+FAIRUSE_SERIES_SECONDS = 7 * 86400
+
+
+@dataclass
+class UnlockEvent(Message):
+    """An event of the unlock engine, delivered on the UI's turn."""
+
+    event: Event
+
+    def can_replace(self, message: Message) -> bool:
+        # A newer record of the same item makes an older queued one pointless.
+        return (
+            isinstance(message, UnlockEvent)
+            and type(message.event) is type(self.event)
+            and getattr(message.event, "id", None) == getattr(self.event, "id", -1)
+        )
+
+
+class LinkdeckApp(App[None]):
+    """The dashboard. Build it with `LinkdeckApp(profile)`; tests inject a clock
+    and an `httpx.AsyncClient`."""
+
+    TITLE = "linkdeck"
+    CSS_PATH = [styles_dir() / "app.tcss"]
+
+    BINDINGS = [
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            id="help",
+            tooltip="What every key does, and the status codes' meanings",
+        ),
+        Binding("s", "settings", "Settings", id="settings", tooltip="Edit and test the settings"),
+        Binding(
+            "r",
+            "refresh",
+            "Refresh",
+            id="refresh",
+            tooltip="Refresh the account and the hosters now",
+        ),
+        Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the queue"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit linkdeck"),
+    ]
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        clock: Clock | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__()
+        self.profile = profile
+        self.settings: Settings = profile.settings
+        self.clock: Clock = clock or SystemClock()
+        self._http = http
+        self._owns_http = http is None
+        self.client: ApiClient | None = None
+        self.history: History | None = None
+        self.engine: UnlockEngine | None = None
+        self.dashboard: DashboardScreen | None = None
+        self.hosters = HosterList(())
+        self.matcher = HosterMatcher(())
+        self.account_poll = Poll(self, "account", self._refresh_account)
+        self.hosters_poll = Poll(self, "hosters", self._refresh_hosters)
+        self._unsubscribe = lambda: None
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+
+    # --- start and stop ---------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        self.dashboard = DashboardScreen(self.clock.now)
+        return self.dashboard
+
+    async def on_mount(self) -> None:
+        self.apply_ui_settings()
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.api.timeout),
+                headers={"User-Agent": f"linkdeck/{__version__}"},
+            )
+        for warning in self.profile.warnings:
+            self.notify(warning, title="Settings", severity="warning", timeout=15)
+        try:
+            self.history = await asyncio.to_thread(History, self.profile.history_path)
+        except (HistoryError, OSError) as error:
+            self.notify(
+                f"The unlock history cannot be opened: {error}", severity="error", timeout=30
+            )
+            return
+        self._show_cached_hosters()
+        self._show_history()
+        if self.settings.is_usable():
+            await self.connect()
+        else:
+            from tui.screens.settings import SettingsScreen
+
+            self.push_screen(
+                SettingsScreen(self.settings, self.profile.config_path, first_run=True)
+            )
+
+    async def on_unmount(self) -> None:
+        self._unsubscribe()
+        if self.engine is not None:
+            await self.engine.stop()
+        if self.history is not None:
+            self.history.close()
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+
+    def apply_ui_settings(self) -> None:
+        theme = self.settings.ui.theme
+        self.theme = theme if theme in self.available_themes else "textual-dark"
+
+    async def connect(self) -> None:
+        """(Re)build the client from the settings, start the engine and the polls."""
+        assert self._http is not None and self.history is not None
+        api = self.settings.api
+        try:
+            password = await asyncio.to_thread(resolve_password, api)
+        except SettingsError as error:
+            self._show_problem(Connection.LOGIN_FAILED, str(error))
+            return
+        credentials = Credentials(api.login, password)
+        if self.client is None:
+            self.client = ApiClient(
+                api.url, credentials, http=self._http, allow_insecure_http=api.allow_insecure_http
+            )
+        else:
+            self.client.url = api.url
+            self.client.allow_insecure_http = api.allow_insecure_http
+        if self.engine is None:
+            self.engine = UnlockEngine(
+                self.client,
+                self.history,
+                self.settings.unlock,
+                matcher=self.matcher,
+                clock=self.clock,
+            )
+            self._unsubscribe = self.engine.subscribe(
+                lambda event: self.post_message(UnlockEvent(event))
+            )
+            await self.engine.start()
+        else:
+            self.engine.settings = self.settings.unlock
+        self.engine.set_credentials(credentials)
+        self.account_poll.now()
+        self.hosters_poll.now()
+
+    async def apply_settings(self, settings: Settings) -> None:
+        """Settings were saved: use them at once."""
+        self.settings = settings
+        self.apply_ui_settings()
+        if settings.keymap:
+            self.set_keymap(dict(settings.keymap))
+        if settings.is_usable():
+            await self.connect()
+
+    # --- polls ------------------------------------------------------------
+
+    async def _refresh_account(self) -> float:
+        """One account refresh; returns the seconds until the next one."""
+        assert self.client is not None
+        self.query_dashboard().account.connection = Connection.REFRESHING
+        try:
+            account = await self.client.account_status()
+        except (ApiError, InsecureTransport) as error:
+            delay = self.account_poll.backoff(self.settings.refresh)
+            now = self.clock.now()
+            self.post_message(AccountFailed(error, now, retry_at=now + delay))
+            return delay
+        self.post_message(AccountRefreshed(account, self.clock.now()))
+        return self.account_poll.succeeded(self.settings.refresh.account_interval)
+
+    async def _refresh_hosters(self) -> float:
+        assert self.client is not None
+        try:
+            hosters = await self.client.hoster_list()
+        except (ApiError, InsecureTransport) as error:
+            self.post_message(HostersFailed(error, self.clock.now()))
+            return self.hosters_poll.backoff(self.settings.refresh)
+        at = self.clock.now()
+        await asyncio.to_thread(save_hosters, self.profile.hosters_cache_path, hosters, at)
+        self.post_message(HostersRefreshed(hosters, at))
+        return self.hosters_poll.succeeded(self.settings.refresh.hosters_interval)
+
+    def on_account_refreshed(self, message: AccountRefreshed) -> None:
+        dashboard = self.query_dashboard()
+        dashboard.show_account(message.account, message.at, self.settings.warnings)
+        if self.history is not None:
+            self.history.record_fairuse(message.at, message.account.fairuse_left)
+            dashboard.account.set_fairuse_history(self._fairuse_values())
+
+    def on_account_failed(self, message: AccountFailed) -> None:
+        error = message.error
+        if isinstance(error, LoginFailed):
+            self._show_problem(Connection.LOGIN_FAILED, "login failed")
+            return
+        has_data = self.query_dashboard().account.account is not None
+        state = Connection.STALE if has_data else Connection.UNREACHABLE
+        self._show_problem(state, str(error), message.retry_at)
+
+    def on_hosters_refreshed(self, message: HostersRefreshed) -> None:
+        self._use_hosters(message.hosters)
+
+    def on_hosters_failed(self, message: HostersFailed) -> None:
+        self.query_dashboard().hosters.set_problem(str(message.error))
+
+    def _show_problem(self, state: Connection, text: str, retry_at: float | None = None) -> None:
+        account = self.query_dashboard().account
+        account.problem = text
+        account.next_retry = retry_at
+        account.connection = state
+
+    # --- data on start ----------------------------------------------------
+
+    def _show_cached_hosters(self) -> None:
+        cached = load_hosters(self.profile.hosters_cache_path)
+        if cached is not None:
+            self._use_hosters(cached[0])
+
+    def _use_hosters(self, hosters: HosterList) -> None:
+        self.hosters = hosters
+        self.matcher = HosterMatcher(hosters.hosters)
+        if self.engine is not None:
+            self.engine.set_matcher(self.matcher)
+        dashboard = self.query_dashboard()
+        dashboard.hosters.set_hosters(hosters, self.matcher)
+        if self.history is not None:
+            dashboard.hosters.set_outcomes(self.history.hoster_outcomes())
+
+    def _show_history(self) -> None:
+        assert self.history is not None
+        dashboard = self.query_dashboard()
+        dashboard.unlock.load(reversed(self.history.recent(500)))
+        dashboard.account.set_fairuse_history(self._fairuse_values())
+
+    def _fairuse_values(self) -> list[float]:
+        assert self.history is not None
+        since = self.clock.now() - FAIRUSE_SERIES_SECONDS
+        return [value for _, value in self.history.fairuse_series(since)]
+
+    # --- unlock events ----------------------------------------------------
+
+    def on_unlock_event(self, message: UnlockEvent) -> None:
+        dashboard = self.query_dashboard()
+        dashboard.on_engine_event(message.event)
+        if self.history is not None and getattr(message.event, "hoster", None):
+            dashboard.hosters.set_outcomes(self.history.hoster_outcomes())
+
+    # --- actions ----------------------------------------------------------
+
+    def query_dashboard(self) -> DashboardScreen:
+        assert self.dashboard is not None
+        return self.dashboard
+
+    def action_refresh(self) -> None:
+        if self.client is None:
+            self.notify("Not connected: open the settings (s)", severity="warning")
+            return
+        self.account_poll.now()
+        self.hosters_poll.now()
+        self.notify("Refreshing the account and the hosters", timeout=2)
+
+    def action_toggle_pause(self) -> None:
+        if self.engine is None:
+            return
+        if self.engine.paused:
+            self.engine.resume()
+            self.notify("Queue resumed", timeout=2)
+        else:
+            self.engine.pause()
+            self.notify("Queue paused: press p to resume", timeout=3)
+
+    def action_settings(self) -> None:
+        from tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen(self.settings, self.profile.config_path))
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS + DashboardScreen.BINDINGS:
+            if isinstance(binding, Binding) and binding.id not in ("quit",):
+                yield SystemCommand(
+                    binding.description,
+                    binding.tooltip,
+                    lambda action=binding.action: self.run_action(action),
+                )
+
+
+class Poll:
+    """A refresh that re-arms itself with a one-shot timer once it has ended,
+    so polls never overlap and back off naturally while the service is away."""
+
+    def __init__(self, app: LinkdeckApp, name: str, body: Callable[[], Awaitable[float]]) -> None:
+        self.app, self.name, self.body = app, name, body
+        self.failures = 0
+        self.timer: Timer | None = None
+        self.next_at: float | None = None
+
+    def now(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
+        self.app.run_worker(self._run(), group=self.name, exclusive=True, exit_on_error=False)
+
+    async def _run(self) -> None:
+        delay = await self.body()
+        self.next_at = self.app.clock.now() + delay
+        self.timer = self.app.set_timer(delay, self.now, name=f"{self.name}-poll")
+
+    def succeeded(self, interval: float) -> float:
+        self.failures = 0
+        return interval
+
+    def backoff(self, refresh: RefreshSettings) -> float:
+        """15 s, 30 s, 60 s… up to the configured ceiling."""
+        self.failures += 1
+        return min(15.0 * 2 ** (self.failures - 1), refresh.max_backoff)

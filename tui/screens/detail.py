@@ -1,0 +1,164 @@
+"""One unlock item in full: the whole direct link, every attempt, actions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static, TextArea
+
+from tui import formatting
+from tui.api import meaning_of
+from tui.unlock.items import Item, ItemState
+from tui.untrusted import plain
+from tui.widgets.unlock_log import STATE_STYLES, code_text
+
+
+class ItemDetailScreen(ModalScreen[None]):
+    """Shows the item with `item_id` and follows its updates while open."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="detail-close", tooltip="Back to the log"),
+        Binding("c", "copy", "Copy", id="detail-copy", tooltip="Copy the direct link"),
+        Binding("R", "retry", "Retry", id="detail-retry", tooltip="Retry this item now"),
+        Binding("x", "cancel", "Cancel", id="detail-cancel", tooltip="Cancel this item"),
+        Binding(
+            "f",
+            "force",
+            "Force",
+            id="detail-force",
+            tooltip="Send a link no hoster pattern matches anyway",
+        ),
+        Binding(
+            "delete",
+            "remove",
+            "Remove",
+            id="detail-remove",
+            tooltip="Remove this item from the log and the history",
+        ),
+    ]
+
+    def __init__(self, item_id: int) -> None:
+        super().__init__()
+        self.item_id = item_id
+
+    @property
+    def item(self) -> Item | None:
+        return self.app.query_dashboard().unlock.items.get(self.item_id)  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(id="detail-summary")
+            yield Static("Direct link", classes="detail-heading")
+            yield TextArea("", id="detail-location", read_only=True, soft_wrap=True)
+            yield Static("Attempts", classes="detail-heading")
+            yield Static(id="detail-attempts")
+            with Horizontal(id="detail-actions"):
+                yield Button("Copy  c", id="copy", variant="primary")
+                yield Button("Retry  R", id="retry")
+                yield Button("Cancel  x", id="cancel")
+                yield Button("Force  f", id="force")
+                yield Button("Remove  del", id="remove", variant="error")
+                yield Button("Close  esc", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#detail").border_title = "Unlock item"
+        self.refresh_item()
+        self.set_interval(1, self.refresh_item)
+
+    def refresh_item(self) -> None:
+        item = self.item
+        if item is None:
+            self.dismiss()
+            return
+        summary = Text.assemble(
+            ("link      ", "dim"),
+            plain(item.link),
+            "\n",
+            ("hoster    ", "dim"),
+            plain(item.hoster or "none matches"),
+            "\n",
+            ("state     ", "dim"),
+            (item.state.value, STATE_STYLES[item.state]),
+            (" (reused from history)" if item.reused else "", "green"),
+            "\n",
+            ("answer    ", "dim"),
+            code_text(item),
+            "\n",
+            ("file      ", "dim"),
+            plain(item.filename or "-"),
+            f"  {formatting.size(item.filesize)}",
+            "\n",
+            ("queued    ", "dim"),
+            formatting.local_datetime(item.created),
+        )
+        if item.next_attempt_at and item.state in (ItemState.WAITING, ItemState.HELD):
+            summary.append(
+                f"\nnext try  in {formatting.countdown(item.next_attempt_at - self.app.clock.now())}"
+            )  # type: ignore[attr-defined]
+        _set(self.query_one("#detail-summary", Static), summary)
+        location = self.query_one("#detail-location", TextArea)
+        text = plain(item.location) if item.location else ""
+        if location.text != text:
+            location.text = text
+        attempts = Text()
+        for attempt in item.attempts:
+            code = "-" if attempt.status is None else str(attempt.status)
+            meaning = (
+                plain(attempt.message, 120)
+                if attempt.status is None
+                else meaning_of(attempt.status)
+            )
+            attempts.append(f"{formatting.local_datetime(attempt.at)}  {code:>3}  {meaning}")
+            if attempt.message and attempt.status is not None:
+                attempts.append(f"  ({plain(attempt.message, 80)})", style="dim")
+            attempts.append("\n")
+        _set(self.query_one("#detail-attempts", Static), attempts or Text("none yet", style="dim"))
+        self.query_one("#force", Button).disabled = item.state is not ItemState.UNSUPPORTED
+        self.query_one("#copy", Button).disabled = not item.location
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {
+            "copy": self.action_copy,
+            "retry": self.action_retry,
+            "cancel": self.action_cancel,
+            "force": self.action_force,
+            "remove": self.action_remove,
+            "close": self.dismiss,
+        }
+        action = actions.get(event.button.id or "")
+        if action is not None:
+            action()
+
+    def _engine(self):
+        return self.app.engine  # type: ignore[attr-defined]
+
+    def action_copy(self) -> None:
+        item = self.item
+        if item and item.location:
+            self.app.copy_to_clipboard(item.location)
+            self.notify("Copied the direct link", timeout=3)
+
+    def action_retry(self) -> None:
+        if self._engine():
+            self._engine().retry(self.item_id)
+
+    def action_cancel(self) -> None:
+        if self._engine():
+            self._engine().cancel(self.item_id)
+
+    def action_force(self) -> None:
+        if self._engine():
+            self._engine().force(self.item_id)
+
+    def action_remove(self) -> None:
+        if self._engine():
+            self._engine().remove(self.item_id)
+        self.dismiss()
+
+
+def _set(widget: Static, text: Text) -> None:
+    if widget.content != text:
+        widget.update(text)

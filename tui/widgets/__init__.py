@@ -1,0 +1,1 @@
+"""The dashboard's regions: account, hosters, unlock log."""

@@ -1,0 +1,145 @@
+"""The account panel: who, until when, how much fair use is left, and whether
+the data is fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widgets import ProgressBar, Sparkline, Static
+
+from tui import formatting
+from tui.api import AccountStatus
+from tui.untrusted import plain
+
+
+class Connection(StrEnum):
+    """How fresh the account data is."""
+
+    WAITING = "waiting"
+    OK = "ok"
+    REFRESHING = "refreshing"
+    STALE = "stale"
+    LOGIN_FAILED = "login failed"
+    UNREACHABLE = "unreachable"
+
+
+class AccountPanel(Vertical):
+    """Reactive view of the account; the app sets its reactives, nothing else."""
+
+    account: reactive[AccountStatus | None] = reactive(None, init=False)
+    connection: reactive[Connection] = reactive(Connection.WAITING, init=False)
+    last_ok: reactive[float | None] = reactive(None, init=False)
+    next_retry: reactive[float | None] = reactive(None, init=False)
+    problem: reactive[str] = reactive("", init=False)
+    fairuse_warning: reactive[bool] = reactive(False, init=False)
+    expiry_warning: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="account-identity")
+        yield Static("", id="account-expiry")
+        with Horizontal(id="fairuse-row"):
+            yield Static("fair use", id="fairuse-label")
+            yield ProgressBar(total=100, show_eta=False, id="fairuse-bar")
+        with Horizontal(id="fairuse-trend"):
+            yield Static("trend", id="fairuse-trend-label")
+            yield Sparkline([], id="fairuse-history")
+        yield Static("", id="account-connection")
+
+    def on_mount(self) -> None:
+        self.border_title = "Account"
+        self._show_account()
+        self._show_connection()
+        # Ages such as "data from 3 min ago" need a slow tick; it repaints only
+        # the connection line, and only when its text changes.
+        self.set_interval(30, self._show_connection)
+
+    def set_fairuse_history(self, values: Sequence[float]) -> None:
+        sparkline = self.query_one("#fairuse-history", Sparkline)
+        values = list(values)[-120:]
+        if list(sparkline.data or []) != values:
+            sparkline.data = values
+
+    def watch_account(self) -> None:
+        self._show_account()
+
+    def watch_fairuse_warning(self, warning: bool) -> None:
+        self.query_one("#fairuse-row").set_class(warning, "-warning")
+
+    def watch_expiry_warning(self, warning: bool) -> None:
+        self.query_one("#account-expiry").set_class(warning, "-warning")
+
+    def watch_connection(self) -> None:
+        self._show_connection()
+
+    def watch_last_ok(self) -> None:
+        self._show_connection()
+
+    def watch_next_retry(self) -> None:
+        self._show_connection()
+
+    def watch_problem(self) -> None:
+        self._show_connection()
+
+    def _show_account(self) -> None:
+        account = self.account
+        identity = self.query_one("#account-identity", Static)
+        expiry = self.query_one("#account-expiry", Static)
+        bar = self.query_one("#fairuse-bar", ProgressBar)
+        if account is None:
+            _set(identity, Text("no account data yet", style="dim"))
+            _set(expiry, Text(""))
+            return
+        can = "can download" if account.can_download else "cannot download"
+        line = Text.assemble(
+            (plain(account.account_name, 40), "bold"),
+            "  ",
+            plain(account.type, 20),
+            "  ",
+            (can, "" if account.can_download else "bold red"),
+        )
+        _set(identity, line)
+        _set(expiry, Text("expires " + formatting.expiry(account.expires, self.clock())))
+        bar.update(progress=round(account.fairuse_left * 100, 1))
+
+    def _show_connection(self) -> None:
+        now = self.clock()
+        state = self.connection
+        parts: list[tuple[str, str]] = []
+        if state is Connection.OK and self.last_ok is not None:
+            parts.append(("● ok", "green"))
+            parts.append((f"  refreshed {formatting.local_clock(self.last_ok)}", "dim"))
+        elif state is Connection.REFRESHING:
+            parts.append(("◌ refreshing…", "cyan"))
+        elif state is Connection.LOGIN_FAILED:
+            parts.append(("✗ login failed", "bold red"))
+            parts.append(("  fix the login or PIN in settings (s)", ""))
+        elif state in (Connection.STALE, Connection.UNREACHABLE):
+            if self.account is not None and self.last_ok is not None:
+                parts.append(("◐ stale", "bold yellow"))
+                parts.append((f"  data from {formatting.relative(self.last_ok, now)}", ""))
+                parts.append((f"  · {plain(self.problem, 60)}", "dim"))
+            else:
+                parts.append(("✗ unreachable", "bold red"))
+                parts.append((f"  {plain(self.problem, 60)}", "dim"))
+            if self.next_retry is not None:
+                parts.append((f"  · retry {formatting.local_clock(self.next_retry)}", ""))
+        else:
+            parts.append(("◌ connecting…", "dim"))
+        _set(self.query_one("#account-connection", Static), Text.assemble(*parts))
+
+
+def _set(widget: Static, text: Text) -> None:
+    """Update a one-line Static without a re-layout, and not at all when
+    nothing changed, so an idle dashboard writes nothing to the terminal."""
+    text.no_wrap, text.overflow = True, "ellipsis"
+    if widget.content != text:
+        widget.update(text, layout=False)

@@ -1,0 +1,20 @@
+"""An Input that keeps every line of a bracketed paste."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+
+class LinksInput(Input):
+    """Pasting fifty links, one per line, keeps all fifty (space-separated)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        # No blinking cursor: an idle dashboard writes nothing to the terminal.
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.cursor_blink = False
+
+    def _on_paste(self, event: events.Paste) -> None:
+        if event.text:
+            self.replace(" ".join(event.text.split()), *self.selection)
+        event.stop()

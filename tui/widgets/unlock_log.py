@@ -1,0 +1,167 @@
+"""The unlock region: the links input, the queue's state and the live log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from tui import formatting
+from tui.api import meaning_of
+from tui.unlock.items import Item, ItemState, QueueState
+from tui.untrusted import plain
+from tui.widgets.links_input import LinksInput
+
+STATE_STYLES = {
+    ItemState.PENDING: "dim",
+    ItemState.UNLOCKING: "bold cyan",
+    ItemState.DONE: "green",
+    ItemState.FAILED: "bold red",
+    ItemState.WAITING: "yellow",
+    ItemState.HELD: "magenta",
+    ItemState.CANCELLED: "dim strike",
+    ItemState.UNSUPPORTED: "dim yellow",
+}
+COLUMNS = ("time", "hoster", "state", "code", "link", "tries", "retry")
+TIMED_STATES = (ItemState.WAITING, ItemState.HELD)
+
+
+def shorten(text: str, width: int) -> str:
+    """Cut the middle out of a long link, keeping its host and file name."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[-(width - 1 - head) :]
+
+
+def code_text(item: Item) -> Text:
+    if item.reused:
+        return Text("reused from history", style="green")
+    if item.state is ItemState.UNSUPPORTED:
+        return Text("no hoster serves it")
+    if item.status is None:
+        return Text(plain(item.message, 60), style="dim")
+    meaning = meaning_of(item.status)
+    if item.status not in (0, 2) and meaning != "undocumented error":
+        return Text(f"{item.status} {meaning}")
+    return Text(f"{item.status} {plain(item.message, 50)}")
+
+
+class UnlockRegion(Vertical):
+    """Links input, queue line and the log table, one row per item, updated in place."""
+
+    def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.clock = clock
+        self.items: dict[int, Item] = {}
+        self.queue = QueueState()
+
+    def compose(self) -> ComposeResult:
+        yield LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links")
+        yield Static("", id="queue-line")
+        table: DataTable[Text | str] = DataTable(id="log", cursor_type="row")
+        table.add_column("Time", key="time")
+        table.add_column("Hoster", key="hoster")
+        table.add_column("State", key="state")
+        table.add_column("Code", key="code")
+        table.add_column("Direct link", key="link")
+        table.add_column("Tries", key="tries")
+        table.add_column("Retry", key="retry")
+        yield table
+
+    def on_mount(self) -> None:
+        self.border_title = "Unlock"
+        self._show_queue()
+        self.set_interval(1, self._tick_countdowns)
+
+    @property
+    def table(self) -> DataTable[Text | str]:
+        return self.query_one("#log", DataTable)
+
+    @property
+    def selected(self) -> Item | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return self.items.get(int(row_key.value or 0))
+
+    def load(self, items: Iterable[Item]) -> None:
+        for item in items:
+            self.show(item, scroll=False)
+        self.table.move_cursor(row=self.table.row_count - 1)
+
+    def show(self, item: Item, scroll: bool = True) -> None:
+        """Add the item's row, or update only the cells that changed."""
+        table = self.table
+        cells = self._cells(item)
+        key = str(item.id)
+        if item.id not in self.items:
+            at_end = table.cursor_row >= table.row_count - 1
+            table.add_row(*cells, key=key)
+            if scroll and at_end:
+                table.move_cursor(row=table.row_count - 1)
+        else:
+            for column, cell in zip(COLUMNS, cells, strict=True):
+                if table.get_cell(key, column) != cell:
+                    table.update_cell(key, column, cell)
+        self.items[item.id] = item
+        self._show_queue()
+
+    def remove(self, item_id: int) -> None:
+        if self.items.pop(item_id, None) is not None:
+            self.table.remove_row(str(item_id))
+            self._show_queue()
+
+    def set_queue(self, queue: QueueState) -> None:
+        self.queue = queue
+        self._show_queue()
+
+    def _cells(self, item: Item) -> tuple[Text | str, ...]:
+        link = item.location or item.link
+        return (
+            formatting.local_clock(item.created),
+            Text(plain(item.hoster or "-", 24)),
+            Text(item.state.value, style=STATE_STYLES[item.state]),
+            code_text(item),
+            Text(plain(shorten(link, 48), 60), style="" if item.location else "dim"),
+            str(item.counted_attempts),
+            self._retry_text(item),
+        )
+
+    def _retry_text(self, item: Item) -> str:
+        if item.state in TIMED_STATES and item.next_attempt_at is not None:
+            return formatting.countdown(item.next_attempt_at - self.clock())
+        return ""
+
+    def _tick_countdowns(self) -> None:
+        """Once a second, rewrite only the retry cells of timed items."""
+        table = self.table
+        for item in self.items.values():
+            if item.state in TIMED_STATES:
+                text = self._retry_text(item)
+                if table.get_cell(str(item.id), "retry") != text:
+                    table.update_cell(str(item.id), "retry", text)
+
+    def _show_queue(self) -> None:
+        counts: dict[ItemState, int] = {}
+        for item in self.items.values():
+            counts[item.state] = counts.get(item.state, 0) + 1
+        parts: list[tuple[str, str]] = []
+        if self.queue.paused:
+            parts.append((f"⏸ paused: {plain(self.queue.pause_reason or 'by you', 60)}", "bold"))
+        elif self.queue.global_hold_until and self.queue.global_hold_until > self.clock():
+            until = formatting.local_clock(self.queue.global_hold_until)
+            parts.append((f"⏸ fair use exhausted, on hold until {until}", "bold yellow"))
+        else:
+            parts.append(("▶ running", "green"))
+        for state in ItemState:
+            if counts.get(state):
+                parts.append((f"  {counts[state]} {state.value}", STATE_STYLES[state]))
+        text = Text.assemble(*parts)
+        line = self.query_one("#queue-line", Static)
+        if line.content != text:
+            line.update(text, layout=False)

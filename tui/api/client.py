@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tui import __version__
-from tui.api.errors import InsecureTransport, MalformedResponse, TransportError
+from tui.api.errors import ApiError, InsecureTransport, MalformedResponse, TransportError
 from tui.api.models import AccountStatus, DirectLink, HosterList
 from tui.api.parse import (
     MAX_BODY_BYTES,
@@ -20,9 +20,32 @@ from tui.api.parse import (
     parse_direct_link,
     parse_hoster_list,
 )
-from tui.api.redact import redact
+from tui.api.redact import redact, redact_url
 
 log = logging.getLogger("tui.api")
+
+
+class _RedactPinFilter(logging.Filter):
+    """Redacts params[pass] from httpx's own log records ("HTTP Request: GET <url>")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record: leave it to the handler's error path
+            return True
+        redacted = redact_url(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def _install_log_redaction() -> None:
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactPinFilter) for f in httpx_log.filters):
+        httpx_log.addFilter(_RedactPinFilter())
+
+
+_install_log_redaction()
 
 T = TypeVar("T")
 
@@ -31,6 +54,12 @@ T = TypeVar("T")
 class Credentials:
     login: str
     password: str = field(repr=False)
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MB"
+    return f"{size} bytes"
 
 
 def is_loopback(host: str) -> bool:
@@ -117,12 +146,19 @@ class ApiClient:
             "params[pass]": self.credentials.password,
             **extra,
         }
+        failure: ApiError | None = None
         try:
             status, body = await self._get(params)
         except httpx.TimeoutException:
-            raise TransportError("timed out") from None
-        except httpx.TransportError as exc:
-            raise TransportError(self._reason(exc)) from None
+            failure = TransportError("timed out")
+        except httpx.DecodingError:
+            failure = MalformedResponse("the body could not be decoded")
+        except httpx.HTTPError as exc:  # transport errors, and too many redirects
+            failure = TransportError(self._reason(exc))
+        if failure is not None:
+            # Raised outside the except block, so that no __context__ keeps the
+            # httpx error, whose request URL holds the PIN, for tracebacks to show.
+            raise failure
         log.debug("%s answered HTTP %s, %d bytes", method, status, len(body))
         return parse(status, body)
 
@@ -130,16 +166,15 @@ class ApiClient:
         async with self._http.stream("GET", self.url, params=params) as response:
             chunks: list[bytes] = []
             size = 0
-            async for chunk in response.aiter_raw():
+            # Decoded bytes (gzip/deflate undone), so the cap also bounds a compressed bomb.
+            async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > self.max_body_bytes:
-                    raise MalformedResponse(
-                        f"body larger than {self.max_body_bytes // (1024 * 1024)} MB"
-                    )
+                    raise MalformedResponse(f"body larger than {_size_text(self.max_body_bytes)}")
                 chunks.append(chunk)
             return response.status_code, b"".join(chunks)
 
-    def _reason(self, exc: httpx.TransportError) -> str:
+    def _reason(self, exc: httpx.HTTPError) -> str:
         """A short, redacted reason for a transport failure."""
         reasons = {
             httpx.ConnectError: "connection failed",

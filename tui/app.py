@@ -32,10 +32,11 @@ from tui.settings import RefreshSettings, Settings, SettingsError, resolve_passw
 from tui.unlock.clock import Clock, SystemClock
 from tui.unlock.engine import UnlockEngine
 from tui.unlock.history import History, HistoryError
-from tui.unlock.items import Event
+from tui.unlock.items import Event, Item, ItemState
 from tui.widgets.account import Connection
 
 FAIRUSE_SERIES_SECONDS = 7 * 86400
+ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
 
 
 @dataclass
@@ -117,6 +118,14 @@ class LinkdeckApp(App[None]):
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.api.timeout),
                 headers={"User-Agent": f"linkdeck/{__version__}"},
+            )
+        if self.profile.config_error:
+            self.notify(
+                f"{self.profile.config_error}. The file was left as it is; "
+                "linkdeck runs on defaults until it is fixed.",
+                title="Config file",
+                severity="error",
+                timeout=60,
             )
         for warning in self.profile.warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=15)
@@ -283,7 +292,11 @@ class LinkdeckApp(App[None]):
 
     def on_unlock_event(self, message: UnlockEvent) -> None:
         dashboard = self.query_dashboard()
-        dashboard.on_engine_event(message.event)
+        event = message.event
+        dashboard.on_engine_event(event)
+        if isinstance(event, Item) and event.state is ItemState.DONE and not event.reused:
+            # An unlock spends fair use: show it soon rather than at the next poll.
+            self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
         if self.history is not None and getattr(message.event, "hoster", None):
             dashboard.hosters.set_outcomes(self.history.hoster_outcomes())
 
@@ -292,6 +305,23 @@ class LinkdeckApp(App[None]):
     def query_dashboard(self) -> DashboardScreen:
         assert self.dashboard is not None
         return self.dashboard
+
+    def item_action(self, action: str, item_id: int) -> None:
+        """Retry, cancel, force or remove an item of the log."""
+        if self.engine is None:
+            self.notify("Not connected: open the settings (s)", severity="warning")
+            return
+        if item_id not in self.engine.items:
+            if action == "remove" and self.history is not None:
+                self.history.delete(item_id)
+                self.query_dashboard().unlock.remove(item_id)
+                return
+            self.notify(
+                "This item is from an earlier session: paste its link again to unlock it",
+                severity="warning",
+            )
+            return
+        getattr(self.engine, action)(item_id)
 
     def action_refresh(self) -> None:
         if self.client is None:
@@ -347,6 +377,15 @@ class Poll:
             self.timer.stop()
             self.timer = None
         self.app.run_worker(self._run(), group=self.name, exclusive=True, exit_on_error=False)
+
+    def within(self, seconds: float) -> None:
+        """Make the next poll happen no later than `seconds` from now."""
+        if self.timer is None or self.next_at is None:
+            return
+        if self.next_at - self.app.clock.now() > seconds:
+            self.timer.stop()
+            self.next_at = self.app.clock.now() + seconds
+            self.timer = self.app.set_timer(seconds, self.now, name=f"{self.name}-poll")
 
     async def _run(self) -> None:
         delay = await self.body()

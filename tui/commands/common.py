@@ -53,6 +53,8 @@ class Profile:
     cache_dir: Path
     warnings: tuple[str, ...] = ()
     demo: bool = False
+    config_error: str | None = None
+    """Why the config file could not be used (the dashboard then starts on defaults)."""
 
     @property
     def history_path(self) -> Path:
@@ -97,6 +99,15 @@ def open_profile(
         api = replace(loaded.settings.api, url=emulator.url, login=DEMO_LOGIN, password=DEMO_PIN)
         settings = replace(loaded.settings, api=api)
         yield Profile(settings, path, root / "data", root / "cache", demo=True)
+
+
+def fallback_profile(
+    args: argparse.Namespace, error: SettingsError, env: Mapping[str, str] = os.environ
+) -> Profile:
+    """Defaults, for a dashboard that opens on a config file it cannot use:
+    the error is shown and the file is left as it is."""
+    path = config_path(getattr(args, "config", None), env)
+    return Profile(Settings(), path, data_dir(env), cache_dir(env), config_error=str(error))
 
 
 def make_client(settings: Settings) -> ApiClient:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from tui.commands.common import ExitCode, open_profile, report
+from tui.commands.common import ExitCode, Profile, fallback_profile, open_profile
 from tui.settings import SettingsError
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
     try:
         with open_profile(args) as profile:
-            from tui.app import LinkdeckApp
-
-            app = LinkdeckApp(profile)
-            app.run(mouse=profile.settings.ui.mouse)
-            return app.return_code or ExitCode.OK
+            return run_app(profile)
     except SettingsError as error:
-        return report(error)
+        # The dashboard still opens: it shows the error and the settings screen.
+        return run_app(fallback_profile(args, error))
+
+
+def run_app(profile: Profile) -> int:
+    from tui.app import LinkdeckApp
+
+    app = LinkdeckApp(profile)
+    app.run(mouse=profile.settings.ui.mouse)
+    return app.return_code or ExitCode.OK

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -25,11 +26,14 @@ from tui.settings import WarningSettings
 from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
 from tui.widgets.account import AccountPanel, Connection
 from tui.widgets.hosters import HostersRegion
-from tui.widgets.links_input import LinksInput
 from tui.widgets.unlock_log import UnlockRegion
 
 SHORT_HEIGHT = 32
 WIDE_WIDTH = 200
+
+
+if TYPE_CHECKING:
+    from tui.app import LinkdeckApp
 
 
 class DashboardScreen(Screen[None]):
@@ -103,6 +107,10 @@ class DashboardScreen(Screen[None]):
         super().__init__()
         self.clock = clock
         self._warned: set[str] = set()
+
+    @property
+    def deck(self) -> LinkdeckApp:
+        return cast("LinkdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield AccountPanel(self.clock, id="account")
@@ -210,7 +218,7 @@ class DashboardScreen(Screen[None]):
 
     @on(Input.Submitted, "#links")
     def queue_links(self, event: Input.Submitted) -> None:
-        engine = self.app.engine  # type: ignore[attr-defined]
+        engine = self.deck.engine
         if engine is None:
             self.notify("Not connected yet: check the settings (s)", severity="warning")
             return
@@ -264,19 +272,19 @@ class DashboardScreen(Screen[None]):
 
     def action_retry_item(self) -> None:
         item = self._selected()
-        if item is not None and self.app.engine is not None:  # type: ignore[attr-defined]
-            self.app.engine.retry(item.id)  # type: ignore[attr-defined]
+        if item is not None:
+            self.deck.item_action("retry", item.id)
 
     def action_cancel_item(self) -> None:
         item = self._selected()
-        if item is not None and self.app.engine is not None:  # type: ignore[attr-defined]
-            self.app.engine.cancel(item.id)  # type: ignore[attr-defined]
+        if item is not None:
+            self.deck.item_action("cancel", item.id)
 
     def action_export(self) -> None:
-        history = self.app.history  # type: ignore[attr-defined]
+        history = self.deck.history
         if history is None:
             return
-        folder: Path = self.app.profile.data_dir / "exports"  # type: ignore[attr-defined]
+        folder: Path = self.deck.profile.data_dir / "exports"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         self._export(history, folder, stamp)
 
@@ -285,9 +293,9 @@ class DashboardScreen(Screen[None]):
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             with _private(jsonl) as fp:
-                count = history.export_jsonl(fp)  # type: ignore[attr-defined]
+                count = history.export_jsonl(fp)
             with _private(links) as fp:
-                history.export_links(fp)  # type: ignore[attr-defined]
+                history.export_links(fp)
         except OSError as error:
             self.notify(f"Export failed: {error.strerror}", severity="error")
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +16,9 @@ from tui.api import meaning_of
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
 from tui.widgets.unlock_log import STATE_STYLES, code_text
+
+if TYPE_CHECKING:
+    from tui.app import LinkdeckApp
 
 
 class ItemDetailScreen(ModalScreen[None]):
@@ -45,8 +50,12 @@ class ItemDetailScreen(ModalScreen[None]):
         self.item_id = item_id
 
     @property
+    def deck(self) -> LinkdeckApp:
+        return cast("LinkdeckApp", self.app)
+
+    @property
     def item(self) -> Item | None:
-        return self.app.query_dashboard().unlock.items.get(self.item_id)  # type: ignore[attr-defined]
+        return self.deck.query_dashboard().unlock.items.get(self.item_id)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
@@ -73,6 +82,7 @@ class ItemDetailScreen(ModalScreen[None]):
         if item is None:
             self.dismiss()
             return
+        now = self.deck.clock.now()
         summary = Text.assemble(
             ("link      ", "dim"),
             plain(item.link),
@@ -95,9 +105,7 @@ class ItemDetailScreen(ModalScreen[None]):
             formatting.local_datetime(item.created),
         )
         if item.next_attempt_at and item.state in (ItemState.WAITING, ItemState.HELD):
-            summary.append(
-                f"\nnext try  in {formatting.countdown(item.next_attempt_at - self.app.clock.now())}"
-            )  # type: ignore[attr-defined]
+            summary.append(f"\nnext try  in {formatting.countdown(item.next_attempt_at - now)}")
         _set(self.query_one("#detail-summary", Static), summary)
         location = self.query_one("#detail-location", TextArea)
         text = plain(item.location) if item.location else ""
@@ -112,7 +120,11 @@ class ItemDetailScreen(ModalScreen[None]):
                 else meaning_of(attempt.status)
             )
             attempts.append(f"{formatting.local_datetime(attempt.at)}  {code:>3}  {meaning}")
-            if attempt.message and attempt.status is not None:
+            if (
+                attempt.message
+                and attempt.status is not None
+                and attempt.message.lower() != meaning.lower()
+            ):
                 attempts.append(f"  ({plain(attempt.message, 80)})", style="dim")
             attempts.append("\n")
         _set(self.query_one("#detail-attempts", Static), attempts or Text("none yet", style="dim"))
@@ -133,7 +145,7 @@ class ItemDetailScreen(ModalScreen[None]):
             action()
 
     def _engine(self):
-        return self.app.engine  # type: ignore[attr-defined]
+        return self.deck.engine
 
     def action_copy(self) -> None:
         item = self.item
@@ -142,21 +154,16 @@ class ItemDetailScreen(ModalScreen[None]):
             self.notify("Copied the direct link", timeout=3)
 
     def action_retry(self) -> None:
-        if self._engine():
-            self._engine().retry(self.item_id)
+        self.deck.item_action("retry", self.item_id)
 
     def action_cancel(self) -> None:
-        if self._engine():
-            self._engine().cancel(self.item_id)
+        self.deck.item_action("cancel", self.item_id)
 
     def action_force(self) -> None:
-        if self._engine():
-            self._engine().force(self.item_id)
+        self.deck.item_action("force", self.item_id)
 
     def action_remove(self) -> None:
-        if self._engine():
-            self._engine().remove(self.item_id)
-        self.dismiss()
+        self.deck.item_action("remove", self.item_id)
 
 
 def _set(widget: Static, text: Text) -> None:

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import ProgressBar, Sparkline, Static
+from textual.widgets import ProgressBar, Static
 
 from tui import formatting
 from tui.api import AccountStatus
@@ -42,6 +42,7 @@ class AccountPanel(Vertical):
     def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
+        self.fairuse_values: list[float] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", id="account-identity")
@@ -50,8 +51,8 @@ class AccountPanel(Vertical):
             yield Static("fair use", id="fairuse-label")
             yield ProgressBar(total=100, show_eta=False, id="fairuse-bar")
         with Horizontal(id="fairuse-trend"):
-            yield Static("trend", id="fairuse-trend-label")
-            yield Sparkline([], id="fairuse-history")
+            yield Static("7 days", id="fairuse-trend-label")
+            yield Static("", id="fairuse-history")
         yield Static("", id="account-connection")
 
     def on_mount(self) -> None:
@@ -63,10 +64,15 @@ class AccountPanel(Vertical):
         self.set_interval(30, self._show_connection)
 
     def set_fairuse_history(self, values: Sequence[float]) -> None:
-        sparkline = self.query_one("#fairuse-history", Sparkline)
-        values = list(values)[-120:]
-        if list(sparkline.data or []) != values:
-            sparkline.data = values
+        self.fairuse_values = list(values)
+        self._show_trend()
+
+    def on_resize(self) -> None:
+        self._show_trend()
+
+    def _show_trend(self) -> None:
+        trend = self.query_one("#fairuse-history", Static)
+        _set(trend, Text(trend_bars(self.fairuse_values, trend.size.width or 40), "cyan"))
 
     def watch_account(self) -> None:
         self._show_account()
@@ -135,6 +141,15 @@ class AccountPanel(Vertical):
         else:
             parts.append(("◌ connecting…", "dim"))
         _set(self.query_one("#account-connection", Static), Text.assemble(*parts))
+
+
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def trend_bars(values: Sequence[float], width: int) -> str:
+    """Fair use over time on an absolute 0..100 % scale (a min..max scale would
+    turn a 1 % dip into a cliff): the last `width` samples, one column each."""
+    return "".join(BARS[round(min(max(v, 0.0), 1.0) * (len(BARS) - 1))] for v in values[-width:])
 
 
 def _set(widget: Static, text: Text) -> None:

@@ -37,10 +37,10 @@ class HostersRegion(Vertical):
             id="hoster-table", cursor_type="row", zebra_stripes=True
         )
         table.add_column("Hoster", key="name")
+        table.add_column("Status", key="status")
         table.add_column("TLDs", key="tlds")
         table.add_column("Patterns", key="patterns")
         table.add_column("Connections", key="connections")
-        table.add_column("Status", key="status")
         yield table
 
     def on_mount(self) -> None:
@@ -101,11 +101,11 @@ class HostersRegion(Vertical):
     def _row(self, hoster: Hoster, now: float) -> tuple[Text | str, ...]:
         settings = hoster.connection_settings or self.hosters.default_connection_settings
         return (
-            Text(plain(hoster.name, 40)),
-            Text(plain(", ".join(hoster.tlds), 40)),
+            Text(plain(hoster.name, 24)),
+            self._status(hoster.name, now),
+            Text(plain(", ".join(hoster.tlds), 28)),
             str(len(hoster.regexes)),
             connections_text(settings),
-            self._status(hoster.name, now),
         )
 
     def _status(self, name: str, now: float) -> Text:
@@ -147,10 +147,9 @@ def connections_text(settings: ConnectionSettings | None) -> str:
     if settings is None:
         return ""
     parts = []
-    if settings.max_connections_per_file is not None:
-        parts.append(f"{settings.max_connections_per_file}/file")
-    if settings.max_connections_per_hoster is not None:
-        parts.append(f"{settings.max_connections_per_hoster}/hoster")
+    per_file, per_hoster = settings.max_connections_per_file, settings.max_connections_per_hoster
+    if per_file is not None or per_hoster is not None:
+        parts.append(f"{per_file or '-'} per file, {per_hoster or '-'} in all")
     if settings.resume is not None:
         parts.append("resume" if settings.resume else "no resume")
     return " ".join(parts)

@@ -50,6 +50,9 @@ class SettingRow(Vertical):
         & > Horizontal { height: auto; }
         & .setting-label { width: 20; padding-right: 1; text-style: bold; }
         & Input, & Select { width: 1fr; }
+        /* Compact inputs have no border: a shade marks where to type. */
+        & Input { background: $boost; padding: 0 1; }
+        & Input:focus { background-tint: $foreground 10%; }
         /* A bordered Switch is three lines high; one line keeps the form compact. */
         & Switch { border: none; height: 1; padding: 0 1; }
         & Switch:focus { border: none; background-tint: $foreground 15%; }

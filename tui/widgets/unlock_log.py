@@ -25,7 +25,9 @@ STATE_STYLES = {
     ItemState.CANCELLED: "dim strike",
     ItemState.UNSUPPORTED: "dim yellow",
 }
-COLUMNS = ("time", "hoster", "state", "code", "link", "tries", "retry")
+COLUMNS = ("time", "hoster", "state", "tries", "retry", "code", "link")
+# Width of every column but the direct link, with the gaps between them.
+FIXED_COLUMNS_WIDTH = 5 + 12 + 11 + 3 + 5 + 16 + 7 * 2 + 8
 TIMED_STATES = (ItemState.WAITING, ItemState.HELD)
 
 
@@ -37,17 +39,20 @@ def shorten(text: str, width: int) -> str:
     return text[:head] + "…" + text[-(width - 1 - head) :]
 
 
-def code_text(item: Item) -> Text:
+def code_text(item: Item, width: int = 16) -> Text:
+    """The last answer in a few words: code and meaning, or why there is none."""
     if item.reused:
-        return Text("reused from history", style="green")
-    if item.state is ItemState.UNSUPPORTED:
-        return Text("no hoster serves it")
-    if item.status is None:
-        return Text(plain(item.message, 60), style="dim")
-    meaning = meaning_of(item.status)
-    if item.status not in (0, 2) and meaning != "undocumented error":
-        return Text(f"{item.status} {meaning}")
-    return Text(f"{item.status} {plain(item.message, 50)}")
+        text = Text("reused, no call", style="green")
+    elif item.state is ItemState.UNSUPPORTED:
+        text = Text("no hoster serves it")
+    elif item.status is None:
+        text = Text(plain(item.message) or "-", style="dim")
+    elif meaning_of(item.status) == "undocumented error":
+        text = Text(f"{item.status} {plain(item.message)}")
+    else:
+        text = Text(f"{item.status} {meaning_of(item.status)}")
+    text.truncate(width, overflow="ellipsis")
+    return text
 
 
 class UnlockRegion(Vertical):
@@ -58,6 +63,7 @@ class UnlockRegion(Vertical):
         self.clock = clock
         self.items: dict[int, Item] = {}
         self.queue = QueueState()
+        self.link_width = 40
 
     def compose(self) -> ComposeResult:
         yield LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links")
@@ -66,16 +72,25 @@ class UnlockRegion(Vertical):
         table.add_column("Time", key="time")
         table.add_column("Hoster", key="hoster")
         table.add_column("State", key="state")
-        table.add_column("Code", key="code")
-        table.add_column("Direct link", key="link")
-        table.add_column("Tries", key="tries")
+        table.add_column("Try", key="tries")
         table.add_column("Retry", key="retry")
+        table.add_column("Answer", key="code")
+        table.add_column("Direct link", key="link")
         yield table
 
     def on_mount(self) -> None:
         self.border_title = "Unlock"
         self._show_queue()
         self.set_interval(1, self._tick_countdowns)
+
+    def on_resize(self) -> None:
+        """Give the direct link whatever room the other columns leave."""
+        width = max(self.size.width - FIXED_COLUMNS_WIDTH, 16)
+        if width != self.link_width:
+            self.link_width = width
+            table = self.table
+            for item in self.items.values():
+                table.update_cell(str(item.id), "link", self._link_text(item))
 
     @property
     def table(self) -> DataTable[Text | str]:
@@ -121,16 +136,19 @@ class UnlockRegion(Vertical):
         self._show_queue()
 
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
-        link = item.location or item.link
         return (
             formatting.local_clock(item.created),
-            Text(plain(item.hoster or "-", 24)),
+            Text(plain(item.hoster or "-", 12)),
             Text(item.state.value, style=STATE_STYLES[item.state]),
-            code_text(item),
-            Text(plain(shorten(link, 48), 60), style="" if item.location else "dim"),
             str(item.counted_attempts),
             self._retry_text(item),
+            code_text(item),
+            self._link_text(item),
         )
+
+    def _link_text(self, item: Item) -> Text:
+        link = plain(item.location or item.link)
+        return Text(shorten(link, self.link_width), style="" if item.location else "dim")
 
     def _retry_text(self, item: Item) -> str:
         if item.state in TIMED_STATES and item.next_attempt_at is not None:

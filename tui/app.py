@@ -37,6 +37,7 @@ from tui.widgets.account import Connection
 
 FAIRUSE_SERIES_SECONDS = 7 * 86400
 ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
+HOSTER_AWAY_STATUS = 428
 
 
 @dataclass
@@ -297,7 +298,12 @@ class LinkdeckApp(App[None]):
         if isinstance(event, Item) and event.state is ItemState.DONE and not event.reused:
             # An unlock spends fair use: show it soon rather than at the next poll.
             self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
-        if self.history is not None and getattr(message.event, "hoster", None):
+        if (
+            isinstance(event, Item)
+            and self.history is not None
+            and (event.state is ItemState.DONE or event.status == HOSTER_AWAY_STATUS)
+        ):
+            # Only these change a hoster's status column.
             dashboard.hosters.set_outcomes(self.history.hoster_outcomes())
 
     # --- actions ----------------------------------------------------------

@@ -143,6 +143,8 @@ def explain(error: BaseException) -> str:
         return "login failed: check the login and PIN in your settings"
     if isinstance(error, TransportError):
         return f"the service is unreachable: {error.server_message}"
+    if isinstance(error, MalformedResponse):
+        return f"the service sent a malformed answer: {error.server_message}"
     if isinstance(error, ApiError):
         return f"the service answered {error}"
     return str(error)

@@ -128,6 +128,8 @@ class SettingRow(Vertical):
 
     def show_error(self, message: str | None) -> None:
         """Show ``message`` under the field in red, or clear it with ``None``."""
+        if message == self.error:
+            return  # the form re-checks every row on each key: skip needless repaints
         self.error = message
         self.set_class(message is not None, "-invalid")
         if isinstance(self.control, Input):

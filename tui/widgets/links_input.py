@@ -18,3 +18,6 @@ class LinksInput(Input):
         if event.text:
             self.replace(" ".join(event.text.split()), *self.selection)
         event.stop()
+        # Input._on_paste would run next (Textual calls the handler of every class
+        # in the MRO) and insert the first line a second time.
+        event.prevent_default()

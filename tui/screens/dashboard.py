@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 
 class DashboardScreen(Screen[None]):
+    # The log, not the first input, has focus first, so every key works at once
+    # (on_mount's focus() alone loses to auto focus on short terminals).
+    AUTO_FOCUS = "#log"
+
     BINDINGS = [
         Binding(
             "slash",

@@ -1,0 +1,1 @@
+"""The dashboard's screens: dashboard, settings, item detail, help."""

@@ -62,25 +62,30 @@ class Rig:
     events: list[Event] = field(default_factory=list)
     engines: list[UnlockEngine] = field(default_factory=list)
 
+    def matcher(self) -> HosterMatcher:
+        """The scenario's hosters, so that an engine with a wrong PIN can queue links."""
+        hosters = self.emulator.scenario.hosters
+        return HosterMatcher(tuple(Hoster(h.name, h.tlds, h.regexes) for h in hosters))
+
     async def engine(
-        self, credentials: Credentials = PREMIUM, *, start: bool = True, **settings: object
+        self,
+        credentials: Credentials = PREMIUM,
+        *,
+        matcher: bool = True,
+        retry_temporary: bool = True,
+        **settings: object,
     ) -> UnlockEngine:
-        client = ApiClient(self.emulator.url, credentials)
-        # The scenario's hosters, so that an engine with a wrong PIN can queue links.
-        matcher = HosterMatcher(
-            tuple(Hoster(h.name, h.tlds, h.regexes) for h in self.emulator.scenario.hosters)
-        )
         engine = UnlockEngine(
-            client,
+            ApiClient(self.emulator.url, credentials),
             History(self.path),
             UnlockSettings(**settings),
-            matcher=matcher,
+            matcher=self.matcher() if matcher else None,
             clock=self.clock,
+            retry_temporary=retry_temporary,
         )
         engine.subscribe(self.events.append)
         self.engines.append(engine)
-        if start:
-            await engine.start()
+        await engine.start()
         return engine
 
     def states(self, item_id: int) -> list[ItemState]:
@@ -198,18 +203,24 @@ async def test_malformed_answers_are_retried(rig: Rig) -> None:
 
 
 async def test_no_retry_ends_temporary_failures_at_once(rig: Rig) -> None:
-    engine = UnlockEngine(
-        ApiClient(rig.emulator.url, PREMIUM),
-        History(rig.path),
-        UnlockSettings(),
-        clock=rig.clock,
-        retry_temporary=False,
-    )
-    rig.engines.append(engine)
-    await engine.start()
+    engine = await rig.engine(retry_temporary=False)
     (item,) = engine.add(link("/busy/"))
     await engine.wait_idle()
     assert (engine.items[item.id].state, engine.items[item.id].status) == (ItemState.FAILED, 503)
+
+
+async def test_links_wait_for_the_hoster_list(rig: Rig) -> None:
+    engine = await rig.engine(matcher=False)
+    supported, unsupported = engine.add(f"{link()} https://rapidgator.net/file/abc/x.rar")
+    assert {supported.state, unsupported.state} == {ItemState.HELD}
+    await engine.wait_idle(include_waiting=False)
+    assert rig.unlock_calls == 0
+    engine.set_matcher(rig.matcher())
+    await engine.wait_idle()
+    assert engine.items[supported.id].state == ItemState.DONE
+    assert engine.items[supported.id].hoster == "uploaded.net"
+    assert engine.items[unsupported.id].state == ItemState.UNSUPPORTED
+    assert rig.unlock_calls == 1
 
 
 async def test_unavailable_hoster_holds_its_other_links(rig: Rig) -> None:

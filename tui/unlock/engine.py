@@ -18,6 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
+from itertools import islice
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tui.unlock")
 
 PAUSED_BY_USER = "paused"
+AWAITING_HOSTERS = "waiting for the hoster list"
+NO_HOSTER = "no hoster serves this link"
 _READY = (ItemState.PENDING, ItemState.HELD)
 _RETRYABLE = (ItemState.FAILED, ItemState.CANCELLED, ItemState.WAITING)
 _CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.UNLOCKING)
@@ -133,11 +136,8 @@ class UnlockEngine:
     # Life cycle
 
     async def start(self, *, restore: bool = True) -> None:
-        """Load the hoster list if no matcher was given (raises `ApiError`), restore
-        the hoster holds and, with `restore`, the unfinished items of the history,
-        then start unlocking."""
-        if self._matcher is None:
-            self._matcher = HosterMatcher((await self.client.hoster_list()).hosters)
+        """Restore the hoster holds and, with `restore`, the unfinished items of the
+        history, then start unlocking."""
         now = self._clock.now()
         for hoster, outcome in self.history.hoster_outcomes().items():
             if outcome.unavailable_until and outcome.unavailable_until > now:
@@ -151,10 +151,10 @@ class UnlockEngine:
     async def stop(self) -> None:
         """Stop unlocking; links in flight go back to pending."""
         tasks = [task for task in (self._scheduler, *self._tasks.values()) if task]
+        self._scheduler = None  # and so nothing new is launched
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._scheduler = None
 
     async def wait_idle(self, *, include_waiting: bool = False) -> None:
         """Return once nothing is unlocking and nothing is ready to go (or the queue
@@ -184,9 +184,8 @@ class UnlockEngine:
         A link already unfinished in the queue is skipped. A link no hoster serves
         is `unsupported` unless `force`. A link done within the reuse window is
         answered from the history at once (`reused`), without calling the API.
+        Before a hoster list is known (`set_matcher`), links are held.
         """
-        if self._matcher is None:
-            raise RuntimeError("no hoster list yet: give a matcher or call start() first")
         queued = {item.link for item in self._items.values() if item.state in UNFINISHED}
         now = self._clock.now()
         new = [
@@ -199,16 +198,14 @@ class UnlockEngine:
         return stored
 
     def _new_item(self, link: str, now: float, force: bool) -> Item:
-        assert self._matcher is not None
-        hoster = self._matcher.match(link)
-        name = hoster.name if hoster else None
-        item = Item(id=0, link=link, hoster=name, state=ItemState.PENDING, created=now, updated=now)
+        item = Item(id=0, link=link, hoster=None, state=ItemState.PENDING, created=now, updated=now)
         window = self.settings.reuse_window
         previous = self.history.reusable(link, now - window) if window > 0 else None
         if previous is not None:
             return replace(
                 item,
                 state=ItemState.DONE,
+                hoster=previous.hoster,
                 status=200,
                 message="OK (reused from the last minutes, no fair use spent)",
                 location=previous.location,
@@ -216,9 +213,25 @@ class UnlockEngine:
                 filesize=previous.filesize,
                 reused=True,
             )
-        if hoster is None and not force:
-            return replace(item, state=ItemState.UNSUPPORTED, message="no hoster serves this link")
-        return replace(item, state=self._ready_state(name, now), forced=hoster is None)
+        if self._matcher is not None:
+            hoster = self._matcher.match(link)
+            item = replace(
+                item, hoster=hoster.name if hoster else None, forced=force and not hoster
+            )
+        return self._placed(item, now)
+
+    def _placed(self, item: Item, now: float) -> Item:
+        """An unfinished item with its hoster matched and its state in the queue."""
+        if _awaits_hosters(item):
+            if self._matcher is None:
+                return replace(item, state=ItemState.HELD, message=AWAITING_HOSTERS)
+            hoster = self._matcher.match(item.link)
+            if hoster is None:
+                return replace(item, state=ItemState.UNSUPPORTED, message=NO_HOSTER)
+            item = replace(item, hoster=hoster.name, message="")
+        if item.state == ItemState.WAITING and item.next_attempt_at:
+            return item
+        return replace(item, state=self._ready_state(item.hoster, now))
 
     def retry(self, item_id: int) -> Item:
         """Send a failed, cancelled or waiting item now. A temporary failure after the
@@ -271,8 +284,14 @@ class UnlockEngine:
             self.resume()
 
     def set_matcher(self, matcher: HosterMatcher) -> None:
-        """Use a new hoster list for the links added from now on."""
+        """Use a new hoster list for the links added from now on, and for those held
+        because no list was known when they were added."""
         self._matcher = matcher
+        now = self._clock.now()
+        for item in list(self._items.values()):
+            if item.state == ItemState.HELD and _awaits_hosters(item):
+                self._set(self._placed(item, now))
+        self._wake.set()
 
     # Bookkeeping
 
@@ -282,7 +301,7 @@ class UnlockEngine:
             self._counts[old.state] -= 1
         self._items[item.id] = item
         self._counts[item.state] += 1
-        if item.state in _READY:
+        if item.state in _READY and not _awaits_hosters(item):
             self._ready[item.id] = None
         else:
             self._ready.pop(item.id, None)
@@ -304,12 +323,7 @@ class UnlockEngine:
 
     def _requeue(self, item: Item, *, persist: bool = True) -> None:
         """Put an item back in the queue: pending, held, or waiting until its time."""
-        now = self._clock.now()
-        if item.state == ItemState.WAITING and item.next_attempt_at:
-            state = ItemState.WAITING
-        else:
-            state = self._ready_state(item.hoster, now)
-        self._set(replace(item, state=state), persist=persist)
+        self._set(self._placed(item, self._clock.now()), persist=persist)
         self._wake.set()
 
     def _ready_state(self, hoster: str | None, now: float) -> ItemState:
@@ -380,19 +394,15 @@ class UnlockEngine:
             await self._sleep_until(self._next_wake())
 
     def _dispatch(self, now: float) -> None:
-        if self.paused:
+        if self.paused or self._scheduler is None:
             return
         free = self.settings.concurrency - len(self._tasks)
         if free <= 0:
             return
-        for item_id in list(self._ready):
-            item = self._items[item_id]
-            if item.state != ItemState.PENDING:
-                continue
+        # Held items are skipped; the first `free` pending ones go, in queue order.
+        queued = map(self._items.__getitem__, self._ready)
+        for item in list(islice((i for i in queued if i.state == ItemState.PENDING), free)):
             self._launch(item, now)
-            free -= 1
-            if free == 0:
-                return
 
     def _launch(self, item: Item, now: float) -> None:
         # Written before the call: a crash now leaves it 'unlocking', retried on restart.
@@ -448,6 +458,8 @@ class UnlockEngine:
                     self.history.record_hoster_ok(item.hoster, now)
         finally:
             self._tasks.pop(item_id, None)
+            # Fill the freed slot at once rather than one scheduler round trip later.
+            self._dispatch(self._clock.now())
             self._wake.set()
 
     def _current(self, item_id: int) -> Item | None:
@@ -513,3 +525,8 @@ class UnlockEngine:
             self._hold(None, now + delay)
         if rule.pause:
             self.pause(rule.pause)
+
+
+def _awaits_hosters(item: Item) -> bool:
+    """Not matched yet: every item sent has a hoster, or was forced."""
+    return item.hoster is None and not item.forced

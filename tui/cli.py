@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     hosters.add_argument("--match", metavar="URL", help="print the hoster that serves URL")
     add_profile_options(hosters, suppress=True)
 
+    unlock = commands.add_parser("unlock", help="turn links into direct download links")
+    unlock.add_argument("links", nargs="+", metavar="LINK", help="links to unlock; - reads stdin")
+    unlock.add_argument("--json", action="store_true", help="print one JSON object per link")
+    retry = unlock.add_mutually_exclusive_group()
+    retry.add_argument("--wait", action="store_true", help="wait for the retries of 5xx answers")
+    retry.add_argument("--no-retry", action="store_true", help="fail 5xx answers at once")
+    add_profile_options(unlock, suppress=True)
+
     emulator = commands.add_parser("emulator", help="serve the legacy API locally")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)
@@ -65,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_emulator(args)
     if args.command in ("status", "hosters"):
         return run_headless(args)
+    if args.command == "unlock":
+        from tui.commands.unlock import main_unlock
+
+        return main_unlock(args)
     from tui.commands.dashboard import run_dashboard
 
     return run_dashboard(args)

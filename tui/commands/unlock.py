@@ -1,0 +1,196 @@
+"""`linkdeck unlock`: turn links into direct links from a script, sharing the dashboard's history.
+
+Each link is printed once, when it ends (done, failed, unsupported); links still
+waiting for a retry when the command returns are printed last with their state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterable
+from typing import TextIO
+
+from tui.api import HosterMatcher, LinkdeckError
+from tui.commands.common import ExitCode, Profile, make_client, open_profile, print_warnings, report
+from tui.settings import SettingsError
+from tui.unlock import (
+    UNFINISHED,
+    Clock,
+    Event,
+    History,
+    HistoryError,
+    Item,
+    ItemState,
+    UnlockEngine,
+    extract_links,
+)
+from tui.unlock.policy import LOGIN_FAILED
+from tui.untrusted import plain
+
+_ENDED = frozenset({ItemState.DONE, ItemState.FAILED, ItemState.UNSUPPORTED, ItemState.CANCELLED})
+
+
+def main_unlock(args: argparse.Namespace) -> int:
+    try:
+        with open_profile(args) as profile:
+            print_warnings(profile)
+            return asyncio.run(run_unlock(args, profile))
+    except HistoryError as error:
+        print(f"linkdeck: cannot use the unlock history: {error}", file=sys.stderr)
+        return ExitCode.USAGE
+    except (LinkdeckError, SettingsError) as error:
+        return report(error)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return ExitCode.OK
+
+
+async def run_unlock(
+    args: argparse.Namespace,
+    profile: Profile,
+    *,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    clock: Clock | None = None,
+) -> ExitCode:
+    stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
+    text = "\n".join(stdin.read() if link == "-" else link for link in args.links)
+    if not extract_links(text):
+        print("linkdeck: no http(s) link given", file=err)
+        return ExitCode.USAGE
+    async with make_client(profile.settings) as client:
+        # Checks the login too: a wrong PIN ends here with exit code 3.
+        matcher = HosterMatcher((await client.hoster_list()).hosters)
+        with History(profile.history_path) as history:
+            engine = UnlockEngine(
+                client,
+                history,
+                profile.settings.unlock,
+                matcher=matcher,
+                clock=clock,
+                retry_temporary=not args.no_retry,
+            )
+            printer = Printer(out, args.json)
+            engine.subscribe(printer.on_event)
+            # The dashboard's own queue is its business: only these links are sent.
+            await engine.start(restore=False)
+            try:
+                items = engine.add(text)
+                for item in items:
+                    printer.on_event(item)
+                if args.wait:
+                    await wait_with_countdown(engine, err)
+                else:
+                    await engine.wait_idle()
+            finally:
+                await engine.stop()
+            final = [engine.items[item.id] for item in items]
+    printer.print_rest(final)
+    if engine.pause_reason:
+        print(f"linkdeck: unlocking paused: {engine.pause_reason}", file=err)
+    return exit_code(final, engine.pause_reason)
+
+
+class Printer:
+    """Prints each item once, when it ends; `print_rest` prints those that did not."""
+
+    def __init__(self, out: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.printed: set[int] = set()
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Item) and event.state in _ENDED:
+            self.print(event)
+
+    def print_rest(self, items: Iterable[Item]) -> None:
+        for item in items:
+            self.print(item)
+
+    def print(self, item: Item) -> None:
+        if item.id in self.printed:
+            return
+        self.printed.add(item.id)
+        line = json.dumps(json_record(item)) if self.as_json else human_line(item)
+        print(line, file=self.out, flush=True)
+
+
+def json_record(item: Item) -> dict[str, object]:
+    return {
+        "link": plain(item.link),
+        "hoster": plain(item.hoster) if item.hoster else None,
+        "state": str(item.state),
+        "status": item.status,
+        "message": plain(item.message),
+        "location": plain(item.location) if item.location else None,
+        "filename": plain(item.filename) if item.filename else None,
+        "filesize": item.filesize,
+        "reused": item.reused,
+        "attempts": [
+            {"at": a.at, "status": a.status, "message": plain(a.message)} for a in item.attempts
+        ],
+    }
+
+
+def human_line(item: Item) -> str:
+    """`state  hoster  link  what happened`, every server string made plain."""
+    if item.state == ItemState.DONE:
+        detail = plain(item.location or "", 2100) + (" (reused)" if item.reused else "")
+    else:
+        detail = plain(item.message, 200)
+        if item.state == ItemState.WAITING and item.next_attempt_at:
+            retry = time.strftime("%H:%M:%S", time.localtime(item.next_attempt_at))
+            detail += f" (retry at {retry})"
+        elif item.state in UNFINISHED and not item.attempts:
+            detail = detail or "not sent"
+    hoster = plain(item.hoster, 40) if item.hoster else "-"
+    return f"{item.state:<11} {hoster:<20} {plain(item.link, 300)}  {detail}".rstrip()
+
+
+async def wait_with_countdown(engine: UnlockEngine, err: TextIO) -> None:
+    """Wait until every link has ended, showing the next retry on a terminal."""
+    done = asyncio.ensure_future(engine.wait_idle(include_waiting=True))
+    shown = False
+    try:
+        while not done.done():
+            if err.isatty():
+                err.write(f"\r\x1b[K{countdown(engine)}")
+                err.flush()
+                shown = True
+            await asyncio.wait((done,), timeout=1.0)
+    finally:
+        done.cancel()
+        if shown:
+            err.write("\r\x1b[K")
+            err.flush()
+
+
+def countdown(engine: UnlockEngine) -> str:
+    now = time.time()
+    waiting = [i for i in engine.items.values() if i.state in (ItemState.WAITING, ItemState.HELD)]
+    times = [i.next_attempt_at for i in waiting if i.next_attempt_at]
+    state = engine.queue_state
+    times += [*state.hoster_holds.values(), *filter(None, [state.global_hold_until])]
+    busy = sum(i.state in (ItemState.PENDING, ItemState.UNLOCKING) for i in engine.items.values())
+    if not times:
+        return f"unlocking {busy} link(s)…"
+    seconds = max(0, int(min(times) - now))
+    return f"{len(waiting)} link(s) waiting, next try in {seconds // 60}:{seconds % 60:02d}"
+
+
+def exit_code(items: list[Item], pause_reason: str | None) -> ExitCode:
+    if pause_reason == LOGIN_FAILED:
+        return ExitCode.LOGIN_FAILED
+    answers = [attempt.status for item in items for attempt in item.attempts]
+    if answers and all(status is None for status in answers):
+        return ExitCode.UNREACHABLE  # not one answer came: refused, timed out or malformed
+    if all(item.state == ItemState.DONE for item in items):
+        return ExitCode.OK
+    return ExitCode.FAILED

@@ -394,3 +394,13 @@ async def test_events_iterator(rig: Rig) -> None:
     seen = [await anext(stream), await anext(stream)]
     assert [e.state for e in seen if isinstance(e, Item)] == [ItemState.UNLOCKING, ItemState.DONE]
     await stream.aclose()
+
+
+async def test_old_items_are_pruned_on_start(rig: Rig) -> None:
+    old = rig.clock.now() - 2 * 86400
+    with History(rig.path) as history:
+        (stored,) = history.insert(
+            [Item(0, link(), "uploaded.net", ItemState.DONE, created=old, updated=old)]
+        )
+    engine = await rig.engine(history_days=1)
+    assert engine.history.get(stored.id) is None

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tui.api import ApiClient, Credentials
+from tui.api import ApiClient, Credentials, HosterMatcher
 from tui.emulator import Emulator
 from tui.settings import UnlockSettings
 from tui.unlock import History, ItemState, UnlockEngine
@@ -52,8 +52,10 @@ def links(tag: str, count: int) -> list[str]:
 
 async def engine_run(url: str, urls: list[str], concurrency: int, db: Path) -> float:
     client = ApiClient(url, LOGIN)
+    matcher = HosterMatcher((await client.hoster_list()).hosters)
     with History(db) as history:
-        engine = UnlockEngine(client, history, UnlockSettings(concurrency=concurrency))
+        settings = UnlockSettings(concurrency=concurrency)
+        engine = UnlockEngine(client, history, settings, matcher=matcher)
         await engine.start()
         started = time.perf_counter()
         items = engine.add("\n".join(urls))

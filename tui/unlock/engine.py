@@ -54,6 +54,8 @@ _CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.
 class UnlockEngine:
     """Turns links into direct links. Use from one event loop.
 
+    Commands taking an item id raise KeyError for an id not in `items`.
+
     With `retry_temporary=False` a temporary failure ends its item as failed
     at once instead of waiting for a retry (`linkdeck unlock --no-retry`).
     """
@@ -136,9 +138,11 @@ class UnlockEngine:
     # Life cycle
 
     async def start(self, *, restore: bool = True) -> None:
-        """Restore the hoster holds and, with `restore`, the unfinished items of the
-        history, then start unlocking."""
+        """Prune the history by age, restore the hoster holds and, with `restore`, the
+        unfinished items of the history, then start unlocking."""
         now = self._clock.now()
+        if self.settings.history_days > 0:
+            self.history.prune(older_than=now - self.settings.history_days * 86400)
         for hoster, outcome in self.history.hoster_outcomes().items():
             if outcome.unavailable_until and outcome.unavailable_until > now:
                 self._hoster_holds[hoster] = outcome.unavailable_until
@@ -360,6 +364,11 @@ class UnlockEngine:
         if expired:
             self._apply_holds(now)
 
+    def _release_hoster(self, hoster: str, now: float) -> None:
+        """A success shows the hoster is back: its held links need not wait any longer."""
+        if self._hoster_holds.pop(hoster, None) is not None:
+            self._apply_holds(now)
+
     def _release_due(self, now: float) -> None:
         """Waiting items whose retry time has come go back to the queue."""
         while self._timers and self._timers[0][0] <= now:
@@ -456,6 +465,7 @@ class UnlockEngine:
                 )
                 if item.hoster:
                     self.history.record_hoster_ok(item.hoster, now)
+                    self._release_hoster(item.hoster, now)
         finally:
             self._tasks.pop(item_id, None)
             # Fill the freed slot at once rather than one scheduler round trip later.

@@ -107,7 +107,9 @@ class UnlockRegion(Vertical):
     def load(self, items: Iterable[Item]) -> None:
         for item in items:
             self.show(item, scroll=False)
-        self.table.move_cursor(row=self.table.row_count - 1)
+        if self.table.row_count:
+            # Not on an empty log: row -1 is the header, which would show as selected.
+            self.table.move_cursor(row=self.table.row_count - 1)
 
     def show(self, item: Item, scroll: bool = True) -> None:
         """Add the item's row, or update only the cells that changed."""

@@ -62,3 +62,24 @@ async def settle(
     # Let the messages the engine posted reach the widgets, and repaint.
     await pilot.pause()
     await pilot.pause()
+
+
+async def quiet(pilot: Pilot[Any]) -> None:
+    """Make the screen steady for a snapshot or screenshot: no toasts (their
+    timeouts run on real time), no blinking cursor, progress bars at their width."""
+    from textual.widgets import ProgressBar
+    from textual.widgets._progress_bar import Bar
+
+    app = pilot.app
+    app.clear_notifications()
+    # A Bar rounds its fill to the width it had when the value arrived (none
+    # before the first layout): set it again now that the layout is final.
+    for screen in {app.default_screen, app.screen}:
+        for progress in screen.query(ProgressBar):
+            for bar in progress.query(Bar):
+                bar.percentage = progress.percentage
+    for widget in app.screen.walk_children(with_self=False):
+        if hasattr(widget, "cursor_blink"):
+            widget.cursor_blink = False
+    await pilot.pause()
+    await pilot.pause()

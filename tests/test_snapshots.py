@@ -1,0 +1,218 @@
+"""Snapshots of the dashboard at 80x24 and 120x40 (pytest-textual-snapshot).
+
+Deterministic: the app and the emulator share a FakeClock at a fixed instant, the
+emulator listens on a fixed port (direct links contain it), TZ is UTC (conftest),
+no cursor blinks, and `run_before` waits until the workers' results are shown.
+Regenerate with `pytest tests/test_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deck import FIXED_NOW, quiet, settle, wait_for
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tui.app import LinkdeckApp
+from tui.commands.common import Profile
+from tui.emulator import Emulator
+from tui.screens.detail import ItemDetailScreen
+from tui.screens.help import HelpScreen
+from tui.screens.settings import SettingsScreen
+from tui.unlock import FakeClock, ItemState
+from tui.widgets.account import Connection
+
+SNAPSHOT_PORT = 47654
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+# Shown in the settings' title; nothing is ever saved there.
+CONFIG_PATH = Path("/home/user/.config/linkdeck/config.toml")
+
+DONE = "https://uploaded.net/file/abcd1234/holiday-photos.zip"
+MISSING = "https://uploaded.net/file/abcd2345/missing/gone.zip"
+UNAVAILABLE = "https://share-online.biz/dl/ABCDEF123456"
+HELD = "https://share-online.biz/dl/ABCDEF654321"
+UNSUPPORTED = "https://example.com/files/nobody-serves-this.zip"
+BUSY = "https://uploaded.net/file/abcd3456/busy/later.zip"
+CANCELLED = "https://uploaded.net/file/abcd6789/busy/cancel-me.zip"
+HANGING = "https://uploaded.net/file/abcd5678/still-unlocking.iso"
+
+RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock(FIXED_NOW)
+
+
+@pytest.fixture
+def fixed_emulator(fake_clock: FakeClock) -> Iterator[Emulator]:
+    """The emulator on a fixed port, so the direct links in the snapshots match."""
+    emulator = Emulator(port=SNAPSHOT_PORT, clock=fake_clock.now)
+    try:
+        emulator.start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        pytest.skip(f"port {SNAPSHOT_PORT} is taken; the snapshots need it for their links")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def deck(
+    fixed_emulator: Emulator, make_profile: Callable[..., Profile], fake_clock: FakeClock
+) -> Callable[..., LinkdeckApp]:
+    """`deck(pin=...)`: the app on the fixed emulator and the fake clock."""
+
+    def make(**profile_args: Any) -> LinkdeckApp:
+        profile = make_profile(fixed_emulator, **profile_args)
+        profile = Profile(
+            profile.settings, CONFIG_PATH, profile.data_dir, profile.cache_dir, demo=True
+        )
+        return LinkdeckApp(profile, clock=fake_clock)
+
+    return make
+
+
+def ready(*steps: RunBefore, **settle_args: bool) -> RunBefore:
+    """A run_before: settle, run `steps`, then quiet the screen for the shot."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LinkdeckApp)
+        await settle(pilot, app, **settle_args)
+        for step in steps:
+            await step(pilot)
+        await quiet(pilot)
+
+    return run_before
+
+
+def press(*keys: str) -> RunBefore:
+    async def step(pilot: Pilot[Any]) -> None:
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    return step
+
+
+def unlock(*links: str) -> RunBefore:
+    """Paste `links` into the unlock input, Enter, wait for the engine, back to the log."""
+
+    async def step(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LinkdeckApp)
+        await pilot.press("u")
+        app.query_one("#links", Input).value = " ".join(links)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await pilot.press("escape")
+
+    return step
+
+
+def every_state(emulator: Emulator) -> RunBefore:
+    """One item in each state, the last one hanging in `unlocking`."""
+
+    async def step(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LinkdeckApp) and app.engine is not None
+        await unlock(DONE, MISSING, UNAVAILABLE, UNSUPPORTED, BUSY, CANCELLED)(pilot)
+        # After the 428, share-online.biz is held; the same link again is reused.
+        await unlock(HELD, DONE)(pilot)
+        items = {item.link: item for item in app.engine.items.values()}
+        app.engine.cancel(items[CANCELLED].id)
+        emulator.faults.hang_seconds = 30  # ends when the emulator stops
+        await pilot.press("u")
+        app.query_one("#links", Input).value = HANGING
+        await pilot.press("enter", "escape")
+
+        def unlocking() -> bool:
+            shown = app.query_dashboard().unlock.items
+            return any(i.state is ItemState.UNLOCKING for i in shown.values())
+
+        await wait_for(pilot, unlocking)
+        states = {item.state for item in app.engine.items.values()}
+        assert states == set(ItemState) - {ItemState.PENDING}, states
+
+    return step
+
+
+class TestDashboard:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_demo_data(self, snap_compare, deck, size) -> None:
+        assert snap_compare(deck(), terminal_size=size, run_before=ready())
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_filtered_hosters(self, snap_compare, deck, size) -> None:
+        assert snap_compare(
+            deck(), terminal_size=size, run_before=ready(press("slash", "u", "p", "l"))
+        )
+
+
+class TestLog:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_every_state(self, snap_compare, deck, fixed_emulator, size) -> None:
+        assert snap_compare(
+            deck(), terminal_size=size, run_before=ready(every_state(fixed_emulator))
+        )
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_detail(self, snap_compare, deck, size) -> None:
+        async def open_done(pilot: Pilot[Any]) -> None:
+            await unlock(DONE, BUSY)(pilot)
+            await pilot.press("up", "enter")
+            assert isinstance(pilot.app.screen, ItemDetailScreen)
+
+        assert snap_compare(deck(), terminal_size=size, run_before=ready(open_done))
+
+
+class TestConnection:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_login_failed(self, snap_compare, deck, size) -> None:
+        async def check(pilot: Pilot[Any]) -> None:
+            app = pilot.app
+            assert isinstance(app, LinkdeckApp)
+            assert app.query_dashboard().account.connection is Connection.LOGIN_FAILED
+
+        assert snap_compare(
+            deck(pin="9999"),
+            terminal_size=size,
+            run_before=ready(check, account=False, hosters=False),
+        )
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_unreachable(self, snap_compare, deck, fixed_emulator, size) -> None:
+        fixed_emulator.stop()
+
+        async def check(pilot: Pilot[Any]) -> None:
+            app = pilot.app
+            assert isinstance(app, LinkdeckApp)
+            assert app.query_dashboard().account.connection is Connection.UNREACHABLE
+
+        assert snap_compare(
+            deck(), terminal_size=size, run_before=ready(check, account=False, hosters=False)
+        )
+
+
+class TestScreens:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_settings(self, snap_compare, deck, size) -> None:
+        async def check(pilot: Pilot[Any]) -> None:
+            assert isinstance(pilot.app.screen, SettingsScreen)
+
+        assert snap_compare(deck(), terminal_size=size, run_before=ready(press("s"), check))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_help(self, snap_compare, deck, size) -> None:
+        async def check(pilot: Pilot[Any]) -> None:
+            assert isinstance(pilot.app.screen, HelpScreen)
+
+        assert snap_compare(
+            deck(), terminal_size=size, run_before=ready(press("question_mark"), check)
+        )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from tui.api import ApiClient, Credentials, HosterMatcher
@@ -41,6 +43,18 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
+def wait_until_mid_batch(db: Path) -> None:
+    """Until some links are done and others in flight (each call lasts 200 ms)."""
+    deadline = time.monotonic() + 20
+    with closing(sqlite3.connect(db)) as watcher:
+        while time.monotonic() < deadline:
+            counts = dict(watcher.execute("SELECT state, count(*) FROM items GROUP BY state"))
+            if counts.get("done", 0) >= 3 and counts.get("unlocking", 0) >= 1:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the batch never got half-way")
+
+
 def batch() -> list[str]:
     links = [f"https://uploaded.net/file/crash{n:03d}/part{n}.rar" for n in range(14)]
     links[5] = "https://uploaded.net/file/crash005/missing/part5.rar"
@@ -60,10 +74,7 @@ async def test_kill_9_mid_batch_loses_nothing_and_unlocks_nothing_twice(tmp_path
         )
         try:
             assert worker.stdout is not None and worker.stdout.readline() == "added\n"
-            deadline = time.monotonic() + 20
-            while len(emulator.stats.requested_links) < 5 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(0.1)  # into the next round trip, so links are in flight
+            wait_until_mid_batch(db)
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait()

@@ -4,7 +4,7 @@ No Textual imports here: the dashboard and `linkdeck unlock` both drive it.
 """
 
 from tui.unlock.clock import Clock, FakeClock, SystemClock
-from tui.unlock.engine import PAUSED_BY_USER, UnlockEngine
+from tui.unlock.engine import AWAITING_HOSTERS, NO_HOSTER, PAUSED_BY_USER, UnlockEngine
 from tui.unlock.extract import extract_links
 from tui.unlock.history import History, HistoryError, HosterOutcome, item_record
 from tui.unlock.items import (
@@ -19,6 +19,8 @@ from tui.unlock.items import (
 from tui.unlock.policy import RULES, HoldScope, Rule, rule_for
 
 __all__ = [
+    "AWAITING_HOSTERS",
+    "NO_HOSTER",
     "PAUSED_BY_USER",
     "RULES",
     "UNFINISHED",

@@ -18,6 +18,8 @@ import multiprocessing
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -32,7 +34,7 @@ LOGIN = Credentials("111111111", "1111")
 
 
 def serve(latency_ms: int, conn: Connection) -> None:
-    """The emulator process: answers 'peak' with the most unlocks in flight, then resets."""
+    """The emulator process: answers 'peak' with the most unlocks in flight."""
     with Emulator() as emulator:
         emulator.faults.latency_ms = latency_ms
         conn.send(emulator.url)
@@ -43,7 +45,6 @@ def serve(latency_ms: int, conn: Connection) -> None:
                 if conn.recv() != "peak":
                     return
                 conn.send(emulator.stats.max_concurrent_unlocks)
-                emulator.reset_stats()
 
 
 def links(tag: str, count: int) -> list[str]:
@@ -84,21 +85,32 @@ async def raw_run(url: str, urls: list[str], concurrency: int) -> float:
     return elapsed
 
 
-async def bench(args: argparse.Namespace, url: str, peak: object) -> None:
-    print(f"{'concurrency':>11} {'seconds':>8} {'ideal':>7} {'ratio':>6} {'raw':>6}  max in flight")
-    with tempfile.TemporaryDirectory() as tmp:
-        for concurrency in args.concurrency:
-            ideal = args.links * args.latency_ms / 1000 / concurrency
-            raw = await raw_run(url, links(f"r{concurrency:02d}", args.links), concurrency)
-            peak()
-            db = Path(tmp) / f"history-{concurrency}.sqlite3"
-            elapsed = await engine_run(
-                url, links(f"e{concurrency:02d}", args.links), concurrency, db
-            )
-            print(
-                f"{concurrency:>11} {elapsed:>8.2f} {ideal:>7.2f} {elapsed / ideal:>6.3f}"
-                f" {raw / ideal:>6.3f}  {peak()}"
-            )
+@contextmanager
+def emulator_at(latency_ms: int, in_process: bool) -> Iterator[tuple[str, Callable[[], int]]]:
+    """A fresh emulator (its URL, and a function giving the peak of unlocks in flight).
+
+    Fresh for every run, because the emulator's bookkeeping of recent unlocks
+    grows with each one and would slow the later runs down.
+    """
+    if in_process:
+        with Emulator() as emulator:
+            emulator.faults.latency_ms = latency_ms
+            emulator.account(LOGIN.login).fairuse_left = 1.0
+            yield emulator.url, lambda: emulator.stats.max_concurrent_unlocks
+        return
+    ours, theirs = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=serve, args=(latency_ms, theirs), daemon=True)
+    process.start()
+
+    def peak() -> int:
+        ours.send("peak")
+        return ours.recv()
+
+    try:
+        yield ours.recv(), peak
+    finally:
+        ours.send("stop")
+        process.join(timeout=5)
 
 
 def main() -> None:
@@ -108,32 +120,21 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--in-process", action="store_true", help="run the emulator in a thread")
     args = parser.parse_args()
-    if args.in_process:
-        with Emulator() as emulator:
-            emulator.faults.latency_ms = args.latency_ms
-
-            def peak() -> int:
-                emulator.account(LOGIN.login).fairuse_left = 1.0
-                value = emulator.stats.max_concurrent_unlocks
-                emulator.reset_stats()
-                return value
-
-            asyncio.run(bench(args, emulator.url, peak))
-        return
-    ours, theirs = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=serve, args=(args.latency_ms, theirs), daemon=True)
-    process.start()
-    url = ours.recv()
-
-    def remote_peak() -> int:
-        ours.send("peak")
-        return ours.recv()
-
-    try:
-        asyncio.run(bench(args, url, remote_peak))
-    finally:
-        ours.send("stop")
-        process.join(timeout=5)
+    print(f"{'concurrency':>11} {'seconds':>8} {'ideal':>7} {'ratio':>6} {'raw':>6}  max in flight")
+    with tempfile.TemporaryDirectory() as tmp:
+        for concurrency in args.concurrency:
+            ideal = args.links * args.latency_ms / 1000 / concurrency
+            urls = links(f"c{concurrency:02d}", args.links)
+            with emulator_at(args.latency_ms, args.in_process) as (url, _):
+                raw = asyncio.run(raw_run(url, urls, concurrency))
+            db = Path(tmp) / f"history-{concurrency}.sqlite3"
+            with emulator_at(args.latency_ms, args.in_process) as (url, peak):
+                elapsed = asyncio.run(engine_run(url, urls, concurrency, db))
+                most = peak()
+            print(
+                f"{concurrency:>11} {elapsed:>8.2f} {ideal:>7.2f} {elapsed / ideal:>6.3f}"
+                f" {raw / ideal:>6.3f}  {most}"
+            )
 
 
 if __name__ == "__main__":

@@ -186,18 +186,17 @@ async def test_paste_five_links_each_ends_in_its_state(
         for link, (state, status) in expected.items():
             item = items[link]
             assert (item.state, item.status) == (state, status), link
-            assert cell(app, item, "state") == state.value
+            assert cell(app, item, "state").startswith(state.value)
 
         assert app.query_one("#log", DataTable).row_count == 5
         assert cell(app, items[DONE], "code") == "200 OK"
         assert cell(app, items[MISSING], "code").startswith("404")
         assert cell(app, items[UNAVAILABLE], "code").startswith("428")
-        assert cell(app, items[UNAVAILABLE], "hoster") == "share-onlin…"
+        assert cell(app, items[UNAVAILABLE], "hoster") == "share-online.…"
         assert cell(app, items[UNSUPPORTED], "code").startswith("no hoster serve")
         assert cell(app, items[UNSUPPORTED], "hoster") == "-"
         assert cell(app, items[BUSY], "code").startswith("503")
-        assert cell(app, items[BUSY], "retry") == "3:00"
-        assert cell(app, items[BUSY], "tries") == "1"
+        assert cell(app, items[BUSY], "state") == "waiting 3:00"
         location = items[DONE].location
         assert location and location.startswith(emulator.base_url + "/dl/")
         assert "…" in cell(app, items[DONE], "link")  # shortened in the table
@@ -242,17 +241,17 @@ async def test_retry_cancel_and_detail_of_a_waiting_item(
         items = items_by_link(app)
         flaky, busy = items[FLAKY], items[BUSY]
         assert flaky.state is busy.state is ItemState.WAITING
-        assert cell(app, flaky, "retry") == "3:00"
+        assert cell(app, flaky, "state") == "waiting 3:00"
 
         # The countdown follows the clock; at its end the item is sent again.
         fake_clock.advance(60)
         await pilot.pause(1.1)  # the countdown cells tick once a second
-        assert cell(app, flaky, "retry") == "2:00"
+        assert cell(app, flaky, "state") == "waiting 2:00"
         fake_clock.advance(120)
         await settle(pilot, app)
         flaky = items_by_link(app)[FLAKY]
         assert flaky.state is ItemState.WAITING and flaky.counted_attempts == 2
-        assert cell(app, flaky, "tries") == "2"
+        assert cell(app, flaky, "state") == "waiting x2 3:00"
 
         # R sends it now: the third request of a flaky link succeeds.
         select(app, flaky)
@@ -260,15 +259,14 @@ async def test_retry_cancel_and_detail_of_a_waiting_item(
         await settle(pilot, app)
         flaky = items_by_link(app)[FLAKY]
         assert flaky.state is ItemState.DONE and flaky.counted_attempts == 3
-        assert cell(app, flaky, "state") == "done"
+        assert cell(app, flaky, "state") == "done x3"
 
         # x cancels the busy one.
         select(app, busy)
         await pilot.press("x")
         await pilot.pause()
         assert items_by_link(app)[BUSY].state is ItemState.CANCELLED
-        assert cell(app, busy, "state") == "cancelled"
-        assert cell(app, busy, "retry") == ""
+        assert cell(app, busy, "state") == "cancelled x2"
 
         # Enter opens the detail view with the whole direct link.
         select(app, flaky)

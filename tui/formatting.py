@@ -22,7 +22,8 @@ def span(seconds: float) -> str:
         return f"{int(seconds // 60)} min"
     if seconds < 2 * 86400:
         return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} days"
+    # Rounded: an account bought for 30 days shows "in 30 days", not 29.
+    return f"{round(seconds / 86400)} days"
 
 
 def relative(timestamp: float, now: float) -> str:

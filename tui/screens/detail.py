@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static, TextArea
+from textual.widgets import Button, Footer, Static, TextArea
 
 from tui import formatting
 from tui.api import meaning_of
@@ -65,12 +65,13 @@ class ItemDetailScreen(ModalScreen[None]):
             yield Static("Attempts", classes="detail-heading")
             yield Static(id="detail-attempts")
             with Horizontal(id="detail-actions"):
-                yield Button("Copy  c", id="copy", variant="primary")
-                yield Button("Retry  R", id="retry")
-                yield Button("Cancel  x", id="cancel")
-                yield Button("Force  f", id="force")
-                yield Button("Remove  del", id="remove", variant="error")
-                yield Button("Close  esc", id="close")
+                yield Button("Copy", id="copy", variant="primary")
+                yield Button("Retry", id="retry")
+                yield Button("Cancel", id="cancel")
+                yield Button("Force", id="force")
+                yield Button("Remove", id="remove", variant="error")
+                yield Button("Close", id="close")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#detail").border_title = "Unlock item"
@@ -114,19 +115,10 @@ class ItemDetailScreen(ModalScreen[None]):
         attempts = Text()
         for attempt in item.attempts:
             code = "-" if attempt.status is None else str(attempt.status)
-            meaning = (
-                plain(attempt.message, 120)
-                if attempt.status is None
-                else meaning_of(attempt.status)
-            )
-            attempts.append(f"{formatting.local_datetime(attempt.at)}  {code:>3}  {meaning}")
-            if (
-                attempt.message
-                and attempt.status is not None
-                and attempt.message.lower() != meaning.lower()
-            ):
-                attempts.append(f"  ({plain(attempt.message, 80)})", style="dim")
-            attempts.append("\n")
+            # The message repeats the code first ("503 temporary error…"): shown once.
+            what = attempt.message.removeprefix(f"{code} ")
+            what = plain(what, 160) or meaning_of(attempt.status)
+            attempts.append(f"{formatting.local_datetime(attempt.at)}  {code:>3}  {what}\n")
         _set(self.query_one("#detail-attempts", Static), attempts or Text("none yet", style="dim"))
         self.query_one("#force", Button).disabled = item.state is not ItemState.UNSUPPORTED
         self.query_one("#copy", Button).disabled = not item.location

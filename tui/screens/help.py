@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Footer, Markdown
 
 from tui.api.errors import STATUS_ERRORS, UndocumentedError
 
@@ -24,16 +26,16 @@ ADVICE_TEXT = {
 
 
 def keys_markdown(
-    app_bindings: list[Binding], screen_bindings: list[Binding], key_display: dict[str, str]
+    bindings: list[Binding], keymap: dict[str, str], display: Callable[[Binding], str]
 ) -> str:
-    rows = ["| key | what it does |", "|---|---|"]
-    for binding in [*screen_bindings, *app_bindings]:
-        if binding.tooltip:
-            key = key_display.get(binding.id or "", binding.key)
-            rows.append(f"| `{key}` | {binding.tooltip} |")
-    rows.append("| `Tab` | Move between the regions |")
-    rows.append("| `Enter` | Unlock the pasted links; open the selected log item |")
-    rows.append("| `ctrl+p` | Command palette: every action by name |")
+    rows = ["| key | what it does | id (for `[keymap]`) |", "|---|---|---|"]
+    for binding in bindings:
+        if binding.tooltip and binding.id:
+            key = keymap.get(binding.id) or display(binding)
+            rows.append(f"| `{key}` | {binding.tooltip} | `{binding.id}` |")
+    rows.append("| `tab` | Move between the regions | |")
+    rows.append("| `enter` | Unlock the pasted links; open the selected log item | |")
+    rows.append("| `ctrl+p` | Command palette: every action by name | |")
     return "\n".join(rows)
 
 
@@ -57,16 +59,15 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from tui.screens.dashboard import DashboardScreen
 
-        app_bindings = [b for b in self.app.BINDINGS if isinstance(b, Binding)]
-        screen_bindings = [b for b in DashboardScreen.BINDINGS if isinstance(b, Binding)]
-        shown = {
-            binding.id: self.app.get_key_display(binding)
-            for binding in [*app_bindings, *screen_bindings]
-            if binding.id
-        }
+        bindings = [
+            binding
+            for binding in [*DashboardScreen.BINDINGS, *self.app.BINDINGS]
+            if isinstance(binding, Binding)
+        ]
+        keymap = dict(self.app.settings.keymap)  # type: ignore[attr-defined]
         text = (
             "# linkdeck keys\n\n"
-            + keys_markdown(app_bindings, screen_bindings, shown)
+            + keys_markdown(bindings, keymap, self.app.get_key_display)
             + "\n\n# Status codes of the service\n\n"
             + codes_markdown()
             + "\n\nKeys can be rebound by id in the `[keymap]` table of the config file,"
@@ -74,6 +75,7 @@ class HelpScreen(ModalScreen[None]):
         )
         with VerticalScroll(id="help"):
             yield Markdown(text)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#help").border_title = "Help  (esc to close)"

@@ -100,6 +100,7 @@ class AccountPanel(Vertical):
         identity = self.query_one("#account-identity", Static)
         expiry = self.query_one("#account-expiry", Static)
         bar = self.query_one("#fairuse-bar", ProgressBar)
+        self.set_class(account is None, "-no-data")
         if account is None:
             _set(identity, Text("no account data yet", style="dim"))
             _set(expiry, Text(""))
@@ -127,7 +128,7 @@ class AccountPanel(Vertical):
             parts.append(("◌ refreshing…", "cyan"))
         elif state is Connection.LOGIN_FAILED:
             parts.append(("✗ login failed", "bold red"))
-            parts.append(("  fix the login or PIN in settings (s)", ""))
+            parts.append(("  press s to fix the login or PIN", ""))
         elif state in (Connection.STALE, Connection.UNREACHABLE):
             if self.account is not None and self.last_ok is not None:
                 parts.append(("◐ stale", "bold yellow"))

@@ -36,9 +36,9 @@ class HostersRegion(Vertical):
         table: DataTable[Text | str] = DataTable(
             id="hoster-table", cursor_type="row", zebra_stripes=True
         )
-        table.add_column("Hoster", key="name")
-        table.add_column("Status", key="status")
-        table.add_column("TLDs", key="tlds")
+        table.add_column("Hoster", key="name", width=18)
+        table.add_column("Status", key="status", width=24)
+        table.add_column("TLDs", key="tlds", width=26)
         table.add_column("Patterns", key="patterns")
         table.add_column("Connections", key="connections")
         yield table
@@ -101,9 +101,9 @@ class HostersRegion(Vertical):
     def _row(self, hoster: Hoster, now: float) -> tuple[Text | str, ...]:
         settings = hoster.connection_settings or self.hosters.default_connection_settings
         return (
-            Text(plain(hoster.name, 24)),
+            Text(plain(hoster.name, 18)),
             self._status(hoster.name, now),
-            Text(plain(", ".join(hoster.tlds), 28)),
+            Text(plain(", ".join(hoster.tlds), 26)),
             str(len(hoster.regexes)),
             connections_text(settings),
         )
@@ -140,7 +140,9 @@ class HostersRegion(Vertical):
             text += f" · {self.matcher.invalid_count} bad pattern"
         if self.problem:
             text += f" · refresh failed: {plain(self.problem, 40)}"
-        self.query_one("#hoster-count", Static).update(text)
+        self.query_one("#hoster-count", Static).update(
+            Text(text, no_wrap=True, overflow="ellipsis")
+        )
 
 
 def connections_text(settings: ConnectionSettings | None) -> str:
@@ -149,7 +151,7 @@ def connections_text(settings: ConnectionSettings | None) -> str:
     parts = []
     per_file, per_hoster = settings.max_connections_per_file, settings.max_connections_per_hoster
     if per_file is not None or per_hoster is not None:
-        parts.append(f"{per_file or '-'} per file, {per_hoster or '-'} in all")
+        parts.append(f"{per_file or '-'} per file, {per_hoster or '-'} in all,")
     if settings.resume is not None:
         parts.append("resume" if settings.resume else "no resume")
     return " ".join(parts)

@@ -25,10 +25,20 @@ STATE_STYLES = {
     ItemState.CANCELLED: "dim strike",
     ItemState.UNSUPPORTED: "dim yellow",
 }
-COLUMNS = ("time", "hoster", "state", "tries", "retry", "code", "link")
-# Width of every column but the direct link, with the gaps between them.
-FIXED_COLUMNS_WIDTH = 5 + 12 + 11 + 3 + 5 + 16 + 7 * 2 + 8
 TIMED_STATES = (ItemState.WAITING, ItemState.HELD)
+COLUMNS = ("time", "hoster", "state", "code", "link")
+TIME_WIDTH, HOSTER_WIDTH, STATE_WIDTH = 5, 14, 15
+ANSWER_MIN, ANSWER_MAX, LINK_MIN = 16, 34, 12
+# Cell padding of the five columns.
+CHROME_WIDTH = 2 * len(COLUMNS)
+
+
+def column_widths(table_width: int) -> tuple[int, int]:
+    """Widths of the answer and the direct link columns: the link gets what
+    the answer leaves, so both fit without a horizontal scrollbar."""
+    free = table_width - CHROME_WIDTH - TIME_WIDTH - HOSTER_WIDTH - STATE_WIDTH
+    answer = min(max(free // 3, ANSWER_MIN), ANSWER_MAX)
+    return answer, max(free - answer, LINK_MIN)
 
 
 def shorten(text: str, width: int) -> str:
@@ -39,7 +49,7 @@ def shorten(text: str, width: int) -> str:
     return text[:head] + "…" + text[-(width - 1 - head) :]
 
 
-def code_text(item: Item, width: int = 16) -> Text:
+def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
     """The last answer in a few words: code and meaning, or why there is none."""
     if item.reused:
         text = Text("reused, no call", style="green")
@@ -63,20 +73,21 @@ class UnlockRegion(Vertical):
         self.clock = clock
         self.items: dict[int, Item] = {}
         self.queue = QueueState()
-        self.link_width = 40
+        self.answer_width, self.link_width = column_widths(80)
 
     def compose(self) -> ComposeResult:
         yield LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links")
         yield Static("", id="queue-line")
         table: DataTable[Text | str] = DataTable(id="log", cursor_type="row")
-        table.add_column("Time", key="time")
-        table.add_column("Hoster", key="hoster")
-        table.add_column("State", key="state")
-        table.add_column("Try", key="tries")
-        table.add_column("Retry", key="retry")
-        table.add_column("Answer", key="code")
-        table.add_column("Direct link", key="link")
+        self._add_columns(table)
         yield table
+
+    def _add_columns(self, table: DataTable[Text | str]) -> None:
+        table.add_column("Time", key="time", width=TIME_WIDTH)
+        table.add_column("Hoster", key="hoster", width=HOSTER_WIDTH)
+        table.add_column("State, tries", key="state", width=STATE_WIDTH)
+        table.add_column("Answer", key="code", width=self.answer_width)
+        table.add_column("Direct link", key="link", width=self.link_width)
 
     def on_mount(self) -> None:
         self.border_title = "Unlock"
@@ -84,13 +95,19 @@ class UnlockRegion(Vertical):
         self.set_interval(1, self._tick_countdowns)
 
     def on_resize(self) -> None:
-        """Give the direct link whatever room the other columns leave."""
-        width = max(self.size.width - FIXED_COLUMNS_WIDTH, 16)
-        if width != self.link_width:
-            self.link_width = width
-            table = self.table
-            for item in self.items.values():
-                table.update_cell(str(item.id), "link", self._link_text(item))
+        """Fit the columns to the new width; a rare event, so rebuilding is fine."""
+        widths = column_widths(self.size.width)
+        if widths == (self.answer_width, self.link_width):
+            return
+        self.answer_width, self.link_width = widths
+        table = self.table
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        self._add_columns(table)
+        for item in self.items.values():
+            table.add_row(*self._cells(item), key=str(item.id))
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
 
     @property
     def table(self) -> DataTable[Text | str]:
@@ -140,31 +157,33 @@ class UnlockRegion(Vertical):
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
         return (
             formatting.local_clock(item.created),
-            Text(plain(item.hoster or "-", 12)),
-            Text(item.state.value, style=STATE_STYLES[item.state]),
-            str(item.counted_attempts),
-            self._retry_text(item),
-            code_text(item),
+            Text(plain(item.hoster or "-", HOSTER_WIDTH)),
+            self._state_text(item),
+            code_text(item, self.answer_width),
             self._link_text(item),
         )
+
+    def _state_text(self, item: Item) -> Text:
+        """ "waiting x2 2:53": the state, the attempts past the first, the countdown."""
+        text = Text(item.state.value, style=STATE_STYLES[item.state])
+        if item.counted_attempts > 1:
+            text.append(f" x{item.counted_attempts}")
+        if item.state in TIMED_STATES and item.next_attempt_at is not None:
+            text.append(f" {formatting.countdown(item.next_attempt_at - self.clock())}")
+        return text
 
     def _link_text(self, item: Item) -> Text:
         link = plain(item.location or item.link)
         return Text(shorten(link, self.link_width), style="" if item.location else "dim")
 
-    def _retry_text(self, item: Item) -> str:
-        if item.state in TIMED_STATES and item.next_attempt_at is not None:
-            return formatting.countdown(item.next_attempt_at - self.clock())
-        return ""
-
     def _tick_countdowns(self) -> None:
-        """Once a second, rewrite only the retry cells of timed items."""
+        """Once a second, rewrite only the state cells of timed items."""
         table = self.table
         for item in self.items.values():
             if item.state in TIMED_STATES:
-                text = self._retry_text(item)
-                if table.get_cell(str(item.id), "retry") != text:
-                    table.update_cell(str(item.id), "retry", text)
+                text = self._state_text(item)
+                if table.get_cell(str(item.id), "state") != text:
+                    table.update_cell(str(item.id), "state", text)
 
     def _show_queue(self) -> None:
         counts: dict[ItemState, int] = {}

@@ -137,6 +137,9 @@ class LinkdeckApp(App[None]):
                 f"The unlock history cannot be opened: {error}", severity="error", timeout=30
             )
             return
+        # The dashboard composes in its own task: on a busy machine the history
+        # opens before its tables exist (NoMatches '#hoster-table').
+        await self.query_dashboard()._mounted_event.wait()
         self._show_cached_hosters()
         self._show_history()
         if self.settings.is_usable():

@@ -127,14 +127,18 @@ class LinkdeckApp(App[None]):
                 title="Config file",
                 severity="error",
                 timeout=60,
+                markup=False,
             )
         for warning in self.profile.warnings:
-            self.notify(warning, title="Settings", severity="warning", timeout=15)
+            self.notify(warning, title="Settings", severity="warning", timeout=15, markup=False)
         try:
             self.history = await asyncio.to_thread(History, self.profile.history_path)
         except (HistoryError, OSError) as error:
             self.notify(
-                f"The unlock history cannot be opened: {error}", severity="error", timeout=30
+                f"The unlock history cannot be opened: {error}",
+                severity="error",
+                timeout=30,
+                markup=False,
             )
             return
         # The dashboard composes in its own task: on a busy machine the history
@@ -186,7 +190,10 @@ class LinkdeckApp(App[None]):
                 self.client,
                 self.history,
                 self.settings.unlock,
-                matcher=self.matcher,
+                # No list yet (no cache, first refresh pending or failing): the
+                # engine holds links until one comes, rather than calling them
+                # unsupported.
+                matcher=self.matcher if self.hosters.hosters else None,
                 clock=self.clock,
             )
             self._unsubscribe = self.engine.subscribe(
@@ -284,7 +291,7 @@ class LinkdeckApp(App[None]):
     def _show_history(self) -> None:
         assert self.history is not None
         dashboard = self.query_dashboard()
-        dashboard.unlock.load(reversed(self.history.recent(500)))
+        dashboard.unlock.load_history(self.history)
         dashboard.account.set_fairuse_history(self._fairuse_values())
 
     def _fairuse_values(self) -> list[float]:

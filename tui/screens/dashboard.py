@@ -18,15 +18,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from tui.api import AccountStatus
 from tui.formatting import days_left, percent
 from tui.settings import WarningSettings
 from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
+from tui.untrusted import plain
 from tui.widgets.account import AccountPanel, Connection
 from tui.widgets.hosters import HostersRegion
 from tui.widgets.unlock_log import UnlockRegion
+from tui.widgets.virtual_table import VirtualTable
 
 SHORT_HEIGHT = 32
 WIDE_WIDTH = 200
@@ -238,11 +240,11 @@ class DashboardScreen(Screen[None]):
             text = "No new link in that text (already queued, or no http(s) link)"
         self.notify(text, timeout=4)
 
-    @on(DataTable.RowSelected, "#log")
-    def open_item(self, event: DataTable.RowSelected) -> None:
+    @on(VirtualTable.RowSelected, "#log")
+    def open_item(self, event: VirtualTable.RowSelected) -> None:
         from tui.screens.detail import ItemDetailScreen
 
-        item = self.unlock.items.get(int(event.row_key.value or 0))
+        item = self.unlock.item(int(event.key))
         if item is not None:
             self.app.push_screen(ItemDetailScreen(item.id))
 
@@ -260,7 +262,9 @@ class DashboardScreen(Screen[None]):
             self.notify("This item has no direct link yet", severity="warning", timeout=3)
             return
         self.app.copy_to_clipboard(item.location)
-        self.notify(f"Copied the direct link of {item.filename or item.link}", timeout=3)
+        # The file name comes from the server: shown plain, never as markup.
+        name = plain(item.filename or item.link, 80)
+        self.notify(f"Copied the direct link of {name}", timeout=3, markup=False)
 
     def action_copy_all(self) -> None:
         links = [
@@ -301,9 +305,11 @@ class DashboardScreen(Screen[None]):
             with _private(links) as fp:
                 history.export_links(fp)
         except OSError as error:
-            self.notify(f"Export failed: {error.strerror}", severity="error")
+            self.notify(f"Export failed: {error.strerror}", severity="error", markup=False)
             return
-        self.notify(f"Exported {count} item(s) to {jsonl} and {links.name}", timeout=8)
+        self.notify(
+            f"Exported {count} item(s) to {jsonl} and {links.name}", timeout=8, markup=False
+        )
 
 
 def _private(path: Path):

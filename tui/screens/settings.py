@@ -368,9 +368,11 @@ class SettingsScreen(ModalScreen[Settings | None]):
             # The form stays as it is: nothing the user typed is lost.
             self._saving = False
             self._show_status(f"Not saved: {error}", "error")
-            self.notify(str(error), title="Settings not saved", severity="error", timeout=15)
+            self.notify(
+                str(error), title="Settings not saved", severity="error", timeout=15, markup=False
+            )
             return
-        self.notify(f"Settings saved to {self.config_path}", timeout=3)
+        self.notify(f"Settings saved to {self.config_path}", timeout=3, markup=False)
         await self.app.apply_settings(new)  # type: ignore[attr-defined]
         self.dismiss(new)
 

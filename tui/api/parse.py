@@ -102,6 +102,10 @@ def parse_direct_link(http_status: int, body: bytes) -> DirectLink:
         raise MalformedResponse("location is not an http(s) URL")
     if len(location.encode()) > MAX_LOCATION_BYTES:
         raise MalformedResponse("location is too long")
+    if plain(location) != location:
+        # No URL holds them; copied to the clipboard they could end a bracketed
+        # paste or spoof the link's text (right-to-left override).
+        raise MalformedResponse("location contains control or invisible characters")
     filename = result.get("filename")
     filesize = result.get("filesize")
     if isinstance(filesize, str) and filesize.isdigit():

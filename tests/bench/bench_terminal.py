@@ -1,0 +1,500 @@
+"""What the dashboard costs the terminal, the CPU and the memory, measured on
+the real program in a 120x40 pseudo-terminal against the emulator.
+
+Run: python tests/bench/bench_terminal.py [--tiny] [--only NAME ...]
+
+Every figure prints as a row `figure | value | budget | pass/fail`. The
+emulator runs in this process (on loopback), so its counters tell how many
+refreshes the dashboard made; the dashboard is `python -m tui --config FILE`
+from this checkout, with its XDG directories in a temporary folder so the
+hoster cache persists between its starts, as it would for a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pty_harness import ROWS, PtyProcess, Timeout, bench_env  # noqa: E402
+
+from tui.emulator import Emulator  # noqa: E402
+
+LOGIN, PIN = "111111111", "1111"
+ACCOUNT_TEXT = LOGIN.encode()
+HOSTER_TEXT = b"1fichier.com"
+HELP_TEXT = b"esc to close"
+MINIMAL_APP = Path(__file__).resolve().parent / "minimal_app.py"
+KB, MB = 1024, 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    value: str
+    budget: str
+    ok: bool
+
+    def line(self) -> str:
+        return f"{self.figure} | {self.value} | {self.budget} | {'pass' if self.ok else 'FAIL'}"
+
+
+def report(row: Row) -> Row:
+    print(row.line(), flush=True)
+    return row
+
+
+@dataclass(frozen=True)
+class Sizes:
+    starts: int = 5
+    idle_bytes_seconds: float = 10.0
+    idle_cpu_seconds: float = 30.0
+    refreshes: int = 6
+    mouse_moves: int = 12
+    links: int = 1000
+    key_presses: int = 5
+    history_items: int = 100_000
+    warmup_cycles: int = 500
+    cycles: int = 10_000
+
+
+TINY = Sizes(
+    starts=1,
+    idle_bytes_seconds=1.5,
+    idle_cpu_seconds=1.5,
+    refreshes=2,
+    mouse_moves=3,
+    links=40,
+    key_presses=1,
+    history_items=2_000,
+    warmup_cycles=20,
+    cycles=100,
+)
+
+
+class Bench:
+    """The emulator, a scratch folder, and dashboards started against them."""
+
+    def __init__(self, tmp: Path, sizes: Sizes) -> None:
+        self.tmp, self.sizes = tmp, sizes
+        self.emulator = Emulator()
+        self.emulator.start()
+        self._stop = threading.Event()
+        # A thousand unlocks would use up the demo account's fair use: keep it full.
+        self._refill = threading.Thread(target=self._keep_fairuse, daemon=True)
+        self._refill.start()
+        self._count = 0
+        self.cache_file: Path | None = None
+
+    def close(self) -> None:
+        self._stop.set()
+        self.emulator.stop()
+
+    def _keep_fairuse(self) -> None:
+        while not self._stop.wait(0.5):
+            self.emulator.account(LOGIN).fairuse_left = 0.77
+
+    @property
+    def account_calls(self) -> int:
+        return self.emulator.stats.calls["accountstatus"]
+
+    def profile(self, config: str = "", history: Callable[[Path], None] | None = None) -> tuple:
+        """A fresh profile (XDG folders, config file) holding the warm hoster cache."""
+        self._count += 1
+        root = self.tmp / f"profile-{self._count}"
+        env = bench_env(root, {"LINKDECK_PASSWORD": PIN})
+        if self.cache_file is not None:
+            target = root / "cache" / "linkdeck" / "hosters.json"
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copy(self.cache_file, target)
+        if history is not None:
+            data = root / "data" / "linkdeck"
+            data.mkdir(parents=True, exist_ok=True, mode=0o700)
+            history(data / "history.sqlite3")
+        path = root / "config.toml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fp:
+            fp.write(f'[api]\nurl = "{self.emulator.url}"\nlogin = "{LOGIN}"\n{config}\n')
+        return root, env, path
+
+    @contextmanager
+    def dashboard(
+        self, config: str = "", history: Callable[[Path], None] | None = None
+    ) -> Iterator[PtyProcess]:
+        _, env, path = self.profile(config, history)
+        argv = [sys.executable, "-m", "tui", "--config", str(path)]
+        with PtyProcess(argv, env=env, cwd=ROOT) as process:
+            yield process
+
+    def warm_cache(self) -> None:
+        """Start the dashboard once so the hoster list is cached on disk."""
+        root, env, path = self.profile()
+        argv = [sys.executable, "-m", "tui", "--config", str(path)]
+        with PtyProcess(argv, env=env, cwd=ROOT) as process:
+            process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+            cache = root / "cache" / "linkdeck" / "hosters.json"
+            deadline = time.monotonic() + 10
+            while not cache.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self.cache_file = self.tmp / "hosters.json"
+        shutil.copy(cache, self.cache_file)
+
+
+def first_frame(bench: Bench) -> float:
+    with bench.dashboard() as process:
+        return process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30) - process.started_at
+
+
+def minimal_first_frame(bench: Bench) -> float:
+    _, env, _ = bench.profile()
+    argv = [sys.executable, str(MINIMAL_APP)]
+    with PtyProcess(argv, env=env, cwd=ROOT) as process:
+        return process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30) - process.started_at
+
+
+def bench_start(bench: Bench) -> list[Row]:
+    ours, minimal = [], []
+    for _ in range(bench.sizes.starts):  # interleaved, so drifts hit both alike
+        minimal.append(minimal_first_frame(bench))
+        ours.append(first_frame(bench))
+    a, b = statistics.median(ours), statistics.median(minimal)
+    return [
+        report(
+            Row(
+                "start to first frame with account and cached hosters",
+                f"{a:.2f} s = {a / b:.2f}x minimal app ({b:.2f} s), median of {len(ours)}",
+                "<= 1.3x",
+                a / b <= 1.3,
+            )
+        )
+    ]
+
+
+def bench_idle(bench: Bench) -> list[Row]:
+    """Idle between refreshes at the default intervals: bytes, then CPU."""
+    sizes = bench.sizes
+    with bench.dashboard() as process:
+        process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+        mark = process.wait_quiet(1.0)
+        cpu = process.cpu_seconds()
+        started = time.perf_counter()
+        time.sleep(sizes.idle_bytes_seconds)
+        written = process.bytes_since(mark)
+        rate = written / (time.perf_counter() - started)
+        time.sleep(max(sizes.idle_cpu_seconds - sizes.idle_bytes_seconds, 0))
+        share = (process.cpu_seconds() - cpu) / (time.perf_counter() - started)
+        window = time.perf_counter() - started
+    return [
+        report(
+            Row(
+                "bytes written per second while idle",
+                f"{rate:.1f} B/s over {sizes.idle_bytes_seconds:g} s",
+                "0",
+                written == 0,
+            )
+        ),
+        report(
+            Row(
+                "CPU while idle, default refresh intervals",
+                f"{share * 100:.2f} % of one core over {window:.0f} s",
+                "<= 0.5 %",
+                share <= 0.005,
+            )
+        ),
+    ]
+
+
+def bench_refresh(bench: Bench) -> list[Row]:
+    """Bytes per account refresh whose values did not change (2 s interval)."""
+    sizes = bench.sizes
+    with bench.dashboard("[refresh]\naccount_interval = 2.0\n") as process:
+        process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+        calls = bench.account_calls
+        # The first refresh after the start may still settle the layout.
+        wait_calls(bench, calls + 1, 10)
+        process.wait_quiet(0.5)
+        mark, calls = process.mark(), bench.account_calls
+        wait_calls(bench, calls + sizes.refreshes, 2.5 * sizes.refreshes + 5)
+        time.sleep(0.5)
+        done = bench.account_calls - calls
+        written = process.bytes_since(mark)
+    per = written / max(done, 1)
+    return [
+        report(
+            Row(
+                "bytes written by one unchanged account refresh",
+                f"{per:.0f} B (mean of {done})",
+                "<= 1 KB",
+                per <= KB,
+            )
+        )
+    ]
+
+
+def wait_calls(bench: Bench, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while bench.account_calls < count:
+        if time.monotonic() > deadline:
+            raise Timeout(f"only {bench.account_calls} of {count} account refreshes")
+        time.sleep(0.02)
+
+
+CURSOR = re.compile(rb"\x1b\[(\d+);(\d+)H")
+
+
+def screen_rows(output: bytes) -> dict[int, bytes]:
+    """Screen row (0-based) to the text written after a cursor move onto it:
+    enough to find a header line in a full frame."""
+    rows: dict[int, bytes] = {}
+    matches = list(CURSOR.finditer(output))
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
+        end = following.start() if following else len(output)
+        text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", output[match.end() : end])
+        row = int(match.group(1)) - 1
+        rows[row] = rows.get(row, b"") + text
+    return rows
+
+
+def find_row(output: bytes, *texts: bytes) -> int:
+    for row, text in sorted(screen_rows(output).items()):
+        if all(t in text for t in texts):
+            return row
+    raise Timeout(f"no screen row shows {texts!r}")
+
+
+def history_of(count: int) -> Callable[[Path], None]:
+    """Fill a history database with `count` finished unlocks."""
+
+    def fill(path: Path) -> None:
+        from tui.unlock.history import History
+        from tui.unlock.items import Attempt, Item, ItemState
+
+        now = time.time()
+        with History(path) as history:
+            batch = []
+            for n in range(count):
+                at = now - (count - n) * 0.5
+                link = f"https://uploaded.net/file/h{n:06d}/archive.part{n % 7}.rar"
+                batch.append(
+                    Item(
+                        id=0,
+                        link=link,
+                        hoster="uploaded.net",
+                        state=ItemState.DONE,
+                        created=at,
+                        updated=at,
+                        attempts=(Attempt(at, 200, "OK"),),
+                        status=200,
+                        message="OK",
+                        location=f"http://127.0.0.1:1/dl/{n:032x}/archive.part{n % 7}.rar",
+                        filename=f"archive.part{n % 7}.rar",
+                        filesize=1 << 30,
+                    )
+                )
+                if len(batch) == 5000:
+                    history.insert(batch)
+                    batch = []
+            history.insert(batch)
+
+    return fill
+
+
+def bench_mouse(bench: Bench) -> list[Row]:
+    """Bytes per mouse move from one row's cell to the next, on both tables."""
+    sizes = bench.sizes
+    rows = []
+    with bench.dashboard(history=history_of(200)) as process:
+        process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+        process.wait_quiet(1.0)
+        output = process.text_since(0)
+        tables = {
+            "hoster table": find_row(output, b"TLDs", b"Patterns"),
+            "log": find_row(output, b"Direct link"),
+        }
+        for name, header in tables.items():
+            first = header + 1
+            last = min(first + sizes.mouse_moves, ROWS - 3)
+            process.mouse_move(8, first)
+            process.wait_quiet(0.5)
+            counts = []
+            for y in range(first + 1, last + 1):
+                mark = process.mark()
+                process.mouse_move(8, y)
+                time.sleep(0.05)
+                process.wait_quiet(0.3)
+                counts.append(process.bytes_since(mark))
+            # Along one row, from cell to cell.
+            for x in (30, 50, 70):
+                mark = process.mark()
+                process.mouse_move(x, last)
+                time.sleep(0.05)
+                process.wait_quiet(0.3)
+                counts.append(process.bytes_since(mark))
+            mean, most = statistics.mean(counts), max(counts)
+            rows.append(
+                report(
+                    Row(
+                        f"bytes written per mouse move, {name}",
+                        f"{mean:.0f} B mean, {most} B most ({len(counts)} moves)",
+                        "<= 1 KB",
+                        most <= KB,
+                    )
+                )
+            )
+            process.mouse_move(60, 0)
+            process.wait_quiet(0.3)
+    return rows
+
+
+def bench_keys_while_unlocking(bench: Bench) -> list[Row]:
+    """A key press handled while 1,000 links update the log (latency 50 ms, concurrency 8)."""
+    sizes = bench.sizes
+    bench.emulator.faults.latency_ms = 50
+    tag = f"k{int(time.time())}"
+    links = [f"https://uploaded.net/file/{tag}{n:05d}/bench.zip" for n in range(sizes.links)]
+    latencies: list[float] = []
+    try:
+        with bench.dashboard("[unlock]\nconcurrency = 8\n") as process:
+            process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+            process.wait_quiet(0.5)
+            unlocked = len(bench.emulator.stats.unlocked_links)
+            process.send("u")
+            time.sleep(0.2)
+            process.paste("\n".join(links))
+            process.send("\r")
+            time.sleep(0.3)
+            process.send("\x1b")  # leave the input for the log, so `?` is a key
+            ideal = len(links) * 0.05 / 8
+            for n in range(sizes.key_presses):
+                time.sleep(max(ideal / (sizes.key_presses + 1), 0.3))
+                mark = process.mark()
+                sent = process.send("?")
+                latencies.append(process.wait_for(HELP_TEXT, since=mark, timeout=10) - sent)
+                time.sleep(0.2)
+                process.send("\x1b")
+                time.sleep(0.1)
+                if len(bench.emulator.stats.unlocked_links) - unlocked >= len(links) and n:
+                    break
+            deadline = time.monotonic() + ideal * 3 + 10
+            while len(bench.emulator.stats.unlocked_links) - unlocked < len(links):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            done = len(bench.emulator.stats.unlocked_links) - unlocked
+    finally:
+        bench.emulator.faults.latency_ms = 0
+    most = max(latencies)
+    return [
+        report(
+            Row(
+                f"key press handled while {len(links):,} items update the log",
+                f"{most * 1000:.0f} ms most, {statistics.median(latencies) * 1000:.0f} ms median"
+                f" ({len(latencies)} presses; {done} unlocked)",
+                "<= 100 ms",
+                most <= 0.1,
+            )
+        )
+    ]
+
+
+def bench_history_memory(bench: Bench) -> list[Row]:
+    sizes = bench.sizes
+    with bench.dashboard(history=history_of(sizes.history_items)) as process:
+        process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=60)
+        process.wait_quiet(1.0)
+        peak = process.memory().peak_mb
+    return [
+        report(
+            Row(
+                f"peak memory with {sizes.history_items:,} history items",
+                f"{peak:.0f} MB",
+                "<= 150 MB",
+                peak <= 150,
+            )
+        )
+    ]
+
+
+def bench_refresh_memory(bench: Bench) -> list[Row]:
+    sizes = bench.sizes
+    with bench.dashboard("[refresh]\naccount_interval = 0.01\n") as process:
+        process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+        start = bench.account_calls
+        wait_calls(bench, start + sizes.warmup_cycles, sizes.warmup_cycles * 0.2 + 30)
+        process.forget()
+        before = process.memory().rss_mb
+        began, start = time.perf_counter(), bench.account_calls
+        target = start + sizes.cycles
+        deadline = time.monotonic() + sizes.cycles * 0.2 + 60
+        while bench.account_calls < target:
+            if time.monotonic() > deadline:
+                raise Timeout(f"only {bench.account_calls - start} refreshes")
+            time.sleep(0.5)
+            process.forget()
+        after = process.memory().rss_mb
+        seconds = time.perf_counter() - began
+        cycles = bench.account_calls - start
+    growth = after - before
+    return [
+        report(
+            Row(
+                f"memory growth over {cycles:,} refresh cycles",
+                f"{growth:+.1f} MB ({before:.0f} -> {after:.0f} MB RSS, {seconds:.0f} s)",
+                "<= 10 MB",
+                growth <= 10,
+            )
+        )
+    ]
+
+
+BENCHES: dict[str, Callable[[Bench], list[Row]]] = {
+    "start": bench_start,
+    "idle": bench_idle,
+    "refresh": bench_refresh,
+    "mouse": bench_mouse,
+    "keys": bench_keys_while_unlocking,
+    "history": bench_history_memory,
+    "cycles": bench_refresh_memory,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="a fast smoke run: small sizes")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHES), help="run only these")
+    args = parser.parse_args()
+    sizes = TINY if args.tiny else Sizes()
+    errors = 0
+    with tempfile.TemporaryDirectory(prefix="linkdeck-bench-") as tmp:
+        bench = Bench(Path(tmp), sizes)
+        try:
+            bench.warm_cache()
+            for name in args.only or BENCHES:
+                try:
+                    BENCHES[name](bench)
+                except Timeout as error:
+                    report(Row(name, f"error: {error}"[:200], "-", False))
+                    errors += 1
+        finally:
+            bench.close()
+    # A figure over its budget is a result, not an error: only a run that
+    # could not measure fails.
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -472,12 +472,12 @@ async def test_connection_refused_is_a_transport_error() -> None:
 
 
 async def test_timeout_is_a_transport_error(emu: Emulator) -> None:
-    emu.faults.hang_seconds = 5
+    emu.faults.hang_seconds = 60
     started = time.monotonic()
     async with client_for(emu.url, timeout=0.2) as client:
         with pytest.raises(TransportError, match="timed out") as caught:
             await client.account_status()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # the client's timeout, not the hang
     assert caught.value.temporary
 
 

@@ -4,7 +4,6 @@ fair use, direct downloads, lifecycle and counters."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -393,14 +392,11 @@ async def test_max_concurrent_unlocks_with_latency(emu: Emulator) -> None:
     links = [rg(f"c{i}.rar") for i in range(6)]
     params = {"method": "directdownloadlink", "params[login]": "111111111", "params[pass]": "1111"}
     async with httpx.AsyncClient(timeout=5) as client:
-        started = time.monotonic()
         responses = await asyncio.gather(
             *(client.get(emu.url, params={**params, "params[link]": link}) for link in links)
         )
-        elapsed = time.monotonic() - started
         await client.get(emu.url, params={**params, "params[link]": links[0]})
     assert [r.status_code for r in responses] == [200] * 6
-    assert elapsed < 1.2  # the sleeps overlap: one request does not block another
     assert emu.stats.max_concurrent_unlocks == 6
     assert emu.stats.calls["directdownloadlink"] == 7
     assert sorted(emu.stats.unlocked_links) == sorted([*links, links[0]])

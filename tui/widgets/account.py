@@ -29,15 +29,19 @@ class Connection(StrEnum):
 
 
 class AccountPanel(Vertical):
-    """Reactive view of the account; the app sets its reactives, nothing else."""
+    """Reactive view of the account; the app sets its reactives, nothing else.
 
-    account: reactive[AccountStatus | None] = reactive(None, init=False)
-    connection: reactive[Connection] = reactive(Connection.WAITING, init=False)
-    last_ok: reactive[float | None] = reactive(None, init=False)
-    next_retry: reactive[float | None] = reactive(None, init=False)
-    problem: reactive[str] = reactive("", init=False)
-    fairuse_warning: reactive[bool] = reactive(False, init=False)
-    expiry_warning: reactive[bool] = reactive(False, init=False)
+    The watchers update only the lines that changed: `repaint=False`, or every
+    refresh would repaint the whole panel (about 2.4 KB to the terminal).
+    """
+
+    account: reactive[AccountStatus | None] = reactive(None, init=False, repaint=False)
+    connection: reactive[Connection] = reactive(Connection.WAITING, init=False, repaint=False)
+    last_ok: reactive[float | None] = reactive(None, init=False, repaint=False)
+    next_retry: reactive[float | None] = reactive(None, init=False, repaint=False)
+    problem: reactive[str] = reactive("", init=False, repaint=False)
+    fairuse_warning: reactive[bool] = reactive(False, init=False, repaint=False)
+    expiry_warning: reactive[bool] = reactive(False, init=False, repaint=False)
 
     def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

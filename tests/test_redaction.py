@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from tui.api import ApiClient, ApiError, Credentials, InsecureTransport
-from tui.api.parse import MAX_BODY_BYTES
+from tui.api.parse import MAX_BODY_BYTES, MAX_HOSTERLIST_BYTES
 from tui.emulator import AccountSpec, Emulator, Faults, default_scenario
 
 PINS = ["9137PINzz", "9137 P&N/zz+%"]  # plain, and one that URL encoding changes
@@ -232,7 +232,7 @@ CLI_PATHS: dict[str, tuple[list[str], str, Faults]] = {
     "hosters huge": (
         ["hosters", "--api-url", "{url}"],
         PREMIUM,
-        Faults(huge_body_bytes=MAX_BODY_BYTES + 1024),
+        Faults(huge_body_bytes=MAX_HOSTERLIST_BYTES + 1024),
     ),
     "status refused": (["status", "--api-url", "{refused}"], PREMIUM, Faults()),
     "status insecure": (

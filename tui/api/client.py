@@ -16,6 +16,7 @@ from tui.api.errors import ApiError, InsecureTransport, MalformedResponse, Trans
 from tui.api.models import AccountStatus, DirectLink, HosterList
 from tui.api.parse import (
     MAX_BODY_BYTES,
+    MAX_HOSTERLIST_BYTES,
     parse_account_status,
     parse_direct_link,
     parse_hoster_list,
@@ -101,12 +102,13 @@ class ApiClient:
         timeout: float = 20.0,
         allow_insecure_http: bool = False,
         http: httpx.AsyncClient | None = None,
-        max_body_bytes: int = MAX_BODY_BYTES,
+        max_body_bytes: int | None = None,
     ) -> None:
         self.url = url
         self.credentials = credentials
         self.allow_insecure_http = allow_insecure_http
         self.max_body_bytes = max_body_bytes
+        """A cap on every answer; None: 4 MB, or 32 MB for the hoster list."""
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
@@ -128,16 +130,22 @@ class ApiClient:
         await self.aclose()
 
     async def account_status(self) -> AccountStatus:
-        return await self._call("accountstatus", {}, parse_account_status)
+        return await self._call("accountstatus", {}, parse_account_status, MAX_BODY_BYTES)
 
     async def hoster_list(self) -> HosterList:
-        return await self._call("hosterlist", {}, parse_hoster_list)
+        return await self._call("hosterlist", {}, parse_hoster_list, MAX_HOSTERLIST_BYTES)
 
     async def direct_download_link(self, link: str) -> DirectLink:
-        return await self._call("directdownloadlink", {"params[link]": link}, parse_direct_link)
+        return await self._call(
+            "directdownloadlink", {"params[link]": link}, parse_direct_link, MAX_BODY_BYTES
+        )
 
     async def _call(
-        self, method: str, extra: dict[str, str], parse: Callable[[int, bytes], T]
+        self,
+        method: str,
+        extra: dict[str, str],
+        parse: Callable[[int, bytes], T],
+        max_bytes: int,
     ) -> T:
         check_transport(self.url, self.allow_insecure_http)
         params = {
@@ -148,7 +156,7 @@ class ApiClient:
         }
         failure: ApiError | None = None
         try:
-            status, body = await self._get(params)
+            status, body = await self._get(params, self.max_body_bytes or max_bytes)
         except httpx.TimeoutException:
             failure = TransportError("timed out")
         except httpx.DecodingError:
@@ -162,15 +170,15 @@ class ApiClient:
         log.debug("%s answered HTTP %s, %d bytes", method, status, len(body))
         return parse(status, body)
 
-    async def _get(self, params: dict[str, str]) -> tuple[int, bytes]:
+    async def _get(self, params: dict[str, str], max_bytes: int) -> tuple[int, bytes]:
         async with self._http.stream("GET", self.url, params=params) as response:
             chunks: list[bytes] = []
             size = 0
             # Decoded bytes (gzip/deflate undone), so the cap also bounds a compressed bomb.
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise MalformedResponse(f"body larger than {_size_text(self.max_body_bytes)}")
+                if size > max_bytes:
+                    raise MalformedResponse(f"body larger than {_size_text(max_bytes)}")
                 chunks.append(chunk)
             return response.status_code, b"".join(chunks)
 

@@ -23,14 +23,16 @@ from tui.api.models import (
 from tui.untrusted import plain
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_HOSTERLIST_BYTES = 32 * 1024 * 1024
+"""The hoster list alone may be larger: 50,000 hosters take about 15 MB."""
 MAX_MESSAGE_CHARS = 200
 MAX_LOCATION_BYTES = 8192
 
 
-def parse_envelope(http_status: int, body: bytes) -> Any:
+def parse_envelope(http_status: int, body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
     """The `result` of a successful envelope, or raise the typed error."""
-    if len(body) > MAX_BODY_BYTES:
-        raise MalformedResponse(f"body larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
+    if len(body) > max_bytes:
+        raise MalformedResponse(f"body larger than {max_bytes // (1024 * 1024)} MB")
     try:
         envelope = json.loads(body)
     except (ValueError, RecursionError):
@@ -76,7 +78,7 @@ def parse_account_status(http_status: int, body: bytes) -> AccountStatus:
 
 
 def parse_hoster_list(http_status: int, body: bytes) -> HosterList:
-    result = _object(parse_envelope(http_status, body), "result")
+    result = _object(parse_envelope(http_status, body, MAX_HOSTERLIST_BYTES), "result")
     hosters_raw = _object(result.get("hosters"), "hosters")
     settings_raw = result.get("connection_settings")
     settings = settings_raw if isinstance(settings_raw, dict) else {}

@@ -74,7 +74,7 @@ async def first_done_detail(pilot: Pilot[Any]) -> None:
     assert isinstance(app, LinkdeckApp) and app.engine is not None
     done = next(i for i in app.engine.items.values() if i.state is ItemState.DONE)
     table = app.query_one("#log")
-    table.move_cursor(row=table.get_row_index(str(done.id)))  # type: ignore[attr-defined]
+    table.move_cursor(table.row_index(str(done.id)))  # type: ignore[attr-defined]
     await pilot.press("enter")
 
 

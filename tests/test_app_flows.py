@@ -14,7 +14,7 @@ from deck import settle, wait_for
 from rich.text import Text
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Markdown, Static, TextArea
+from textual.widgets import Input, Markdown, Static, TextArea
 
 from tui.api import ApiClient, Credentials
 from tui.api.errors import STATUS_ERRORS
@@ -27,6 +27,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.settings import SettingsScreen
 from tui.unlock import FakeClock, Item, ItemState
 from tui.widgets.account import Connection
+from tui.widgets.virtual_table import VirtualTable
 
 SIZE = (120, 40)
 DONE = "https://uploaded.net/file/abcd1234/holiday.zip"
@@ -43,7 +44,7 @@ def text_of(widget: Static) -> str:
 
 
 def cell(app: LinkdeckApp, item: Item, column: str) -> str:
-    value = app.query_one("#log", DataTable).get_cell(str(item.id), column)
+    value = app.query_one("#log", VirtualTable).get_cell(str(item.id), column)
     return value.plain if isinstance(value, Text) else str(value)
 
 
@@ -68,13 +69,12 @@ async def queue(pilot: Pilot[Any], app: LinkdeckApp, *links: str, **settle_args:
 
 
 def select(app: LinkdeckApp, item: Item) -> None:
-    table = app.query_one("#log", DataTable)
-    table.move_cursor(row=table.get_row_index(str(item.id)))
+    table = app.query_one("#log", VirtualTable)
+    table.move_cursor(table.row_index(str(item.id)))
 
 
 def hoster_names(app: LinkdeckApp) -> list[str]:
-    table = app.query_one("#hoster-table", DataTable)
-    return [str(row.value) for row in table.rows]
+    return app.query_one("#hoster-table", VirtualTable).row_keys
 
 
 # --- first run -------------------------------------------------------------
@@ -188,7 +188,7 @@ async def test_paste_five_links_each_ends_in_its_state(
             assert (item.state, item.status) == (state, status), link
             assert cell(app, item, "state").startswith(state.value)
 
-        assert app.query_one("#log", DataTable).row_count == 5
+        assert app.query_one("#log", VirtualTable).row_count == 5
         assert cell(app, items[DONE], "code") == "200 OK"
         assert cell(app, items[MISSING], "code").startswith("404")
         assert cell(app, items[UNAVAILABLE], "code").startswith("428")
@@ -203,7 +203,7 @@ async def test_paste_five_links_each_ends_in_its_state(
         # The link no hoster serves never reached the service.
         assert UNSUPPORTED not in emulator.stats.requested_links
         # The 428 holds share-online.biz: its hoster row says so until 08:30.
-        status = app.query_one("#hoster-table", DataTable).get_cell("share-online.biz", "status")
+        status = app.query_one("#hoster-table", VirtualTable).get_cell("share-online.biz", "status")
         assert str(status) == "unavailable until 08:30"
         queue_line = text_of(app.query_one("#queue-line", Static))
         assert "1 done" in queue_line and "2 failed" in queue_line and "1 waiting" in queue_line

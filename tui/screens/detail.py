@@ -55,7 +55,7 @@ class ItemDetailScreen(ModalScreen[None]):
 
     @property
     def item(self) -> Item | None:
-        return self.deck.query_dashboard().unlock.items.get(self.item_id)
+        return self.deck.query_dashboard().unlock.item(self.item_id)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):

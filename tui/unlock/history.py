@@ -166,6 +166,12 @@ class History:
         rows = self._query(f"SELECT id, {_COLUMNS} FROM items ORDER BY id DESC LIMIT ?", (limit,))
         return [_item(row) for row in rows]
 
+    def ids(self) -> list[int]:
+        """Every item's id, oldest first: what the dashboard's log holds (it reads
+        the few rows on screen with `get`)."""
+        with self._lock:
+            return [id_ for (id_,) in self._db.execute("SELECT id FROM items ORDER BY id")]
+
     def search(self, text: str, limit: int = 100) -> list[Item]:
         """Items whose link, hoster, file name, message or direct link contain `text`."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -7,16 +7,24 @@ from collections.abc import Callable, Mapping
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from tui import formatting
 from tui.api import ConnectionSettings, Hoster, HosterList, HosterMatcher
 from tui.unlock.history import HosterOutcome
 from tui.untrusted import plain
+from tui.widgets.virtual_table import Column, VirtualTable
+
+NAME_WIDTH, TLDS_WIDTH = 18, 26
+EMPTY = Text("")
 
 
 class HostersRegion(Vertical):
-    """Filter input, "12 of 84" count and the table of hosters."""
+    """Filter input, "12 of 84" count and the table of hosters.
+
+    The rows are built once per hoster list; a filter keystroke only changes
+    which of them show (see VirtualTable.filter), so it costs the same for
+    10,000 hosters as a DataTable rebuild costs for a few."""
 
     def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -24,7 +32,10 @@ class HostersRegion(Vertical):
         self.hosters: HosterList = HosterList(())
         self.matcher = HosterMatcher(())
         self.outcomes: Mapping[str, HosterOutcome] = {}
-        self._shown: list[Hoster] = []
+        self._haystacks: dict[str, str] = {}
+        """Hoster name to its casefolded name and TLDs, one a line: what the filter searches."""
+        self._statuses: dict[str, Text] = {}
+        """The status cells that are not empty."""
         self.problem = ""
 
     def compose(self) -> ComposeResult:
@@ -33,19 +44,25 @@ class HostersRegion(Vertical):
             search.cursor_blink = False
             yield search
             yield Static("", id="hoster-count")
-        table: DataTable[Text | str] = DataTable(
-            id="hoster-table", cursor_type="row", zebra_stripes=True
+        yield VirtualTable(
+            [
+                Column("name", "Hoster", NAME_WIDTH),
+                Column("status", "Status", 24),
+                Column("tlds", "TLDs", TLDS_WIDTH),
+                Column("patterns", "Patterns", 8),
+                Column("connections", "Connections"),
+            ],
+            id="hoster-table",
+            zebra_stripes=True,
         )
-        table.add_column("Hoster", key="name", width=18)
-        table.add_column("Status", key="status", width=24)
-        table.add_column("TLDs", key="tlds", width=26)
-        table.add_column("Patterns", key="patterns")
-        table.add_column("Connections", key="connections")
-        yield table
 
     def on_mount(self) -> None:
         self.border_title = "Hosters"
         self.set_interval(30, self.refresh_statuses)
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#hoster-table", VirtualTable)
 
     @property
     def filter_text(self) -> str:
@@ -53,7 +70,14 @@ class HostersRegion(Vertical):
 
     def set_hosters(self, hosters: HosterList, matcher: HosterMatcher) -> None:
         self.hosters, self.matcher, self.problem = hosters, matcher, ""
-        self._rebuild()
+        now = self.clock()
+        self._statuses = {}
+        self._haystacks = {
+            hoster.name: "\n".join([hoster.name, *hoster.tlds]).casefold()
+            for hoster in hosters.hosters
+        }
+        self.table.set_rows((hoster.name, self._row(hoster, now)) for hoster in hosters.hosters)
+        self._apply_filter()
 
     def set_problem(self, problem: str) -> None:
         """The last refresh failed: say so beside the count, keep the rows."""
@@ -67,43 +91,39 @@ class HostersRegion(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "hoster-filter":
             event.stop()
-            self._rebuild()
+            self._apply_filter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "hoster-filter":
             event.stop()
-            self.query_one("#hoster-table").focus()
+            self.table.focus()
 
-    def matching(self, query: str) -> list[Hoster]:
+    def predicate(self, query: str) -> Callable[[str], bool] | None:
+        """Which hoster names the filter `query` lets through (None: all)."""
         query = query.strip()
         if not query:
-            return list(self.hosters.hosters)
+            return None
         if "://" in query:
             hoster = self.matcher.match(query)
-            return [hoster] if hoster else []
+            name = hoster.name if hoster else None
+            return lambda key: key == name
         needle = query.casefold()
-        return [
-            hoster
-            for hoster in self.hosters.hosters
-            if needle in hoster.name.casefold()
-            or any(needle in tld.casefold() for tld in hoster.tlds)
-        ]
+        haystacks = self._haystacks
+        return lambda key: needle in haystacks[key]
 
-    def _rebuild(self) -> None:
-        table = self.query_one("#hoster-table", DataTable)
-        self._shown = self.matching(self.filter_text)
-        table.clear()
-        now = self.clock()
-        for hoster in self._shown:
-            table.add_row(*self._row(hoster, now), key=hoster.name)
+    def _apply_filter(self) -> None:
+        self.table.filter(self.predicate(self.filter_text))
         self._show_count()
 
     def _row(self, hoster: Hoster, now: float) -> tuple[Text | str, ...]:
         settings = hoster.connection_settings or self.hosters.default_connection_settings
+        status = self._status(hoster.name, now)
+        if status:
+            self._statuses[hoster.name] = status
         return (
-            Text(plain(hoster.name, 18)),
-            self._status(hoster.name, now),
-            Text(plain(", ".join(hoster.tlds), 26)),
+            plain(hoster.name, NAME_WIDTH),
+            status,
+            plain(", ".join(hoster.tlds), TLDS_WIDTH),
             str(len(hoster.regexes)),
             connections_text(settings),
         )
@@ -120,19 +140,26 @@ class HostersRegion(Vertical):
         return Text("")
 
     def refresh_statuses(self) -> None:
-        """Repaint only the status cells whose text changed."""
-        table = self.query_one("#hoster-table", DataTable)
+        """Repaint only the status cells whose text changed: those of hosters
+        with an outcome, and those that showed one before."""
+        table = self.table
         now = self.clock()
-        for hoster in self._shown:
-            status = self._status(hoster.name, now)
-            if table.get_cell(hoster.name, "status") != status:
-                table.update_cell(hoster.name, "status", status)
+        for name in set(self.outcomes) | set(self._statuses):
+            if name not in table:
+                continue
+            status = self._status(name, now)
+            if status != self._statuses.get(name, EMPTY):
+                table.update_cell(name, "status", status)
+            if status:
+                self._statuses[name] = status
+            else:
+                self._statuses.pop(name, None)
 
     def _show_count(self) -> None:
         total = len(self.hosters.hosters)
-        shown = len(self._shown)
+        shown = self.table.row_count
         query = self.filter_text.strip()
-        if "://" in query and not self._shown:
+        if "://" in query and not shown:
             text = "no hoster serves this link"
         else:
             text = f"{shown} of {total}"

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.cache import LRUCache
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tui import formatting
 from tui.api import meaning_of
+from tui.unlock.history import History
 from tui.unlock.items import Item, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.links_input import LinksInput
+from tui.widgets.virtual_table import Column, VirtualTable
 
 STATE_STYLES = {
     ItemState.PENDING: "dim",
@@ -31,11 +35,14 @@ TIME_WIDTH, HOSTER_WIDTH, STATE_WIDTH = 5, 14, 15
 ANSWER_MIN, ANSWER_MAX, LINK_MIN = 16, 34, 12
 # Cell padding of the five columns.
 CHROME_WIDTH = 2 * len(COLUMNS)
+HISTORY_CACHE = 1024
+"""Items of earlier sessions kept after being read for the screen or the detail."""
 
 
 def column_widths(table_width: int) -> tuple[int, int]:
     """Widths of the answer and the direct link columns: the link gets what
-    the answer leaves, so both fit without a horizontal scrollbar."""
+    the answer leaves (the table gives it the rest, less the scrollbar of a
+    long log)."""
     free = table_width - CHROME_WIDTH - TIME_WIDTH - HOSTER_WIDTH - STATE_WIDTH
     answer = min(max(free // 3, ANSWER_MIN), ANSWER_MAX)
     return answer, max(free - answer, LINK_MIN)
@@ -66,28 +73,39 @@ def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
 
 
 class UnlockRegion(Vertical):
-    """Links input, queue line and the log table, one row per item, updated in place."""
+    """Links input, queue line and the log table, one row per item, updated in place.
+
+    The log holds every item of the history: the items of earlier sessions as
+    ids only, read from the history when their rows come on screen; the items
+    of this session (the engine's events) in `items`. Every row's cells are
+    made when the row is drawn, at the width its columns have then."""
 
     def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self.items: dict[int, Item] = {}
+        """The items of this session, by id."""
+        self.history: History | None = None
+        self._earlier: LRUCache[int, Item] = LRUCache(HISTORY_CACHE)
+        self._counts: Counter[ItemState] = Counter()
         self.queue = QueueState()
-        self.answer_width, self.link_width = column_widths(80)
+        self.answer_width = column_widths(80)[0]
+        self._countdowns: dict[int, Text] = {}
+        """The state text last shown for each timed item."""
 
     def compose(self) -> ComposeResult:
         yield LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links")
         yield Static("", id="queue-line")
-        table: DataTable[Text | str] = DataTable(id="log", cursor_type="row")
-        self._add_columns(table)
-        yield table
-
-    def _add_columns(self, table: DataTable[Text | str]) -> None:
-        table.add_column("Time", key="time", width=TIME_WIDTH)
-        table.add_column("Hoster", key="hoster", width=HOSTER_WIDTH)
-        table.add_column("State, tries", key="state", width=STATE_WIDTH)
-        table.add_column("Answer", key="code", width=self.answer_width)
-        table.add_column("Direct link", key="link", width=self.link_width)
+        yield VirtualTable(
+            [
+                Column("time", "Time", TIME_WIDTH),
+                Column("hoster", "Hoster", HOSTER_WIDTH),
+                Column("state", "State, tries", STATE_WIDTH),
+                Column("code", "Answer", self.answer_width),
+                Column("link", "Direct link", min_width=LINK_MIN),
+            ],
+            id="log",
+        )
 
     def on_mount(self) -> None:
         self.border_title = "Unlock"
@@ -95,60 +113,89 @@ class UnlockRegion(Vertical):
         self.set_interval(1, self._tick_countdowns)
 
     def on_resize(self) -> None:
-        """Fit the columns to the new width; a rare event, so rebuilding is fine."""
-        widths = column_widths(self.size.width)
-        if widths == (self.answer_width, self.link_width):
-            return
-        self.answer_width, self.link_width = widths
-        table = self.table
-        cursor = table.cursor_row
-        table.clear(columns=True)
-        self._add_columns(table)
-        for item in self.items.values():
-            table.add_row(*self._cells(item), key=str(item.id))
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+        """Fit the answer column to the new width; the link takes the rest."""
+        answer = column_widths(self.size.width)[0]
+        if answer != self.answer_width:
+            self.answer_width = answer
+            self.table.set_column_width("code", answer)
 
     @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one("#log", DataTable)
+    def table(self) -> VirtualTable:
+        return self.query_one("#log", VirtualTable)
+
+    def item(self, item_id: int) -> Item | None:
+        """An item of the log: of this session, or read from the history."""
+        item = self.items.get(item_id)
+        if item is not None or self.history is None or str(item_id) not in self.table:
+            return item
+        item = self._earlier.get(item_id)
+        if item is None:
+            item = self.history.get(item_id)
+            if item is not None:
+                self._earlier[item_id] = item
+        return item
 
     @property
     def selected(self) -> Item | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return self.items.get(int(row_key.value or 0))
+        key = self.table.cursor_key
+        return None if key is None else self.item(int(key))
 
-    def load(self, items: Iterable[Item]) -> None:
-        for item in items:
-            self.show(item, scroll=False)
-        if self.table.row_count:
-            # Not on an empty log: row -1 is the header, which would show as selected.
-            self.table.move_cursor(row=self.table.row_count - 1)
+    def load_history(self, history: History) -> None:
+        """Show every item of `history` (ids only: rows are read when drawn),
+        with the cursor on the newest."""
+        self.history = history
+        self._earlier.clear()
+        ids = history.ids()
+        self._counts = Counter(history.counts_by_state())
+        for item in self.items.values():
+            self._counts[item.state] += 1
+        cells = self._row_cells
+        table = self.table
+        table.set_rows([(str(n), cells) for n in ids])
+        for item_id in self.items:
+            table.upsert_row(str(item_id), cells)
+        table.move_cursor(table.row_count - 1)
+        self._show_queue()
+
+    def _row_cells(self, key: str) -> tuple[Text | str, ...]:
+        item = self.item(int(key))
+        if item is None:  # deleted meanwhile (by `linkdeck unlock --prune`, say)
+            return ("", "", Text("gone", style="dim"), "", "")
+        return self._cells(item)
 
     def show(self, item: Item, scroll: bool = True) -> None:
-        """Add the item's row, or update only the cells that changed."""
+        """Add the item's row, or update it in place (only its line is repainted)."""
         table = self.table
-        cells = self._cells(item)
         key = str(item.id)
-        if item.id not in self.items:
-            at_end = table.cursor_row >= table.row_count - 1
-            table.add_row(*cells, key=key)
-            if scroll and at_end:
-                table.move_cursor(row=table.row_count - 1)
-        else:
-            for column, cell in zip(COLUMNS, cells, strict=True):
-                if table.get_cell(key, column) != cell:
-                    table.update_cell(key, column, cell)
+        previous = self.item(item.id)
+        if previous is not None:
+            self._counts[previous.state] -= 1
+        self._counts[item.state] += 1
+        self._earlier.discard(item.id)
         self.items[item.id] = item
+        if item.state in TIMED_STATES:
+            self._countdowns[item.id] = self._state_text(item)
+        else:
+            self._countdowns.pop(item.id, None)
+        if key not in table:
+            at_end = table.cursor_row >= table.row_count - 1
+            table.upsert_row(key, self._row_cells)
+            if scroll and at_end:
+                table.move_cursor(table.row_count - 1)
+        else:
+            table.upsert_row(key, self._row_cells)
         self._show_queue()
 
     def remove(self, item_id: int) -> None:
-        if self.items.pop(item_id, None) is not None:
-            self.table.remove_row(str(item_id))
-            self._show_queue()
+        item = self.item(item_id)
+        if item is None:
+            return
+        self._counts[item.state] -= 1
+        self.items.pop(item_id, None)
+        self._earlier.discard(item_id)
+        self._countdowns.pop(item_id, None)
+        self.table.remove_row(str(item_id))
+        self._show_queue()
 
     def set_queue(self, queue: QueueState) -> None:
         self.queue = queue
@@ -159,7 +206,7 @@ class UnlockRegion(Vertical):
             formatting.local_clock(item.created),
             Text(plain(item.hoster or "-", HOSTER_WIDTH)),
             self._state_text(item),
-            code_text(item, self.answer_width),
+            code_text(item, self.table.column_width("code")),
             self._link_text(item),
         )
 
@@ -174,21 +221,20 @@ class UnlockRegion(Vertical):
 
     def _link_text(self, item: Item) -> Text:
         link = plain(item.location or item.link)
-        return Text(shorten(link, self.link_width), style="" if item.location else "dim")
+        width = self.table.column_width("link")
+        return Text(shorten(link, width), style="" if item.location else "dim")
 
     def _tick_countdowns(self) -> None:
-        """Once a second, rewrite only the state cells of timed items."""
+        """Once a second, repaint the rows of timed items whose countdown changed."""
         table = self.table
-        for item in self.items.values():
-            if item.state in TIMED_STATES:
-                text = self._state_text(item)
-                if table.get_cell(str(item.id), "state") != text:
-                    table.update_cell(str(item.id), "state", text)
+        for item_id, shown in self._countdowns.items():
+            text = self._state_text(self.items[item_id])
+            if text != shown:
+                self._countdowns[item_id] = text
+                table.refresh_row(str(item_id))
 
     def _show_queue(self) -> None:
-        counts: dict[ItemState, int] = {}
-        for item in self.items.values():
-            counts[item.state] = counts.get(item.state, 0) + 1
+        counts = self._counts
         parts: list[tuple[str, str]] = []
         if self.queue.paused:
             parts.append((f"⏸ paused: {plain(self.queue.pause_reason or 'by you', 60)}", "bold"))

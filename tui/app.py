@@ -36,6 +36,7 @@ from tui.unlock.items import Event, Item, ItemState
 from tui.widgets.account import Connection
 
 FAIRUSE_SERIES_SECONDS = 7 * 86400
+FAIRUSE_SAMPLE_SECONDS = 600.0
 ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
 HOSTER_AWAY_STATUS = 428
 
@@ -104,6 +105,7 @@ class LinkdeckApp(App[None]):
         self.account_poll = Poll(self, "account", self._refresh_account)
         self.hosters_poll = Poll(self, "hosters", self._refresh_hosters)
         self._unsubscribe = lambda: None
+        self._last_fairuse: tuple[float, float] | None = None
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
 
@@ -246,9 +248,20 @@ class LinkdeckApp(App[None]):
     def on_account_refreshed(self, message: AccountRefreshed) -> None:
         dashboard = self.query_dashboard()
         dashboard.show_account(message.account, message.at, self.settings.warnings)
-        if self.history is not None:
-            self.history.record_fairuse(message.at, message.account.fairuse_left)
+        value = message.account.fairuse_left
+        if self.history is not None and self._fairuse_sample_due(message.at, value):
+            self.history.record_fairuse(message.at, value)
             dashboard.account.set_fairuse_history(self._fairuse_values())
+
+    def _fairuse_sample_due(self, at: float, value: float) -> bool:
+        """A fair-use sample when the value changed, else one per 10 minutes: a
+        sample per refresh stored 10,080 equal rows a week and reloaded them all
+        at every refresh."""
+        last = self._last_fairuse
+        if last is not None and last[1] == value and at - last[0] < FAIRUSE_SAMPLE_SECONDS:
+            return False
+        self._last_fairuse = (at, value)
+        return True
 
     def on_account_failed(self, message: AccountFailed) -> None:
         error = message.error

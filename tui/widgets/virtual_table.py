@@ -17,6 +17,7 @@ them from the row's key, called only when the row is drawn or read: a log of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -343,8 +344,14 @@ class VirtualTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self, key, row))
 
     def _restore_cursor(self, key: RowKey | None, *, fallback: int) -> None:
-        position = self._position_map().get(key) if key is not None else None
-        row = fallback if position is None else position
+        row = fallback
+        if key is not None and key in self._cells:
+            if self._positions is not None:
+                row = self._positions.get(key, fallback)
+            else:
+                # One C-speed scan, cheaper than building the whole map.
+                with suppress(ValueError):
+                    row = self._visible.index(key)
         self._cursor = max(0, min(row, len(self._visible) - 1))
         if self.is_mounted:
             self.scroll_to_row(self._cursor)

@@ -1,0 +1,28 @@
+"""The table benchmarks still run (at a tiny size, in a subprocess): not timed tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parent / "bench"
+
+
+@pytest.mark.parametrize("script", ["bench_table.py"])
+def test_bench_runs_tiny(script: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / script), "--tiny"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| figure | value | budget | pass/fail |"
+    figures = rows[1:]
+    assert len(figures) == 4
+    for row in figures:
+        assert row.rstrip(" |").rsplit("| ", 1)[-1] in {"pass", "FAIL", "-"}, row

@@ -73,6 +73,7 @@ class AccountPanel(Vertical):
 
     def on_resize(self) -> None:
         self._show_trend()
+        self._show_account()
 
     def _show_trend(self) -> None:
         trend = self.query_one("#fairuse-history", Static)
@@ -110,12 +111,15 @@ class AccountPanel(Vertical):
             _set(expiry, Text(""))
             return
         can = "can download" if account.can_download else "cannot download"
+        # Name and type come from the server: cut (by cells, for wide characters)
+        # so that whether the account can download always shows.
+        room = max((identity.size.width or 56) - len(can) - 5, 8)
+        kind = Text(plain(account.type, 20))
+        kind.truncate(min(20, max(room // 3, 4)), overflow="ellipsis")
+        name = Text(plain(account.account_name, 40), "bold")
+        name.truncate(min(40, max(room - kind.cell_len, 4)), overflow="ellipsis")
         line = Text.assemble(
-            (plain(account.account_name, 40), "bold"),
-            "  ",
-            plain(account.type, 20),
-            "  ",
-            (can, "" if account.can_download else "bold red"),
+            name, "  ", kind, "  ", (can, "" if account.can_download else "bold red")
         )
         _set(identity, line)
         _set(expiry, Text("expires " + formatting.expiry(account.expires, self.clock())))

@@ -1,0 +1,104 @@
+"""Run the real `linkdeck` in a pseudo-terminal and keep every byte it writes.
+
+Used by the untrusted-text and no-leaks tests: what reaches a terminal is what
+the program wrote to the pty, escape sequences included.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+
+class PtyRun:
+    """`with PtyRun(args, env, size=(120, 40)) as run: run.wait_for(b"..."); run.send("q")`.
+    `run.output` holds every byte written so far."""
+
+    def __init__(
+        self, args: Sequence[str], env: Mapping[str, str], size: tuple[int, int] = (120, 40)
+    ) -> None:
+        self.args, self.env, self.size = list(args), dict(env), size
+        self.output = bytearray()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.fd = -1
+
+    def __enter__(self) -> PtyRun:
+        master, slave = pty.openpty()
+        width, height = self.size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+        env = {**self.env, "TERM": "xterm-256color", "COLUMNS": str(width), "LINES": str(height)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tui", *self.args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.fd = master
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.read(0.05)
+        os.close(self.fd)
+
+    def read(self, seconds: float) -> None:
+        """Read whatever arrives within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.fd], [], [], max(left, 0))
+            if not ready:
+                if left <= 0:
+                    return
+                continue
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # the child closed the terminal
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def wait_for(self, condition: bytes | Callable[[bytes], bool], timeout: float = 15.0) -> None:
+        check = (lambda out: condition in out) if isinstance(condition, bytes) else condition
+        deadline = time.monotonic() + timeout
+        while not check(bytes(self.output)):
+            if time.monotonic() > deadline:
+                tail = bytes(self.output[-2000:])
+                raise AssertionError(f"timed out waiting for {condition!r}; last output {tail!r}")
+            self.read(0.1)
+
+    def send(self, text: str, pause: float = 0.15) -> None:
+        os.write(self.fd, text.encode())
+        self.read(pause)
+
+    def quit(self, timeout: float = 10.0) -> int:
+        """Press q and wait for the program to end; returns its exit code."""
+        assert self.proc is not None
+        self.send("q")
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self.read(0.1)
+        self.read(0.1)
+        assert self.proc.poll() is not None, "linkdeck did not quit"
+        return self.proc.returncode

@@ -268,6 +268,11 @@ class LinkdeckApp(App[None]):
         if isinstance(error, LoginFailed):
             self._show_problem(Connection.LOGIN_FAILED, "login failed")
             return
+        if isinstance(error, InsecureTransport) and self.account_poll.failures == 1:
+            # The panel's line is too short for the reason: say it in full, once.
+            self.notify(
+                str(error), title="PIN not sent", severity="error", timeout=30, markup=False
+            )
         has_data = self.query_dashboard().account.account is not None
         state = Connection.STALE if has_data else Connection.UNREACHABLE
         self._show_problem(state, str(error), message.retry_at)

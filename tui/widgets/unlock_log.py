@@ -65,7 +65,9 @@ def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
     elif item.status is None:
         text = Text(plain(item.message) or "-", style="dim")
     elif meaning_of(item.status) == "undocumented error":
-        text = Text(f"{item.status} {plain(item.message)}")
+        # The server's own words are all an undocumented code has to say.
+        said = item.message.removeprefix(f"{item.status} undocumented error").lstrip(": ")
+        text = Text(f"{item.status} {plain(said) or meaning_of(item.status)}")
     else:
         text = Text(f"{item.status} {meaning_of(item.status)}")
     text.truncate(width, overflow="ellipsis")

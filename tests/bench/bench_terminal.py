@@ -379,10 +379,13 @@ def bench_keys_while_unlocking(bench: Bench) -> list[Row]:
             unlocked = len(bench.emulator.stats.unlocked_links)
             process.send("u")
             time.sleep(0.2)
+            mark = process.mark()
             process.paste("\n".join(links))
             process.send("\r")
-            time.sleep(0.3)
+            process.wait_for(b"Queued", since=mark, timeout=30)
+            time.sleep(0.2)
             process.send("\x1b")  # leave the input for the log, so `?` and `p` are keys
+            time.sleep(0.3)
             ideal = len(links) * 0.05 / 8
             for _ in range(sizes.key_presses):
                 time.sleep(max(ideal / (sizes.key_presses + 1) - 1, 0.2))

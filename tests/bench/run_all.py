@@ -58,7 +58,8 @@ def rows_of(name: str, output: str, tiny: bool) -> list[tuple[str, str, str, str
     """The rows a benchmark printed."""
     rows = []
     for line in output.splitlines():
-        cells = [cell.strip() for cell in line.split(" | ")]
+        # `figure | value | budget | pass`, or the same as a Markdown table row.
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
         if len(cells) == 4 and cells[3].lower() in ("pass", "fail"):
             rows.append((cells[0], cells[1], cells[2], cells[3].lower()))
     if name == "bench_unlock.py" and not rows:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tui.api import AccountStatus, ApiError, HosterList, InsecureTransport
+from tui.api import AccountStatus, ApiError, HosterList, HosterMatcher, InsecureTransport
 
 
 @dataclass
@@ -27,6 +27,8 @@ class HostersRefreshed(Message):
     hosters: HosterList
     at: float
     from_cache: bool = False
+    matcher: HosterMatcher | None = None
+    """The list's matcher, built off the UI thread; None: build it on receipt."""
 
 
 @dataclass

@@ -86,12 +86,24 @@ def _check_existing(path: Path) -> None:
     except OSError as e:
         raise _save_error(path, e) from None
     try:
-        tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+        data = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         raise SettingsError(
             "refusing to overwrite a settings file that does not parse; fix or move it first",
             path=path,
         ) from None
+    # A file that parses but does not load (a wrong type, an unknown key) was never
+    # read: the form holds defaults, and writing it would lose the file's values.
+    problems = _locate(check_tree(data, cross=False)[1], None, text)
+    if problems:
+        first = problems[0]
+        where = f" at line {first.line}" if first.line is not None else ""
+        raise SettingsError(
+            f"refusing to overwrite a settings file with an error{where} "
+            f"({first.detail}); fix or move it first",
+            path=path,
+        )
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -22,7 +22,7 @@ from tui.api import ApiClient, Credentials
 from tui.api.errors import STATUS_ERRORS
 from tui.app import LinkdeckApp
 from tui.emulator import Emulator
-from tui.hoster_cache import save_hosters
+from tui.disk_cache import save_hosters
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.detail import ItemDetailScreen
 from tui.screens.help import HelpScreen

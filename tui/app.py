@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -15,7 +15,6 @@ from textual.timer import Timer
 
 from tui import __version__
 from tui.api import (
-    ApiClient,
     ApiError,
     Credentials,
     HosterList,
@@ -24,7 +23,7 @@ from tui.api import (
     LoginFailed,
 )
 from tui.commands.common import Profile
-from tui.hoster_cache import load_hosters, save_hosters
+from tui.disk_cache import load_account, load_hosters, save_account, save_hosters
 from tui.messages import AccountFailed, AccountRefreshed, HostersFailed, HostersRefreshed
 from tui.resources import styles_dir
 from tui.screens.dashboard import DashboardScreen
@@ -35,10 +34,16 @@ from tui.unlock.history import History, HistoryError
 from tui.unlock.items import Event, Item, ItemState
 from tui.widgets.account import Connection
 
+if TYPE_CHECKING:
+    import httpx
+
+    from tui.api.client import ApiClient
+
 FAIRUSE_SERIES_SECONDS = 7 * 86400
 FAIRUSE_SAMPLE_SECONDS = 600.0
 ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
 HOSTER_AWAY_STATUS = 428
+UNEXPECTED_FAILURE_DELAY = 60.0
 
 
 @dataclass
@@ -117,11 +122,6 @@ class LinkdeckApp(App[None]):
 
     async def on_mount(self) -> None:
         self.apply_ui_settings()
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.settings.api.timeout),
-                headers={"User-Agent": f"linkdeck/{__version__}"},
-            )
         if self.profile.config_error:
             self.notify(
                 f"{self.profile.config_error}. The file was left as it is; "
@@ -146,10 +146,12 @@ class LinkdeckApp(App[None]):
         # The dashboard composes in its own task: on a busy machine the history
         # opens before its tables exist (NoMatches '#hoster-table').
         await self.query_dashboard()._mounted_event.wait()
-        self._show_cached_hosters()
+        await self._show_cached_hosters()
+        self._show_cached_account()
         self._show_history()
         if self.settings.is_usable():
-            await self.connect()
+            # After the first frame: what is cached shows before the network is touched.
+            self.call_after_refresh(self.connect)
         else:
             from tui.screens.settings import SettingsScreen
 
@@ -172,7 +174,7 @@ class LinkdeckApp(App[None]):
 
     async def connect(self) -> None:
         """(Re)build the client from the settings, start the engine and the polls."""
-        assert self._http is not None and self.history is not None
+        assert self.history is not None
         api = self.settings.api
         try:
             password = await asyncio.to_thread(resolve_password, api)
@@ -181,6 +183,16 @@ class LinkdeckApp(App[None]):
             return
         credentials = Credentials(api.login, password)
         if self.client is None:
+            # httpx costs a tenth of a second to import: not before the first frame.
+            import httpx
+
+            from tui.api.client import ApiClient
+
+            if self._http is None:
+                self._http = httpx.AsyncClient(
+                    timeout=httpx.Timeout(api.timeout),
+                    headers={"User-Agent": f"linkdeck/{__version__}"},
+                )
             self.client = ApiClient(
                 api.url, credentials, http=self._http, allow_insecure_http=api.allow_insecure_http
             )
@@ -230,7 +242,9 @@ class LinkdeckApp(App[None]):
             now = self.clock.now()
             self.post_message(AccountFailed(error, now, retry_at=now + delay))
             return delay
-        self.post_message(AccountRefreshed(account, self.clock.now()))
+        at = self.clock.now()
+        await asyncio.to_thread(save_account, self.profile.account_cache_path, account, at)
+        self.post_message(AccountRefreshed(account, at))
         return self.account_poll.succeeded(self.settings.refresh.account_interval)
 
     async def _refresh_hosters(self) -> float:
@@ -294,10 +308,23 @@ class LinkdeckApp(App[None]):
 
     # --- data on start ----------------------------------------------------
 
-    def _show_cached_hosters(self) -> None:
-        cached = load_hosters(self.profile.hosters_cache_path)
+    async def _show_cached_hosters(self) -> None:
+        cached = await asyncio.to_thread(load_hosters, self.profile.hosters_cache_path)
         if cached is not None:
-            self._use_hosters(cached[0])
+            # Off the UI thread for the same reason as after a refresh.
+            matcher = await asyncio.to_thread(HosterMatcher, cached[0].hosters)
+            self._use_hosters(cached[0], matcher)
+
+    def _show_cached_account(self) -> None:
+        """The last account seen, marked stale until the first refresh answers."""
+        cached = load_account(self.profile.account_cache_path)
+        if cached is None:
+            return
+        account, at = cached
+        panel = self.query_dashboard().account
+        panel.account = account
+        panel.last_ok = at
+        panel.connection = Connection.STALE
 
     def _use_hosters(self, hosters: HosterList, matcher: HosterMatcher | None = None) -> None:
         self.hosters = hosters
@@ -425,7 +452,18 @@ class Poll:
             self.timer = self.app.set_timer(seconds, self.now, name=f"{self.name}-poll")
 
     async def _run(self) -> None:
-        delay = await self.body()
+        try:
+            delay = await self.body()
+        except asyncio.CancelledError:
+            raise  # `now()` replaced this run; the new one arms the timer
+        except Exception:
+            # A refresh that raised something unexpected must not end the
+            # dashboard's refreshes; the worker still reports the error.
+            self._arm(UNEXPECTED_FAILURE_DELAY)
+            raise
+        self._arm(delay)
+
+    def _arm(self, delay: float) -> None:
         self.next_at = self.app.clock.now() + delay
         self.timer = self.app.set_timer(delay, self.now, name=f"{self.name}-poll")
 

@@ -100,7 +100,7 @@ class Bench:
         self._refill = threading.Thread(target=self._keep_fairuse, daemon=True)
         self._refill.start()
         self._count = 0
-        self.cache_file: Path | None = None
+        self.cache_dir: Path | None = None
 
     def close(self) -> None:
         self._stop.set()
@@ -119,10 +119,8 @@ class Bench:
         self._count += 1
         root = self.tmp / f"profile-{self._count}"
         env = bench_env(root, {"LINKDECK_PASSWORD": PIN})
-        if self.cache_file is not None:
-            target = root / "cache" / "linkdeck" / "hosters.json"
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            shutil.copy(self.cache_file, target)
+        if self.cache_dir is not None:
+            shutil.copytree(self.cache_dir, root / "cache" / "linkdeck")
         if history is not None:
             data = root / "data" / "linkdeck"
             data.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -143,17 +141,19 @@ class Bench:
             yield process
 
     def warm_cache(self) -> None:
-        """Start the dashboard once so the hoster list is cached on disk."""
+        """Start the dashboard once so the hoster list and the account are cached on disk."""
         root, env, path = self.profile()
         argv = [sys.executable, "-m", "tui", "--config", str(path)]
+        cache = root / "cache" / "linkdeck"
         with PtyProcess(argv, env=env, cwd=ROOT) as process:
             process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
-            cache = root / "cache" / "linkdeck" / "hosters.json"
             deadline = time.monotonic() + 10
-            while not cache.exists() and time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (
+                (cache / "hosters.json").exists() and (cache / "account.json").exists()
+            ):
                 time.sleep(0.05)
-        self.cache_file = self.tmp / "hosters.json"
-        shutil.copy(cache, self.cache_file)
+        self.cache_dir = self.tmp / "warm-cache"
+        shutil.copytree(cache, self.cache_dir)
 
 
 def first_frame(bench: Bench) -> float:

@@ -3,7 +3,6 @@
 No Textual imports here: the UI and the headless commands both use this layer.
 """
 
-from tui.api.client import ApiClient, Credentials, check_transport, is_loopback
 from tui.api.errors import (
     Advice,
     ApiError,
@@ -28,6 +27,17 @@ from tui.api.matcher import HosterMatcher, InvalidPattern
 from tui.api.models import AccountStatus, ConnectionSettings, DirectLink, Hoster, HosterList
 from tui.api.parse import parse_account_status, parse_direct_link, parse_hoster_list
 from tui.api.redact import redact, redact_url
+from tui.api.transport import Credentials, check_transport, is_loopback
+
+
+def __getattr__(name: str) -> object:
+    # ApiClient brings httpx (a tenth of a second to import): loaded on first use.
+    if name == "ApiClient":
+        from tui.api.client import ApiClient
+
+        return ApiClient
+    raise AttributeError(f"module 'tui.api' has no attribute {name!r}")
+
 
 __all__ = [
     "AccountStatus",

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from tui import __version__
-from tui.api.errors import ApiError, InsecureTransport, MalformedResponse, TransportError
+from tui.api.errors import ApiError, MalformedResponse, TransportError
 from tui.api.models import AccountStatus, DirectLink, HosterList
 from tui.api.parse import (
     MAX_BODY_BYTES,
@@ -22,6 +20,7 @@ from tui.api.parse import (
     parse_hoster_list,
 )
 from tui.api.redact import redact, redact_url
+from tui.api.transport import Credentials, check_transport
 
 log = logging.getLogger("tui.api")
 
@@ -51,40 +50,10 @@ _install_log_redaction()
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Credentials:
-    login: str
-    password: str = field(repr=False)
-
-
 def _size_text(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):g} MB"
     return f"{size} bytes"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_transport(url: str, allow_insecure_http: bool = False) -> None:
-    """Refuse to send credentials in clear text to a host beyond this machine."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme != "http" or not parts.hostname:
-        raise InsecureTransport(f"the API URL must start with https:// (got {parts.scheme!r})")
-    if is_loopback(parts.hostname) or allow_insecure_http:
-        return
-    raise InsecureTransport(
-        f"refusing to send the PIN over plain http to {parts.hostname}: anyone on the way "
-        "could read it; use https:// or set allow_insecure_http = true in [api]"
-    )
 
 
 class ApiClient:

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.api import (
-    ApiClient,
     ApiError,
     Credentials,
     InsecureTransport,
@@ -31,6 +31,9 @@ from tui.settings import (
     load_settings,
     resolve_password,
 )
+
+if TYPE_CHECKING:
+    from tui.api.client import ApiClient
 
 DEMO_LOGIN, DEMO_PIN = "111111111", "1111"
 
@@ -63,6 +66,10 @@ class Profile:
     @property
     def hosters_cache_path(self) -> Path:
         return self.cache_dir / "hosters.json"
+
+    @property
+    def account_cache_path(self) -> Path:
+        return self.cache_dir / "account.json"
 
 
 def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -117,6 +124,8 @@ def make_client(settings: Settings) -> ApiClient:
         raise SettingsError("no API URL is configured: set url in [api] or pass --api-url")
     if not api.login:
         raise SettingsError("no login is configured: set login in [api] or pass --login")
+    from tui.api.client import ApiClient
+
     return ApiClient(
         api.url,
         Credentials(api.login, resolve_password(api)),

@@ -22,7 +22,7 @@ from itertools import islice
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from tui.api import ApiClient, Credentials, HosterMatcher, LinkdeckError
+from tui.api import Credentials, HosterMatcher, LinkdeckError
 from tui.api.errors import ApiError
 from tui.unlock.clock import Clock, SystemClock
 from tui.unlock.extract import extract_links
@@ -39,6 +39,7 @@ from tui.unlock.items import (
 from tui.unlock.policy import ACCOUNT_CANNOT_DOWNLOAD, LOGIN_FAILED, HoldScope, rule_for
 
 if TYPE_CHECKING:
+    from tui.api.client import ApiClient
     from tui.settings import UnlockSettings
 
 log = logging.getLogger("tui.unlock")

@@ -1,0 +1,79 @@
+"""The last hoster list and account status cached on disk, so the dashboard's
+first frame shows them at once; the background refresh then replaces them."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TypeVar
+
+from tui.api import AccountStatus, ApiError, ConnectionSettings, HosterList
+from tui.api.parse import parse_account_status, parse_hoster_list
+
+T = TypeVar("T")
+
+
+def save_hosters(path: Path, hosters: HosterList, fetched_at: float) -> None:
+    """Write the list atomically; a failure to cache is not worth an error."""
+    result = {
+        "hosters": {
+            h.name: {"tlds": list(h.tlds), "regexes": list(h.regexes)} for h in hosters.hosters
+        },
+        "connection_settings": _settings_json(hosters),
+    }
+    _write(path, result, fetched_at)
+
+
+def save_account(path: Path, account: AccountStatus, fetched_at: float) -> None:
+    result = {
+        "account_name": account.account_name,
+        "type": account.type,
+        "expires": account.expires,
+        "fairuse_left": account.fairuse_left,
+    }
+    _write(path, result, fetched_at)
+
+
+def load_account(path: Path) -> tuple[AccountStatus, float] | None:
+    """The cached account and when it was fetched, or None."""
+    return _read(path, parse_account_status)
+
+
+def _write(path: Path, result: object, fetched_at: float) -> None:
+    """Write an envelope atomically, readable by its owner only; a failure to
+    cache is not worth an error."""
+    body = json.dumps({"status": 200, "statusmessage": "OK", "result": result, "at": fetched_at})
+    temporary = path.with_suffix(".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as fp:
+            fp.write(body)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def load_hosters(path: Path) -> tuple[HosterList, float] | None:
+    """The cached list and when it was fetched, or None if there is no usable cache."""
+    return _read(path, parse_hoster_list)
+
+
+def _read(path: Path, parse: Callable[[int, bytes], T]) -> tuple[T, float] | None:
+    try:
+        body = path.read_bytes()
+        fetched_at = float(json.loads(body).get("at", 0))
+        return parse(200, body), fetched_at
+    except (OSError, ValueError, AttributeError, TypeError, ApiError):
+        return None
+
+
+def _settings_json(hosters: HosterList) -> dict[str, dict[str, object]]:
+    settings: dict[str, ConnectionSettings | None] = {
+        h.name: h.connection_settings for h in hosters.hosters
+    }
+    settings["all"] = hosters.default_connection_settings
+    return {name: asdict(value) for name, value in settings.items() if value is not None}

@@ -21,8 +21,8 @@ from textual.widgets import Input, Static, TextArea
 from tui.api import ApiClient, Credentials
 from tui.api.errors import STATUS_ERRORS
 from tui.app import LinkdeckApp
-from tui.emulator import Emulator
 from tui.disk_cache import save_hosters
+from tui.emulator import Emulator
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.detail import ItemDetailScreen
 from tui.screens.help import HelpScreen
@@ -370,6 +370,27 @@ async def test_unreachable_from_the_start_then_back(
         await pilot.press("r")
         await settle(pilot, app)
         assert panel.connection is Connection.OK
+        assert len(hoster_names(app)) == 69
+
+
+async def test_cached_account_and_hosters_show_before_the_service_answers(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator)
+    # A first session leaves the account and the hoster list in the cache.
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+    assert profile.account_cache_path.stat().st_mode & 0o777 == 0o600
+
+    emulator.stop()
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app, account=False, hosters=False)
+        panel = app.query_dashboard().account
+        assert panel.account is not None and panel.account.account_name == "111111111"
+        assert panel.connection is Connection.STALE
+        assert "stale" in connection_text(app) and "data from" in connection_text(app)
         assert len(hoster_names(app)) == 69
 
 

@@ -226,6 +226,8 @@ class LinkdeckApp(App[None]):
         self.apply_ui_settings()
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
+        if self.is_screen_installed("help"):
+            self.uninstall_screen("help")  # it shows the keys as they were bound
         if settings.is_usable():
             await self.connect()
 
@@ -411,9 +413,12 @@ class LinkdeckApp(App[None]):
         self.push_screen(SettingsScreen(self.settings, self.profile.config_path))
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        # Built once and kept: composing its tables is the slow part of opening it.
+        if not self.is_screen_installed("help"):
+            from tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+            self.install_screen(HelpScreen(), "help")
+        self.push_screen("help")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -112,7 +112,8 @@ class UnlockRegion(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Unlock"
         self._show_queue()
-        self.set_interval(1, self._tick_countdowns)
+        # Runs only while something counts down: an idle dashboard has no timer to wake it.
+        self._countdown_timer = self.set_interval(1, self._tick_countdowns, pause=True)
 
     def on_resize(self) -> None:
         """Fit the answer column to the new width; the link takes the rest."""
@@ -177,6 +178,7 @@ class UnlockRegion(Vertical):
         self.items[item.id] = item
         if item.state in TIMED_STATES:
             self._countdowns[item.id] = self._state_text(item)
+            self._countdown_timer.resume()
         else:
             self._countdowns.pop(item.id, None)
         if key not in table:
@@ -228,6 +230,9 @@ class UnlockRegion(Vertical):
 
     def _tick_countdowns(self) -> None:
         """Once a second, repaint the rows of timed items whose countdown changed."""
+        if not self._countdowns:
+            self._countdown_timer.pause()
+            return
         table = self.table
         for item_id, shown in self._countdowns.items():
             text = self._state_text(self.items[item_id])

@@ -130,31 +130,22 @@ class VirtualTable(ScrollView, can_focus=True):
     }
     """
 
-    class RowHighlighted(Message):
+    class _RowMessage(Message):
+        def __init__(self, table: VirtualTable, key: RowKey, row: int) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+            self.row = row
+
+        @property
+        def control(self) -> VirtualTable:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
         """The cursor moved to another row."""
 
-        def __init__(self, table: VirtualTable, key: RowKey, row: int) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-            self.row = row
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """Enter on the cursor row, or a click on it."""
-
-        def __init__(self, table: VirtualTable, key: RowKey, row: int) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-            self.row = row
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
 
     def __init__(
         self,

@@ -201,8 +201,8 @@ async def test_unlock_log_detail_and_copy(server: HostileServer, tmp_path: Path)
             }
             assert visible(payload) in summary["hoster"]
             if outcome == "fail":
-                # The message, made plain, in the answer and the attempts.
-                assert f"undocumented error: {visible(payload)}" in text
+                # The message, made plain, after the code in the answer.
+                assert f"0 {visible(payload)}" in text
             elif outcome == "done" and name not in SAFE_LOCATION:
                 assert "location contains control or invisible characters" in text
             else:

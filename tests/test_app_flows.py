@@ -15,6 +15,7 @@ from deck import settle, wait_for
 from rich.console import Console
 from rich.text import Text
 from textual import events
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
@@ -230,6 +231,26 @@ async def test_copy_one_link_and_all_links(
         assert app.clipboard == items[DONE].location  # nothing to copy: unchanged
         await pilot.press("y")
         assert app.clipboard == f"{items[DONE].location}\n{items[other].location}"
+
+
+async def test_command_palette_runs_the_dashboards_actions(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await queue(pilot, app, DONE)
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Copy all")
+        await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.clipboard == items_by_link(app)[DONE].location)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Pause")
+        await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.engine is not None and app.engine.paused)
 
 
 async def test_retry_cancel_and_detail_of_a_waiting_item(

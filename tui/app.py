@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -422,13 +423,16 @@ class LinkdeckApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS + DashboardScreen.BINDINGS:
-            if isinstance(binding, Binding) and binding.id not in ("quit",):
-                yield SystemCommand(
-                    binding.description,
-                    binding.tooltip,
-                    lambda action=binding.action: self.run_action(action),
-                )
+        dashboard = self.query_dashboard()
+        # The dashboard's actions run in its namespace, the app's in the app's.
+        for namespace, bindings in ((self, self.BINDINGS), (dashboard, dashboard.BINDINGS)):
+            for binding in bindings:
+                if isinstance(binding, Binding) and binding.id not in ("quit", "leave-input"):
+                    yield SystemCommand(
+                        binding.description,
+                        binding.tooltip,
+                        partial(self.run_action, binding.action, namespace),
+                    )
 
 
 class Poll:

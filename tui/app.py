@@ -329,9 +329,8 @@ class LinkdeckApp(App[None]):
         panel.last_ok = at
         panel.connection = Connection.STALE
 
-    def _use_hosters(self, hosters: HosterList, matcher: HosterMatcher | None = None) -> None:
-        self.hosters = hosters
-        self.matcher = matcher if matcher is not None else HosterMatcher(hosters.hosters)
+    def _use_hosters(self, hosters: HosterList, matcher: HosterMatcher) -> None:
+        self.hosters, self.matcher = hosters, matcher
         if self.engine is not None:
             self.engine.set_matcher(self.matcher)
         dashboard = self.query_dashboard()

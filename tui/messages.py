@@ -26,9 +26,8 @@ class AccountFailed(Message):
 class HostersRefreshed(Message):
     hosters: HosterList
     at: float
-    from_cache: bool = False
-    matcher: HosterMatcher | None = None
-    """The list's matcher, built off the UI thread; None: build it on receipt."""
+    matcher: HosterMatcher
+    """The list's matcher, built off the UI thread."""
 
 
 @dataclass

@@ -35,8 +35,20 @@ def main(command: str) -> int:
         if b"111111111" not in seen:
             print("the dashboard did not show the demo account", file=sys.stderr)
             return 1
-        os.write(leader, b"q")
-        code = process.wait(timeout=15)
+        # Keep reading: a full pseudo-terminal would block the app's writes.
+        # q again every few seconds, in case the first came before the keys were read.
+        deadline = time.monotonic() + 15
+        next_q = 0.0
+        while process.poll() is None and time.monotonic() < deadline:
+            if time.monotonic() >= next_q:
+                os.write(leader, b"q")
+                next_q = time.monotonic() + 3
+            if select.select([leader], [], [], 0.2)[0]:
+                try:
+                    os.read(leader, 65536)
+                except OSError:
+                    break
+        code = process.wait(timeout=5)
     finally:
         if process.poll() is None:
             process.kill()

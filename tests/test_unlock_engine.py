@@ -404,3 +404,25 @@ async def test_old_items_are_pruned_on_start(rig: Rig) -> None:
         )
     engine = await rig.engine(history_days=1)
     assert engine.history.get(stored.id) is None
+
+
+async def test_items_of_an_earlier_session_can_be_retried_forced_and_removed(rig: Rig) -> None:
+    first = await rig.engine()
+    (missing,) = first.add(link("/missing/"))
+    (unsupported,) = first.add("https://example.com/nothing-serves-this")
+    await first.wait_idle()
+    assert first.items[missing.id].state == ItemState.FAILED
+    await first.stop()
+
+    later = await rig.engine()
+    assert missing.id not in later.items and unsupported.id not in later.items
+    retried = later.retry(missing.id)
+    assert retried.state == ItemState.PENDING
+    await later.wait_idle()
+    assert later.items[missing.id].state == ItemState.FAILED
+    assert len(later.items[missing.id].attempts) == 2
+    assert later.force(unsupported.id).forced
+    later.remove(missing.id)
+    assert later.history.get(missing.id) is None
+    with pytest.raises(KeyError):
+        later.retry(missing.id)

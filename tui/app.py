@@ -373,21 +373,15 @@ class LinkdeckApp(App[None]):
         return self.dashboard
 
     def item_action(self, action: str, item_id: int) -> None:
-        """Retry, cancel, force or remove an item of the log."""
+        """Retry, cancel, force or remove an item of the log (of this session or
+        an earlier one: the engine takes those back from the history)."""
         if self.engine is None:
             self.notify("Not connected: open the settings (s)", severity="warning")
             return
-        if item_id not in self.engine.items:
-            if action == "remove" and self.history is not None:
-                self.history.delete(item_id)
-                self.query_dashboard().unlock.remove(item_id)
-                return
-            self.notify(
-                "This item is from an earlier session: paste its link again to unlock it",
-                severity="warning",
-            )
-            return
-        getattr(self.engine, action)(item_id)
+        try:
+            getattr(self.engine, action)(item_id)
+        except KeyError:
+            self.notify("This item is no longer in the history", severity="warning")
 
     def action_refresh(self) -> None:
         if self.client is None:

@@ -241,20 +241,20 @@ class UnlockEngine:
     def retry(self, item_id: int) -> Item:
         """Send a failed, cancelled or waiting item now. A temporary failure after the
         attempt limit was reached ends it again at once."""
-        item = self._items[item_id]
+        item = self._known(item_id)
         if item.state in _RETRYABLE:
             self._requeue(replace(item, next_attempt_at=None, updated=self._clock.now()))
         return self._items[item_id]
 
     def force(self, item_id: int) -> Item:
         """Send an unsupported item anyway."""
-        item = self._items[item_id]
+        item = self._known(item_id)
         if item.state == ItemState.UNSUPPORTED:
             self._requeue(replace(item, forced=True, updated=self._clock.now()))
         return self._items[item_id]
 
     def cancel(self, item_id: int) -> Item:
-        item = self._items[item_id]
+        item = self._known(item_id)
         if item.state in _CANCELLABLE:
             self._set(replace(item, state=ItemState.CANCELLED, updated=self._clock.now()))
             task = self._tasks.get(item_id)
@@ -264,6 +264,7 @@ class UnlockEngine:
 
     def remove(self, item_id: int) -> None:
         """Forget an item, in memory and in the history."""
+        self._known(item_id)
         item = self._items.pop(item_id)
         self._counts[item.state] -= 1
         self._ready.pop(item_id, None)
@@ -299,6 +300,17 @@ class UnlockEngine:
         self._wake.set()
 
     # Bookkeeping
+
+    def _known(self, item_id: int) -> Item:
+        """The item, taken back from the history when it belongs to an earlier
+        session (the log shows those too); KeyError if there is none."""
+        item = self._items.get(item_id)
+        if item is None:
+            item = self.history.get(item_id)
+            if item is None:
+                raise KeyError(item_id)
+            self._set(item, persist=False)
+        return item
 
     def _set(self, item: Item, *, persist: bool = True) -> None:
         old = self._items.get(item.id)

@@ -7,7 +7,6 @@ so the user's real configuration and data are never read or touched.
 from __future__ import annotations
 
 import json
-import os
 import re
 import select
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from commandline import isolated_env, one_sentence
 
 from tui import __version__
 from tui.emulator import Emulator
@@ -30,11 +30,7 @@ URL_LINE = re.compile(r"linkdeck emulator listening on http://127\.0\.0\.1:(\d+)
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LINKDECK_")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-        clean[name] = str(tmp_path / name.lower())
-    clean["PYTHONDONTWRITEBYTECODE"] = "1"
-    return clean
+    return isolated_env(tmp_path)
 
 
 @pytest.fixture
@@ -55,15 +51,6 @@ def linkdeck(
         text=True,
         timeout=30,
     )
-
-
-def assert_one_sentence_error(result: subprocess.CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("linkdeck: ")
-    return lines[0]
 
 
 def free_port() -> int:
@@ -198,7 +185,7 @@ def assert_one_sentence_error_or_warning(
 
 def test_missing_api_url_is_a_config_error(env: dict[str, str]) -> None:
     result = linkdeck(env, "status", "--login", "111111111", password="1111")
-    line = assert_one_sentence_error(result, 2)
+    line = one_sentence(result, 2)
     assert "no API URL is configured" in line
     assert result.stdout == ""
 
@@ -209,7 +196,7 @@ def test_malformed_config_file_is_a_config_error(env: dict[str, str], tmp_path: 
     config.chmod(0o600)
     before = config.read_bytes()
     result = linkdeck(env, "status", "--config", str(config))
-    line = assert_one_sentence_error(result, 2)
+    line = one_sentence(result, 2)
     assert "bad.toml" in line
     assert "line 3" in line
     assert config.read_bytes() == before
@@ -225,7 +212,7 @@ def test_plain_http_to_a_remote_host_is_a_config_error(env: dict[str, str]) -> N
         "111111111",
         password="1111",
     )
-    line = assert_one_sentence_error(result, 2)
+    line = one_sentence(result, 2)
     assert "plain http" in line
     assert "allow_insecure_http" in line
 
@@ -242,7 +229,7 @@ def test_unknown_option_is_a_usage_error(env: dict[str, str]) -> None:
 
 def test_login_failed_exits_3(env: dict[str, str], emu: Emulator) -> None:
     result = linkdeck(env, "status", "--api-url", emu.url, "--login", "111111111", password="9999")
-    line = assert_one_sentence_error(result, 3)
+    line = one_sentence(result, 3)
     assert "login failed" in line
     assert emu.stats.calls["accountstatus"] == 1
 
@@ -252,7 +239,7 @@ def test_unreachable_exits_4(env: dict[str, str]) -> None:
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/pm-api/v1.php"
         result = linkdeck(env, "hosters", "--api-url", url, "--login", "111111111", password="1")
-    line = assert_one_sentence_error(result, 4)
+    line = one_sentence(result, 4)
     assert "unreachable" in line
 
 
@@ -261,7 +248,7 @@ def test_malformed_answer_exits_4(env: dict[str, str], emu: Emulator) -> None:
     result = linkdeck(
         env, "status", "--json", "--api-url", emu.url, "--login", "111111111", password="1111"
     )
-    line = assert_one_sentence_error(result, 4)
+    line = one_sentence(result, 4)
     assert line == "linkdeck: the service sent a malformed answer: not JSON (HTTP 200)"
     assert result.stdout == ""
 
@@ -315,7 +302,7 @@ def test_emulator_command_on_a_busy_port_exits_2(env: dict[str, str]) -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         result = linkdeck(env, "emulator", "--port", str(sock.getsockname()[1]))
-    line = assert_one_sentence_error(result, 2)
+    line = one_sentence(result, 2)
     assert "cannot listen" in line
 
 
@@ -323,5 +310,5 @@ def test_emulator_command_with_a_bad_scenario_exits_2(env: dict[str, str], tmp_p
     scenario = tmp_path / "scenario.toml"
     scenario.write_text("[[accounts]]\nlogin = 5\n")
     result = linkdeck(env, "emulator", "--port", "0", "--scenario", str(scenario))
-    line = assert_one_sentence_error(result, 2)
+    line = one_sentence(result, 2)
     assert "scenario" in line

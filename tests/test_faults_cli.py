@@ -8,13 +8,14 @@ links and config errors; this file adds the other faults and commands.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import commandline
 import pytest
+from commandline import isolated_env
 
 from tui.api.parse import MAX_HOSTERLIST_BYTES
 from tui.emulator import Emulator, Faults
@@ -29,12 +30,7 @@ COMMANDS = {
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LINKDECK_")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-        clean[name] = str(tmp_path / name.lower())
-    clean["LINKDECK_PASSWORD"] = "1111"
-    clean["PYTHONDONTWRITEBYTECODE"] = "1"
-    return clean
+    return isolated_env(tmp_path, LINKDECK_PASSWORD="1111")
 
 
 @pytest.fixture
@@ -72,13 +68,9 @@ def run_all(
 
 
 def one_sentence(result: subprocess.CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("linkdeck: ")
+    line = commandline.one_sentence(result, code)
     assert "1111" not in result.stderr + result.stdout
-    return lines[0]
+    return line
 
 
 FAULTS = {

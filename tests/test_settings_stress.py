@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from commandline import isolated_env, one_sentence
 from deck import wait_for
 from textual.widgets import Input, Static
 
@@ -33,30 +34,14 @@ WRONG_TYPE = '[api]\nlogin = "111111111"\n\n[unlock]\nconcurrency = "four"\n'
 NOT_TOML = '[api]\nlogin = "111111111"\nurl = \n'
 
 
-def env_for(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LINKDECK_")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-        clean[name] = str(tmp_path / name.lower())
-    clean["PYTHONDONTWRITEBYTECODE"] = "1"
-    return clean
-
-
 def status_with(tmp_path: Path, config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tui", "status", "--config", str(config)],
-        env=env_for(tmp_path),
+        env=isolated_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=30,
     )
-
-
-def one_sentence(result: subprocess.CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def write(path: Path, text: str) -> bytes:

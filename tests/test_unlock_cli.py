@@ -7,7 +7,6 @@ configuration and history are never touched.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sqlite3
 import subprocess
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from commandline import isolated_env
 
 from tui.emulator import Emulator
 
@@ -29,12 +29,7 @@ WRONG_PIN = "97531"
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LINKDECK_")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-        clean[name] = str(tmp_path / name.lower())
-    clean["PYTHONPATH"] = str(REPO)
-    clean["LINKDECK_PASSWORD"] = "1111"
-    return clean
+    return isolated_env(tmp_path, PYTHONPATH=str(REPO), LINKDECK_PASSWORD="1111")
 
 
 @pytest.fixture

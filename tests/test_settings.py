@@ -656,11 +656,11 @@ def py_command(code: str) -> str:
 class TestPassword:
     def test_password_wins(self) -> None:
         api = ApiSettings(password=PIN, password_command="/nonexistent/prog")
-        assert resolve_password(api) == PIN
+        assert resolve_password(api).reveal() == PIN
 
     def test_command_first_line_stripped(self) -> None:
         api = ApiSettings(password_command=py_command(f"print('  {PIN}  '); print('second')"))
-        assert resolve_password(api) == PIN
+        assert resolve_password(api).reveal() == PIN
 
     def test_command_failure_does_not_leak(self) -> None:
         code = f"import sys; print('{PIN}'); sys.stderr.write('{PIN}'); sys.exit(3)"

@@ -178,11 +178,11 @@ class LinkdeckApp(App[None]):
         assert self.history is not None
         api = self.settings.api
         try:
-            password = await asyncio.to_thread(resolve_password, api)
+            pin = await asyncio.to_thread(resolve_password, api)
         except SettingsError as error:
             self._show_problem(Connection.LOGIN_FAILED, str(error))
             return
-        credentials = Credentials(api.login, password)
+        credentials = Credentials(api.login, pin)
         if self.client is None:
             # httpx costs a tenth of a second to import: not before the first frame.
             import httpx

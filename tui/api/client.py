@@ -56,6 +56,31 @@ def _size_text(size: int) -> str:
     return f"{size} bytes"
 
 
+class _RedactedURL(httpx.URL):
+    """The request URL as our frames hold it: whatever shows it (a crash
+    report's locals, a log record, an f-string) sees `params[pass]=***`.
+    httpx copies the parts it sends into a URL of its own."""
+
+    def __str__(self) -> str:
+        return redact_url(super().__str__())
+
+    def __repr__(self) -> str:
+        return f"URL({str(self)!r})"
+
+
+def _request_url(
+    base: str, method: str, credentials: Credentials, extra: dict[str, str]
+) -> httpx.URL:
+    """The one place the PIN is read: into the query of the request URL."""
+    params = {
+        "method": method,
+        "params[login]": credentials.login,
+        "params[pass]": credentials.password.reveal(),
+        **extra,
+    }
+    return _RedactedURL(base, params=params)
+
+
 class ApiClient:
     """One connection to the service; owns or borrows an `httpx.AsyncClient`.
 
@@ -117,21 +142,25 @@ class ApiClient:
         max_bytes: int,
     ) -> T:
         check_transport(self.url, self.allow_insecure_http)
-        params = {
-            "method": method,
-            "params[login]": self.credentials.login,
-            "params[pass]": self.credentials.password,
-            **extra,
-        }
         failure: ApiError | None = None
         try:
-            status, body = await self._get(params, self.max_body_bytes or max_bytes)
+            url = _request_url(self.url, method, self.credentials, extra)
+            status, body = await self._get(url, self.max_body_bytes or max_bytes)
+        except ApiError as error:
+            failure = error
         except httpx.TimeoutException:
             failure = TransportError("timed out")
+        except httpx.InvalidURL:
+            failure = TransportError("the API URL is not a valid URL")
         except httpx.DecodingError:
             failure = MalformedResponse("the body could not be decoded")
         except httpx.HTTPError as exc:  # transport errors, and too many redirects
             failure = TransportError(self._reason(exc))
+        except Exception as exc:
+            # Anything else raised below httpx (a bug there, an odd OS error)
+            # still ends here: its traceback runs through frames that hold the
+            # real request URL, which no crash report may print.
+            failure = TransportError(f"unexpected {type(exc).__name__} in the HTTP layer")
         if failure is not None:
             # Raised outside the except block, so that no __context__ keeps the
             # httpx error, whose request URL holds the PIN, for tracebacks to show.
@@ -139,8 +168,8 @@ class ApiClient:
         log.debug("%s answered HTTP %s, %d bytes", method, status, len(body))
         return parse(status, body)
 
-    async def _get(self, params: dict[str, str], max_bytes: int) -> tuple[int, bytes]:
-        async with self._http.stream("GET", self.url, params=params) as response:
+    async def _get(self, url: httpx.URL, max_bytes: int) -> tuple[int, bytes]:
+        async with self._http.stream("GET", url) as response:
             chunks: list[bytes] = []
             size = 0
             # Decoded bytes (gzip/deflate undone), so the cap also bounds a compressed bomb.

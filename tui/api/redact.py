@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, quote_plus
 
+from tui.secret import Secret
+
 # The value of params[pass] with raw or percent-encoded brackets, in any case.
 _PASS_PARAM = re.compile(r"(params(?:\[|%5[bB])pass(?:\]|%5[dD])=)[^&#\s]*")
 
@@ -18,11 +20,12 @@ def redact_url(url: str) -> str:
     return _PASS_PARAM.sub(r"\1***", url)
 
 
-def redact(text: str, secret: str) -> str:
+def redact(text: str, secret: Secret | str) -> str:
     """`text` with `secret` and its URL-encoded forms replaced by `***`."""
     text = redact_url(text)
-    if not secret:
+    value = secret.reveal() if isinstance(secret, Secret) else secret
+    if not value:
         return text
-    for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+    for form in {value, quote(value, safe=""), quote_plus(value)}:
         text = text.replace(form, "***")
     return text

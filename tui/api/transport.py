@@ -8,12 +8,20 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from tui.api.errors import InsecureTransport
+from tui.secret import Secret
 
 
 @dataclass(frozen=True)
 class Credentials:
+    """Who to log in as. The PIN is a `Secret`; a plain str given here is
+    wrapped at once, so no attribute ever holds it as text."""
+
     login: str
-    password: str = field(repr=False)
+    password: Secret = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.password, Secret):
+            object.__setattr__(self, "password", Secret(self.password))
 
 
 def is_loopback(host: str) -> bool:

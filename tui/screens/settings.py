@@ -28,6 +28,7 @@ from textual.widgets import Button, Collapsible, Footer, Input, Select, Static, 
 from tui.api import ApiClient, Credentials, LinkdeckError, LoginFailed, redact
 from tui.api.errors import TransportError
 from tui.formatting import percent
+from tui.secret import Secret
 from tui.settings import (
     ApiSettings,
     Settings,
@@ -76,7 +77,7 @@ def _missing(data: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
         yield "api.password", "enter your PIN (or set a PIN command under More settings)"
 
 
-def describe_failure(error: Exception, pin: str) -> str:
+def describe_failure(error: Exception, pin: Secret) -> str:
     """One sentence for a failed connection test; never contains the PIN."""
     if isinstance(error, LoginFailed):
         text = "login failed: check login and PIN"
@@ -323,7 +324,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         )
 
     async def _test_connection(self, api: ApiSettings) -> None:
-        pin = ""
+        pin = Secret("")
         try:
             pin = await asyncio.to_thread(resolve_password, api)
             credentials = Credentials(api.login, pin)

@@ -6,12 +6,14 @@ import os
 import shlex
 import subprocess
 
+from tui.secret import Secret
+
 from .model import ApiSettings, SettingsError
 
 __all__ = ["resolve_password"]
 
 
-def resolve_password(api: ApiSettings, timeout: float = 10) -> str:
+def resolve_password(api: ApiSettings, timeout: float = 10) -> Secret:
     """The PIN: ``api.password`` if set, else the first line (stripped) that
     ``api.password_command`` prints. The command is split with ``shlex`` and run
     without a shell, with no input; its stderr is discarded.
@@ -21,7 +23,7 @@ def resolve_password(api: ApiSettings, timeout: float = 10) -> str:
     never include the command line or anything it printed.
     """
     if api.password:
-        return api.password
+        return Secret(api.password)
     key = "api.password_command"
     if not api.password_command.strip():
         raise SettingsError(
@@ -55,20 +57,27 @@ def resolve_password(api: ApiSettings, timeout: float = 10) -> str:
     except OSError as e:
         why = (e.strerror or type(e).__name__).lower()
         raise SettingsError(f"password_command cannot be run: {why}", key=key) from None
+    # The output is the PIN: out of the CompletedProcess (whose repr shows it) at once.
+    output, proc.stdout = proc.stdout, b""
     if proc.returncode < 0:
         raise SettingsError(
             f"password_command failed (killed by signal {-proc.returncode})", key=key
         )
     if proc.returncode != 0:
         raise SettingsError(f"password_command failed (exit {proc.returncode})", key=key)
+    return _first_line(output, key)
+
+
+def _first_line(output: bytes, key: str) -> Secret:
+    """The stripped first line of a password command's output, as a Secret."""
     try:
-        out = proc.stdout.decode("utf-8")
+        lines = output.decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise SettingsError(
             "password_command printed something that is not UTF-8", key=key
         ) from None
-    lines = out.splitlines()
-    pin = lines[0].strip() if lines else ""
+    pin = Secret(lines[0].strip() if lines else "")
+    del lines
     if not pin:
         raise SettingsError("password_command printed nothing on its first line", key=key)
     return pin

@@ -139,7 +139,8 @@ def test_a_second_signal_forces_out_of_an_exit_that_cannot_finish(tmp_path: Path
     is obeyed), so the exit cannot write its last frames and waits for ever.
     SIGTERM every half second: the first starts the exit, the next one forces
     out, with the terminal's line settings (echo, line editing) put back."""
-    with PtyRun(["--demo"], isolated_env(tmp_path)) as run:
+    # A forced exit leaves the demo's throw-away profile behind: inside tmp_path.
+    with PtyRun(["--demo"], isolated_env(tmp_path, TMPDIR=str(tmp_path))) as run:
         assert run.proc is not None
         run.wait_for(b"111111111", 30)
         terminal = os.open(f"/proc/{run.proc.pid}/fd/0", os.O_RDWR | os.O_NOCTTY)

@@ -18,15 +18,29 @@ import termios
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+# What `nohup` does before it runs a program: SIGHUP ignored, and so inherited
+# ignored through exec.
+IGNORING_HANGUP = (
+    "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'tui', *sys.argv[1:]])"
+)
+
 
 class PtyRun:
     """`with PtyRun(args, env, size=(120, 40)) as run: run.wait_for(b"..."); run.send("q")`.
-    `run.output` holds every byte written so far."""
+    `run.output` holds every byte written so far. With `ignore_hangup`, the
+    program starts with SIGHUP ignored, as under nohup."""
 
     def __init__(
-        self, args: Sequence[str], env: Mapping[str, str], size: tuple[int, int] = (120, 40)
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        size: tuple[int, int] = (120, 40),
+        *,
+        ignore_hangup: bool = False,
     ) -> None:
         self.args, self.env, self.size = list(args), dict(env), size
+        self.launcher = ["-c", IGNORING_HANGUP] if ignore_hangup else ["-m", "tui"]
         self.output = bytearray()
         self.proc: subprocess.Popen[bytes] | None = None
         self.fd = -1
@@ -37,7 +51,7 @@ class PtyRun:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
         env = {**self.env, "TERM": "xterm-256color", "COLUMNS": str(width), "LINES": str(height)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui", *self.args],
+            [sys.executable, *self.launcher, *self.args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -58,8 +72,15 @@ class PtyRun:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
-        self.read(0.05)
+        if self.fd >= 0:
+            self.read(0.05)
+            os.close(self.fd)
+
+    def hang_up(self) -> None:
+        """Close the terminal's side of the pty, as a closed window or a dropped
+        SSH connection does: the program's terminal is gone."""
         os.close(self.fd)
+        self.fd = -1
 
     def read(self, seconds: float) -> None:
         """Read whatever arrives within `seconds`."""
@@ -94,11 +115,15 @@ class PtyRun:
 
     def quit(self, timeout: float = 10.0) -> int:
         """Press q and wait for the program to end; returns its exit code."""
-        assert self.proc is not None
         self.send("q")
+        return self.wait_exit(timeout, "linkdeck did not quit")
+
+    def wait_exit(self, timeout: float = 10.0, failure: str = "linkdeck did not end") -> int:
+        """Read on until the program ends; returns its exit code."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             self.read(0.1)
         self.read(0.1)
-        assert self.proc.poll() is not None, "linkdeck did not quit"
+        assert self.proc.poll() is not None, failure
         return self.proc.returncode

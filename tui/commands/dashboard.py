@@ -19,7 +19,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 def run_app(profile: Profile) -> int:
     from tui.app import LinkdeckApp
+    from tui.terminal import run_in_terminal
 
     app = LinkdeckApp(profile)
-    app.run(mouse=profile.settings.ui.mouse)
+    # SIGTERM and SIGHUP end it with 128 + the signal's number, a lost terminal
+    # as SIGHUP would.
+    run_in_terminal(app, mouse=profile.settings.ui.mouse)
     return app.return_code or ExitCode.OK

@@ -64,6 +64,8 @@ class Fault:
     faults: dict[str, Any] = field(default_factory=dict)
     problem: str = ""
     stop_server: bool = False
+    timeout: float = TIMEOUT
+    """The API timeout: it bounds each whole call, and reading 33 MB takes a while."""
 
     def on(self, emulator: Emulator) -> None:
         if self.stop_server:
@@ -93,6 +95,7 @@ FAULTS = [
         # Over both caps: 4 MB for every answer, 32 MB for the hoster list.
         {"huge_body_bytes": MAX_HOSTERLIST_BYTES + 1024 * 1024},
         "malformed answer: body larger than",
+        timeout=10,
     ),
 ]
 
@@ -199,7 +202,7 @@ async def recover(pilot: Pilot[Any], app: WatchedApp, clock: FakeClock) -> None:
 async def test_fault_after_a_good_start(
     fault: Fault, emulator: Emulator, make_profile, fake_clock: FakeClock
 ) -> None:
-    app = make_app(make_profile, emulator, fake_clock)
+    app = make_app(make_profile, emulator, fake_clock, fault.timeout)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         panel = app.query_dashboard().account
@@ -237,7 +240,7 @@ async def test_fault_from_the_start(
     fault: Fault, emulator: Emulator, make_profile, fake_clock: FakeClock
 ) -> None:
     fault.on(emulator)
-    app = make_app(make_profile, emulator, fake_clock)
+    app = make_app(make_profile, emulator, fake_clock, fault.timeout)
     async with app.run_test(size=SIZE) as pilot:
         panel = app.query_dashboard().account
         await wait_for(pilot, lambda: panel.connection is Connection.UNREACHABLE, timeout=10)

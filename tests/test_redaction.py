@@ -247,7 +247,8 @@ CLI_PATHS: dict[str, tuple[list[str], str, Faults]] = {
 def test_commands_never_print_the_pin(tmp_path: Path, pin: str) -> None:
     """All failing paths at once: one emulator per path, the commands in parallel."""
     slow = tmp_path / "slow.toml"
-    slow.write_text("[api]\ntimeout = 0.3\n")
+    # Long enough to reach the emulator on a busy machine: it bounds the whole call.
+    slow.write_text("[api]\ntimeout = 1.0\n")
     slow.chmod(0o600)
     env = cli_env(tmp_path, pin)
     with contextlib.ExitStack() as stack:

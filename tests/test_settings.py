@@ -87,6 +87,7 @@ def custom_settings() -> Settings:
             password_command="pass show linkdeck",
             allow_insecure_http=True,
             timeout=7.5,
+            proxy_plain_http=True,
         ),
         refresh=RefreshSettings(account_interval=30, hosters_interval=7200.0, max_backoff=900.0),
         unlock=UnlockSettings(concurrency=16, max_attempts=2, history_days=0, reuse_window=0.0),
@@ -136,7 +137,7 @@ class TestModel:
 
     def test_every_field_has_help(self) -> None:
         fields = setting_fields()
-        assert len(fields) == 6 + 3 + 7 + 2 + 2
+        assert len(fields) == 7 + 3 + 7 + 2 + 2
         assert all(f.help and len(f.help) < 100 for f in fields)
         assert [f.key for f in fields if f.secret] == ["api.password"]
 
@@ -723,6 +724,7 @@ settings_strategy = st.builds(
         password_command=text,
         allow_insecure_http=st.booleans(),
         timeout=positive,
+        proxy_plain_http=st.booleans(),
     ),
     refresh=st.builds(
         RefreshSettings, account_interval=positive, hosters_interval=positive, max_backoff=positive

@@ -14,7 +14,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 
-from tui import __version__
 from tui.api import (
     ApiError,
     Credentials,
@@ -185,21 +184,20 @@ class LinkdeckApp(App[None]):
         credentials = Credentials(api.login, pin)
         if self.client is None:
             # httpx costs a tenth of a second to import: not before the first frame.
-            import httpx
-
             from tui.api.client import ApiClient
+            from tui.api.http_client import make_http_client
 
             if self._http is None:
-                self._http = httpx.AsyncClient(
-                    timeout=httpx.Timeout(api.timeout),
-                    headers={"User-Agent": f"linkdeck/{__version__}"},
-                )
+                self._http = make_http_client()
             self.client = ApiClient(
                 api.url, credentials, http=self._http, allow_insecure_http=api.allow_insecure_http
             )
         else:
             self.client.url = api.url
             self.client.allow_insecure_http = api.allow_insecure_http
+        # Read at every call: saved settings take effect on the next one.
+        self.client.timeout = api.timeout
+        self.client.proxy_plain_http = api.proxy_plain_http
         if self.engine is None:
             self.engine = UnlockEngine(
                 self.client,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -9,8 +10,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tui import __version__
 from tui.api.errors import ApiError, MalformedResponse, TransportError
+from tui.api.http_client import PROXY_PLAIN_HTTP, make_http_client
 from tui.api.models import AccountStatus, DirectLink, HosterList
 from tui.api.parse import (
     MAX_BODY_BYTES,
@@ -85,7 +86,8 @@ class ApiClient:
     """One connection to the service; owns or borrows an `httpx.AsyncClient`.
 
     Every call raises a subclass of `ApiError` on failure, or `InsecureTransport`
-    before sending anything when the URL would expose the PIN.
+    before sending anything when the URL would expose the PIN. A borrowed client
+    should come from `make_http_client`, which keeps plain HTTP off proxies.
     """
 
     def __init__(
@@ -95,20 +97,21 @@ class ApiClient:
         *,
         timeout: float = 20.0,
         allow_insecure_http: bool = False,
+        proxy_plain_http: bool = False,
         http: httpx.AsyncClient | None = None,
         max_body_bytes: int | None = None,
     ) -> None:
         self.url = url
         self.credentials = credentials
+        self.timeout = timeout
+        """Seconds for a whole call: connecting, the headers and all of the body."""
         self.allow_insecure_http = allow_insecure_http
+        self.proxy_plain_http = proxy_plain_http
+        """Whether plain HTTP to a host beyond this machine may use the environment's proxy."""
         self.max_body_bytes = max_body_bytes
         """A cap on every answer; None: 4 MB, or 32 MB for the hoster list."""
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": f"linkdeck/{__version__}"},
-            follow_redirects=False,
-        )
+        self._http = http or make_http_client()
 
     def __repr__(self) -> str:
         return f"ApiClient(url={self.url!r}, login={self.credentials.login!r})"
@@ -148,7 +151,9 @@ class ApiClient:
             status, body = await self._get(url, self.max_body_bytes or max_bytes)
         except ApiError as error:
             failure = error
-        except httpx.TimeoutException:
+        except TimeoutError:
+            failure = TransportError(f"timed out: no complete answer within {self.timeout:g} s")
+        except httpx.TimeoutException:  # a borrowed client's own timeout
             failure = TransportError("timed out")
         except httpx.InvalidURL:
             failure = TransportError("the API URL is not a valid URL")
@@ -169,7 +174,13 @@ class ApiClient:
         return parse(status, body)
 
     async def _get(self, url: httpx.URL, max_bytes: int) -> tuple[int, bytes]:
-        async with self._http.stream("GET", url) as response:
+        """The status and whole body, within `timeout` seconds (else TimeoutError):
+        httpx's own timeouts bound each read, so a trickle would never end."""
+        extensions = {PROXY_PLAIN_HTTP: self.proxy_plain_http}
+        async with (
+            asyncio.timeout(self.timeout),
+            self._http.stream("GET", url, extensions=extensions) as response,
+        ):
             chunks: list[bytes] = []
             size = 0
             # Decoded bytes (gzip/deflate undone), so the cap also bounds a compressed bomb.

@@ -131,6 +131,7 @@ def make_client(settings: Settings) -> ApiClient:
         Credentials(api.login, resolve_password(api)),
         timeout=api.timeout,
         allow_insecure_http=api.allow_insecure_http,
+        proxy_plain_http=api.proxy_plain_http,
     )
 
 

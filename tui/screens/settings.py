@@ -333,6 +333,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 credentials,
                 timeout=api.timeout,
                 allow_insecure_http=api.allow_insecure_http,
+                proxy_plain_http=api.proxy_plain_http,
             ) as client:
                 account = await client.account_status()
         except (LinkdeckError, SettingsError, httpx.InvalidURL, httpx.HTTPError) as error:

@@ -55,7 +55,12 @@ class ApiSettings:
     allow_insecure_http: bool = _opt(
         False, "Allow plain http:// to a non-loopback host (sends the PIN unencrypted)"
     )
-    timeout: float = _opt(20.0, "Seconds to wait for each API request", gt=0)
+    timeout: float = _opt(
+        20.0, "Seconds an API call may take in all: connecting, headers and body", gt=0
+    )
+    proxy_plain_http: bool = _opt(
+        False, "Let allowed plain http:// use the environment's proxy (the proxy sees the PIN)"
+    )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ _LABELS = {
     "api.password": "PIN",
     "api.password_command": "PIN command",
     "api.allow_insecure_http": "Allow plain HTTP",
+    "api.proxy_plain_http": "Plain HTTP via proxy",
 }
 
 

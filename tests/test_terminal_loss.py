@@ -156,3 +156,57 @@ def test_a_second_signal_forces_out_of_an_exit_that_cannot_finish(tmp_path: Path
             os.close(terminal)
         assert run.proc.poll() == 128 + signal.SIGTERM
     assert local_modes & termios.ECHO and local_modes & termios.ICANON
+
+
+@pytest.mark.parametrize("redirect", ["stdin", "stderr"])
+def test_the_dashboard_without_a_terminal_says_so_and_exits_2(
+    redirect: str, tmp_path: Path
+) -> None:
+    """`linkdeck < /dev/null` (cron, a pipe) read end-of-file in a loop, a
+    core burnt for good; with stderr in a file it drew the screen into it."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "stderr.txt"
+    pty_terminal = PtyTerminal()
+    with open(log, "wb") as err_file, pty_terminal as terminal:
+        streams = {"stdin": terminal, "stdout": terminal, "stderr": terminal}
+        streams[redirect] = subprocess.DEVNULL if redirect == "stdin" else err_file
+        result = subprocess.run(
+            [sys.executable, "-m", "tui", "--demo"],
+            env=isolated_env(tmp_path),
+            timeout=30,
+            **streams,
+        )
+        assert result.returncode == 2
+        said = log.read_text() if redirect == "stderr" else pty_terminal.read()
+    assert "the dashboard needs a terminal" in said, said
+    assert "\x1b[?1049h" not in said
+
+
+class PtyTerminal:
+    """The slave side of a fresh pty, as a file descriptor to hand a child."""
+
+    def __enter__(self) -> int:
+        import pty
+
+        self.master, self.slave = pty.openpty()
+        return self.slave
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.slave)
+        os.close(self.master)
+
+    def read(self) -> str:
+        import select
+
+        data = b""
+        while select.select([self.master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data.decode(errors="replace")

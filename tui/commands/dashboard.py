@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tui.commands.common import ExitCode, Profile, fallback_profile, open_profile
 from tui.settings import SettingsError
 
+NO_TERMINAL = (
+    "linkdeck: the dashboard needs a terminal, and {stream} is not one; "
+    "in scripts use linkdeck status, hosters or unlock"
+)
+
 
 def run_dashboard(args: argparse.Namespace) -> int:
+    # Textual reads keys from stdin and draws on stderr. Without a terminal
+    # there it would draw into a file or read end-of-file in a loop for ever.
+    for stream in (sys.stdin, sys.stderr):
+        if stream is None or not stream.isatty():
+            name = "standard input" if stream is sys.stdin else "standard error"
+            print(NO_TERMINAL.format(stream=name), file=sys.__stderr__ or sys.stdout)
+            return ExitCode.USAGE
     try:
         with open_profile(args) as profile:
             return run_app(profile)

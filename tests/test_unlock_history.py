@@ -379,18 +379,30 @@ def cell_sql(value: object, as_text: bool) -> str:
 )
 @given(data=st.data())
 def test_rows_of_any_values_never_raise(loose_path: Path, data: st.DataObject) -> None:
-    """Any value in any column of items, hosters and fairuse, written with
-    sqlite3: every query answers, skips what it cannot read, and what it
-    returns can be shown by the CLI and the dashboard."""
+    """Rows as linkdeck writes them, then any value in any of their columns,
+    and rows of any values in hosters and fairuse, written with sqlite3: every
+    query answers, skips what it cannot read, and what it returns can be shown
+    by the CLI and the dashboard."""
     with sqlite3.connect(loose_path) as db:
         for table in ("items", "hosters", "fairuse"):
             db.execute(f"DELETE FROM {table}")
+    with History(loose_path) as history:
+        stored = history.insert(data.draw(st.lists(ITEMS, min_size=1, max_size=4), label="items"))
+        history.record_hoster_ok("uploaded.net", T0)
+        history.record_fairuse(T0, 0.5)
+    with sqlite3.connect(loose_path) as db:
         columns = {
             table: [row[1] for row in db.execute(f"PRAGMA table_info({table})") if row[1] != "id"]
             for table in ("items", "hosters", "fairuse")
         }
-        for table, names in columns.items():
-            for _ in range(data.draw(st.integers(1, 3), label=f"{table} rows")):
+        for item in stored:
+            for name in data.draw(st.sets(st.sampled_from(columns["items"]), max_size=3)):
+                value, as_text = data.draw(CELLS, label=name), data.draw(st.booleans())
+                mark = cell_sql(value, as_text)
+                db.execute(f"UPDATE items SET {name} = {mark} WHERE id = ?", (value, item.id))
+        for table in ("hosters", "fairuse"):
+            names = columns[table]
+            for _ in range(data.draw(st.integers(0, 3), label=f"{table} rows")):
                 values = [data.draw(CELLS, label=name) for name in names]
                 casts = [data.draw(st.booleans()) for _ in names]
                 marks = ", ".join(cell_sql(v, c) for v, c in zip(values, casts, strict=True))

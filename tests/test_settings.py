@@ -341,6 +341,34 @@ class TestLoad:
         cfg.chmod(0o600)
         assert load_settings(cfg, env=NO_ENV).warnings == ()
 
+    @pytest.mark.parametrize(
+        ("owner", "warned"), [(os.getuid(), False), (0, False), (os.getuid() + 4242, True)]
+    )
+    def test_owner_warning(
+        self, cfg: Path, monkeypatch: pytest.MonkeyPatch, owner: int, warned: bool
+    ) -> None:
+        """As ssh does: a file of another user (root aside) could be changed
+        behind your back. The owner is faked for the file read only."""
+        write_dir(cfg)
+        write(cfg, GOOD)
+        real_fstat = os.fstat
+
+        def fstat(fd: int) -> os.stat_result:
+            result = real_fstat(fd)
+            if os.path.samestat(result, os.stat(cfg)):
+                fields = list(result)
+                fields[stat.ST_UID] = owner
+                return os.stat_result(fields)
+            return result
+
+        monkeypatch.setattr(os, "fstat", fstat)
+        warnings = load_settings(cfg, env=NO_ENV).warnings
+        expected = (
+            f"config file {cfg} is owned by another user (uid {owner}), "
+            "who could change where your PIN is sent: use a file of your own"
+        )
+        assert warnings == ((expected,) if warned else ())
+
     def test_both_password_and_command_warns(self, cfg: Path) -> None:
         write_dir(cfg)
         write(

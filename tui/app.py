@@ -26,11 +26,12 @@ from tui.commands.common import Profile
 from tui.disk_cache import load_account, load_hosters, save_account, save_hosters
 from tui.messages import AccountFailed, AccountRefreshed, HostersFailed, HostersRefreshed
 from tui.resources import styles_dir
+from tui.safe_files import RefusedFile
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import RefreshSettings, Settings, SettingsError, resolve_password
 from tui.unlock.clock import Clock, SystemClock
 from tui.unlock.engine import UnlockEngine
-from tui.unlock.history import History, HistoryError
+from tui.unlock.history import History, HistoryError, open_or_start_anew, unreadable_sentence
 from tui.unlock.items import Event, Item, ItemState
 from tui.widgets.account import Connection
 
@@ -111,6 +112,7 @@ class LinkdeckApp(App[None]):
         self.hosters_poll = Poll(self, "hosters", self._refresh_hosters)
         self._unsubscribe = lambda: None
         self._last_fairuse: tuple[float, float] | None = None
+        self._unreadable_reported = 0
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
 
@@ -134,7 +136,9 @@ class LinkdeckApp(App[None]):
         for warning in self.profile.warnings:
             self.notify(warning, title="Settings", severity="warning", timeout=15, markup=False)
         try:
-            self.history = await asyncio.to_thread(History, self.profile.history_path)
+            self.history, started_anew = await asyncio.to_thread(
+                open_or_start_anew, self.profile.history_path
+            )
         except (HistoryError, OSError) as error:
             self.notify(
                 f"The unlock history cannot be opened: {error}",
@@ -143,6 +147,10 @@ class LinkdeckApp(App[None]):
                 markup=False,
             )
             return
+        if started_anew:
+            self.notify(
+                started_anew, title="Unlock history", severity="error", timeout=60, markup=False
+            )
         # The dashboard composes in its own task: on a busy machine the history
         # opens before its tables exist (NoMatches '#hoster-table').
         await self.query_dashboard()._mounted_event.wait()
@@ -158,6 +166,7 @@ class LinkdeckApp(App[None]):
             self.push_screen(
                 SettingsScreen(self.settings, self.profile.config_path, first_run=True)
             )
+            self.call_after_refresh(self._report_unreadable_rows)
 
     async def on_unmount(self) -> None:
         self._unsubscribe()
@@ -213,6 +222,8 @@ class LinkdeckApp(App[None]):
                 lambda event: self.post_message(UnlockEvent(event))
             )
             await self.engine.start()
+            # After the restored items and the first rows on screen were read.
+            self.call_after_refresh(self._report_unreadable_rows)
         else:
             self.engine.settings = self.settings.unlock
         self.engine.set_credentials(credentials)
@@ -310,7 +321,11 @@ class LinkdeckApp(App[None]):
     # --- data on start ----------------------------------------------------
 
     async def _show_cached_hosters(self) -> None:
-        cached = await asyncio.to_thread(load_hosters, self.profile.hosters_cache_path)
+        try:
+            cached = await asyncio.to_thread(load_hosters, self.profile.hosters_cache_path)
+        except RefusedFile as refused:
+            self._notify_refused_cache(refused)
+            return
         if cached is not None:
             # Off the UI thread for the same reason as after a refresh.
             matcher = await asyncio.to_thread(HosterMatcher, cached[0].hosters)
@@ -318,7 +333,11 @@ class LinkdeckApp(App[None]):
 
     def _show_cached_account(self) -> None:
         """The last account seen, marked stale until the first refresh answers."""
-        cached = load_account(self.profile.account_cache_path)
+        try:
+            cached = load_account(self.profile.account_cache_path)
+        except RefusedFile as refused:
+            self._notify_refused_cache(refused)
+            return
         if cached is None:
             return
         account, at = cached
@@ -326,6 +345,28 @@ class LinkdeckApp(App[None]):
         panel.account = account
         panel.last_ok = at
         panel.connection = Connection.STALE
+
+    def _report_unreadable_rows(self) -> None:
+        count = len(self.history.unreadable_ids) if self.history is not None else 0
+        if count > self._unreadable_reported:
+            self._unreadable_reported = count
+            self.notify(
+                f"{unreadable_sentence(count)}: they are left as they are, and shown as "
+                "unreadable in the log",
+                title="Unlock history",
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
+
+    def _notify_refused_cache(self, refused: RefusedFile) -> None:
+        self.notify(
+            f"{refused}. It is not read nor written.",
+            title="Cache",
+            severity="warning",
+            timeout=15,
+            markup=False,
+        )
 
     def _use_hosters(self, hosters: HosterList, matcher: HosterMatcher) -> None:
         self.hosters, self.matcher = hosters, matcher

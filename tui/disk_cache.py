@@ -1,17 +1,25 @@
 """The last hoster list and account status cached on disk, so the dashboard's
-first frame shows them at once; the background refresh then replaces them."""
+first frame shows them at once; the background refresh then replaces them.
+
+A cache file that is a symbolic link is neither read nor written through: the
+loaders raise RefusedFile (the dashboard says so once) and the writers leave
+the link alone.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TypeVar
 
 from tui.api import AccountStatus, ApiError, ConnectionSettings, HosterList
-from tui.api.parse import parse_account_status, parse_hoster_list
+from tui.api.parse import MAX_HOSTERLIST_BYTES, parse_account_status, parse_hoster_list
+from tui.safe_files import RefusedFile, open_file
 
 T = TypeVar("T")
 
@@ -38,7 +46,7 @@ def save_account(path: Path, account: AccountStatus, fetched_at: float) -> None:
 
 
 def load_account(path: Path) -> tuple[AccountStatus, float] | None:
-    """The cached account and when it was fetched, or None."""
+    """The cached account and when it was fetched, or None; RefusedFile for a link."""
     return _read(path, parse_account_status)
 
 
@@ -46,27 +54,39 @@ def _write(path: Path, result: object, fetched_at: float) -> None:
     """Write an envelope atomically, readable by its owner only; a failure to
     cache is not worth an error."""
     body = json.dumps({"status": 200, "statusmessage": "OK", "result": result, "at": fetched_at})
-    temporary = path.with_suffix(".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as fp:
-            fp.write(body)
-        os.replace(temporary, path)
+        if path.is_symlink():
+            return  # ignored, and left for the user to remove
+        # A new file of a name nobody can guess (O_EXCL, 0600): nothing to follow.
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as fp:
+                fp.write(body)
+            # A rename replaces a link put at `path` meanwhile; it never writes through it.
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
     except OSError:
         pass
 
 
 def load_hosters(path: Path) -> tuple[HosterList, float] | None:
-    """The cached list and when it was fetched, or None if there is no usable cache."""
+    """The cached list and when it was fetched, or None if there is no usable
+    cache; RefusedFile if it is a symbolic link or not a regular file."""
     return _read(path, parse_hoster_list)
 
 
 def _read(path: Path, parse: Callable[[int, bytes], T]) -> tuple[T, float] | None:
     try:
-        body = path.read_bytes()
+        with os.fdopen(open_file(path, os.O_RDONLY, "cache"), "rb") as fp:
+            body = fp.read(MAX_HOSTERLIST_BYTES + 1)
         fetched_at = float(json.loads(body).get("at", 0))
         return parse(200, body), fetched_at
+    except RefusedFile:
+        raise
     except (OSError, ValueError, AttributeError, TypeError, ApiError):
         return None
 

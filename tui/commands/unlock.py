@@ -28,6 +28,7 @@ from tui.unlock import (
     UnlockEngine,
     extract_links,
 )
+from tui.unlock.history import HistoryDamaged, unreadable_sentence
 from tui.unlock.policy import LOGIN_FAILED
 from tui.untrusted import plain
 
@@ -39,6 +40,14 @@ def main_unlock(args: argparse.Namespace) -> int:
         with open_profile(args) as profile:
             print_warnings(profile)
             return asyncio.run(run_unlock(args, profile))
+    except HistoryDamaged as error:
+        # Left in place: a script must not go on with a new, empty history unseen.
+        print(
+            f"linkdeck: cannot use the unlock history: {error}; it was left as it is "
+            "(the dashboard moves it aside and starts a new one)",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
     except HistoryError as error:
         print(f"linkdeck: cannot use the unlock history: {error}", file=sys.stderr)
         return ExitCode.USAGE
@@ -92,7 +101,10 @@ async def run_unlock(
             finally:
                 await engine.stop()
             final = [engine.items[item.id] for item in items]
+            unreadable = len(history.unreadable_ids)
     printer.print_rest(final)
+    if unreadable:
+        print(f"linkdeck: warning: {unreadable_sentence(unreadable)}", file=err)
     if engine.pause_reason:
         print(f"linkdeck: unlocking paused: {engine.pause_reason}", file=err)
     return exit_code(final, engine.pause_reason)

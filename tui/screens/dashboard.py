@@ -7,6 +7,7 @@ of them shows at a time (keys 2 and 3 switch), so nothing is cut off; from
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,9 @@ from textual.widgets import Footer, Input
 
 from tui.api import AccountStatus
 from tui.formatting import days_left, percent
+from tui.safe_files import RefusedFile, create_numbered
 from tui.settings import WarningSettings
+from tui.unlock.history import History, unreadable_sentence
 from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel, Connection
@@ -296,24 +299,25 @@ class DashboardScreen(Screen[None]):
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
         self._export(history, folder, stamp)
 
-    def _export(self, history: object, folder: Path, stamp: str) -> None:
-        jsonl, links = folder / f"linkdeck-{stamp}.jsonl", folder / f"linkdeck-{stamp}-links.txt"
+    def _export(self, history: History, folder: Path, stamp: str) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with _private(jsonl) as fp:
-                count = history.export_jsonl(fp)
-            with _private(links) as fp:
-                history.export_links(fp)
+            (jsonl, jsonl_fd), (links, links_fd) = create_numbered(
+                folder, f"linkdeck-{stamp}", (".jsonl", "-links.txt"), "exports"
+            )
+            with (
+                os.fdopen(jsonl_fd, "w", encoding="utf-8") as jsonl_fp,
+                os.fdopen(links_fd, "w", encoding="utf-8") as links_fp,
+            ):
+                count = history.export_jsonl(jsonl_fp)
+                history.export_links(links_fp)
+        except RefusedFile as refused:
+            self.notify(f"Export refused: {refused}", severity="error", markup=False)
+            return
         except OSError as error:
             self.notify(f"Export failed: {error.strerror}", severity="error", markup=False)
             return
-        self.notify(
-            f"Exported {count} item(s) to {jsonl} and {links.name}", timeout=8, markup=False
-        )
-
-
-def _private(path: Path):
-    """Open a new file readable by its owner only: direct links are credentials."""
-    import os
-
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
+        text = f"Exported {count} item(s) to {jsonl} and {links.name}"
+        if history.unreadable_ids:
+            text += f"; {unreadable_sentence(len(history.unreadable_ids))}"
+        self.notify(text, timeout=8, markup=False)

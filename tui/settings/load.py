@@ -54,8 +54,9 @@ def _read_error(path: Path, what: str) -> SettingsError:
     return SettingsError(f"cannot read the settings file: {what}", path=path)
 
 
-def read_toml(path: Path) -> tuple[str, dict[str, Any], int] | None:
-    """Read and parse a TOML file: ``(text, data, mode)``, or ``None`` if it does not exist.
+def read_toml(path: Path) -> tuple[str, dict[str, Any], int, int] | None:
+    """Read and parse a TOML file: ``(text, data, mode, owner uid)``, or ``None`` if it
+    does not exist.
 
     Raises ``SettingsError`` for an unreadable file or a syntax error (with its line).
     """
@@ -76,7 +77,7 @@ def read_toml(path: Path) -> tuple[str, dict[str, Any], int] | None:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
-            mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)
+            opened = os.fstat(fh.fileno())
     except PermissionError:
         raise _read_error(path, "permission denied (check its owner and mode)") from None
     except OSError as e:
@@ -86,7 +87,7 @@ def read_toml(path: Path) -> tuple[str, dict[str, Any], int] | None:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise SettingsError("is not UTF-8 text", path=path, line=line) from None
-    return text, parse_toml(text, path), mode
+    return text, parse_toml(text, path), stat.S_IMODE(opened.st_mode), opened.st_uid
 
 
 _POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)\s*$")
@@ -153,6 +154,16 @@ def _mode_warning(path: Path, mode: int, has_password: bool) -> str | None:
     )
 
 
+def _owner_warning(path: Path, owner: int) -> str | None:
+    # As ssh does: a file of root's or of your own, nobody else's.
+    if os.name == "nt" or owner in (0, os.getuid()):
+        return None
+    return (
+        f"config file {path} is owned by another user (uid {owner}), "
+        "who could change where your PIN is sent: use a file of your own"
+    )
+
+
 def load_settings(
     path: Path,
     env: Mapping[str, str] = os.environ,
@@ -168,7 +179,7 @@ def load_settings(
     """
     path = Path(path)
     found = read_toml(path)
-    text, data, mode = found if found is not None else (None, {}, 0)
+    text, data, mode, owner = found if found is not None else (None, {}, 0, 0)
     tree, problems = check_tree(data, cross=False)
     raise_first(_locate(problems, path, text))
     has_file_password = bool(tree["api"]["password"])
@@ -197,9 +208,9 @@ def load_settings(
     settings = build(tree, applied)
     warnings: list[str] = []
     if found is not None:
-        w = _mode_warning(path, mode, has_file_password)
-        if w:
-            warnings.append(w)
+        for w in (_owner_warning(path, owner), _mode_warning(path, mode, has_file_password)):
+            if w:
+                warnings.append(w)
     if settings.api.password and settings.api.password_command:
         warnings.append("api.password and api.password_command are both set; the password is used")
     return LoadResult(

@@ -2,6 +2,11 @@
 
 Every state change is written at once (WAL and synchronous=NORMAL make a write
 a cheap append), so a crash or `kill -9` loses nothing that was queued.
+
+The file may not be what it seems: a symbolic link at it or at its companions
+is refused (SQLite would follow it); a file SQLite cannot read is
+`HistoryDamaged`, which `set_aside` moves out of the way (never deleted); a
+row that linkdeck did not write is skipped and its id kept in `unreadable_ids`.
 """
 
 from __future__ import annotations
@@ -10,13 +15,16 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from tui.unlock.items import UNFINISHED, Attempt, Item, ItemState
+from tui.safe_files import RefusedFile, open_file
+from tui.unlock import cells
+from tui.unlock.items import UNFINISHED, Item, ItemState
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -56,10 +64,30 @@ _COLUMNS = (
     "location, filename, filesize, reused, forced"
 )
 _UNFINISHED = tuple(sorted(UNFINISHED))
+# What the queries read: a file without them is not a linkdeck history.
+_TABLES = {
+    "items": _COLUMNS,
+    "fairuse": "at, value",
+    "hosters": "hoster, last_ok, unavailable_since, unavailable_until",
+}
+_COMPANIONS = ("-wal", "-shm", "-journal")
+_MAGIC = b"SQLite format 3\x00"
 
 
 class HistoryError(Exception):
-    """The history database cannot be used (newer schema, not a database)."""
+    """The history database cannot be used (newer schema, a symbolic link, damaged)."""
+
+
+class HistoryDamaged(HistoryError):
+    """SQLite cannot read the file (corrupt pages, not a database) or it holds
+    another program's tables. `set_aside` moves it out of the way."""
+
+    def __init__(self, path: Path, reason: str, identity: tuple[int, int]) -> None:
+        reason = " ".join(reason.replace("*** in database main ***", "").split())[:300]
+        super().__init__(f"{path} is damaged ({reason})")
+        self.path = path
+        self.identity = identity
+        """st_dev and st_ino of the damaged file: `set_aside` moves no other."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +109,34 @@ class History:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
-        _create_private(self.path)
+        identity, header = _create_private(self.path)
+        if header not in (b"", _MAGIC):
+            # Before SQLite opens it: on closing a file it cannot read, it deletes the
+            # -wal and -shm beside it, which set_aside is to keep.
+            raise HistoryDamaged(self.path, "file is not a database", identity)
         self._lock = threading.Lock()
+        self.unreadable_ids: set[int] = set()
+        """Rows read so far that linkdeck did not write: skipped, left as they are."""
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.text_factory = cells.decode_text
         try:
+            # Before any write; found now rather than by a query mid-session.
+            # About 0.1 s for 100,000 items.
+            (check,) = self._db.execute("PRAGMA quick_check(1)").fetchone()
+            if check != "ok":
+                raise HistoryDamaged(self.path, check, identity)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._check_tables(identity)
+        except HistoryError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
             self._db.close()
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+            if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                raise HistoryDamaged(self.path, str(exc), identity) from None
             raise HistoryError(f"{self.path}: {exc}") from None
 
     def close(self) -> None:
@@ -118,6 +165,25 @@ class History:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _check_tables(self, identity: tuple[int, int]) -> None:
+        for table, columns in _TABLES.items():
+            try:
+                self._db.execute(f"SELECT {columns} FROM {table} LIMIT 0")
+            except sqlite3.OperationalError as exc:
+                reason = f"not a linkdeck history: {exc}"
+                raise HistoryDamaged(self.path, reason, identity) from None
+
+    def _items(self, rows: Iterable[tuple[Any, ...]]) -> list[Item]:
+        """The items of `rows`, without those that cannot be read (noted)."""
+        items = []
+        for row in rows:
+            item = _item(row)
+            if item is None:
+                self.unreadable_ids.add(row[0])
+            else:
+                items.append(item)
+        return items
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -159,12 +225,12 @@ class History:
 
     def get(self, item_id: int) -> Item | None:
         rows = self._query(f"SELECT id, {_COLUMNS} FROM items WHERE id = ?", (item_id,))
-        return _item(rows[0]) if rows else None
+        return next(iter(self._items(rows)), None)
 
     def recent(self, limit: int = 100) -> list[Item]:
         """The last `limit` items, newest first."""
         rows = self._query(f"SELECT id, {_COLUMNS} FROM items ORDER BY id DESC LIMIT ?", (limit,))
-        return [_item(row) for row in rows]
+        return self._items(rows)
 
     def ids(self) -> list[int]:
         """Every item's id, oldest first: what the dashboard's log holds (it reads
@@ -183,7 +249,7 @@ class History:
             f"SELECT id, {_COLUMNS} FROM items WHERE {where} ORDER BY id DESC LIMIT ?",
             (*[pattern] * 5, limit),
         )
-        return [_item(row) for row in rows]
+        return self._items(rows)
 
     def counts_by_state(self) -> dict[ItemState, int]:
         rows = self._query("SELECT state, count(*) FROM items GROUP BY state")
@@ -196,7 +262,7 @@ class History:
         rows = self._query(
             f"SELECT id, {_COLUMNS} FROM items WHERE state IN ({marks}) ORDER BY id", _UNFINISHED
         )
-        items = [_item(row) for row in rows]
+        items = self._items(rows)
         return [
             replace(item, state=ItemState.PENDING) if item.state == ItemState.UNLOCKING else item
             for item in items
@@ -210,7 +276,7 @@ class History:
             " AND NOT reused ORDER BY updated DESC LIMIT 1",
             (link, since),
         )
-        return _item(rows[0]) if rows else None
+        return next(iter(self._items(rows)), None)
 
     def export_jsonl(self, fp: IO[str]) -> int:
         """Every item as one JSON object per line, oldest first; returns the count."""
@@ -234,7 +300,7 @@ class History:
         query = f"SELECT id, {_COLUMNS} FROM items WHERE id > ? AND ({where}) ORDER BY id LIMIT ?"
         while True:
             rows = self._query(query, (last, batch))
-            yield from (_item(row) for row in rows)
+            yield from self._items(rows)
             if len(rows) < batch:
                 return
             last = rows[-1][0]
@@ -258,7 +324,7 @@ class History:
 
     def fairuse_series(self, since: float) -> list[tuple[float, float]]:
         rows = self._query("SELECT at, value FROM fairuse WHERE at >= ? ORDER BY at", (since,))
-        return [(at, value) for at, value in rows]
+        return [sample for sample in map(_fairuse, rows) if sample is not None]
 
     # What recent unlocks say about each hoster
 
@@ -285,7 +351,8 @@ class History:
         rows = self._query(
             "SELECT hoster, last_ok, unavailable_since, unavailable_until FROM hosters"
         )
-        return {row[0]: HosterOutcome(*row) for row in rows}
+        outcomes = (outcome for outcome in map(_outcome, rows) if outcome is not None)
+        return {outcome.hoster: outcome for outcome in outcomes}
 
 
 def item_record(item: Item) -> dict[str, Any]:
@@ -312,17 +379,82 @@ def item_record(item: Item) -> dict[str, Any]:
     }
 
 
-def _create_private(path: Path) -> None:
-    """Create the file 0600 before SQLite does (its WAL and SHM files copy that mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+def unreadable_sentence(count: int) -> str:
+    return f"{count} row{'s' if count != 1 else ''} of the history could not be read"
+
+
+def set_aside(damaged: HistoryDamaged) -> Path | None:
+    """Move a damaged history and its companions to `<name>.damaged-<time>`
+    (kept: `sqlite3 FILE .recover` may get rows back), so that a new one can be
+    created. None when the file there is no longer the damaged one (another
+    linkdeck moved it first). Raises OSError."""
+    path = damaged.path
     try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if companion.exists():
-            companion.chmod(0o600)
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if (found.st_dev, found.st_ino) != damaged.identity:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    number = 1
+    while any(os.path.lexists(name) for name in (target, *_companions(target))):
+        number += 1
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{number}")
+    # The companions first: a WAL left beside a new, empty file would be read into it.
+    for companion, moved in zip(_companions(path), _companions(target), strict=True):
+        if os.path.lexists(companion):
+            os.rename(companion, moved)
+    os.rename(path, target)
+    return target
+
+
+def open_or_start_anew(path: Path) -> tuple[History, str | None]:
+    """The history at `path`, or a new one there when it is damaged (set aside
+    first), with a sentence that says so. Raises HistoryError."""
+    try:
+        return History(path), None
+    except HistoryDamaged as error:
+        damaged = error
+    try:
+        moved = set_aside(damaged)
+    except OSError as error:
+        raise HistoryError(f"{damaged}, and it cannot be moved aside: {error.strerror}") from None
+    where = f"moved aside to {moved}" if moved else "already moved aside by another linkdeck"
+    return History(path), f"{damaged}: it was {where}, and a new history was started"
+
+
+def _companions(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in _COMPANIONS]
+
+
+def _create_private(path: Path) -> tuple[tuple[int, int], bytes]:
+    """Create the file 0600 before SQLite does (its WAL and SHM files copy that
+    mode), refusing a symbolic link at it or at a companion (SQLite follows
+    them). Returns the file's st_dev and st_ino, and its first 16 bytes."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = open_file(path, os.O_CREAT | os.O_RDWR, "history")
+        try:
+            os.fchmod(fd, 0o600)
+            found = os.fstat(fd)
+            header = os.pread(fd, len(_MAGIC), 0)
+        finally:
+            os.close(fd)
+        for companion in _companions(path):
+            try:
+                fd = open_file(companion, os.O_RDWR, "history")
+            except FileNotFoundError:
+                continue
+            try:
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+    except RefusedFile as error:
+        raise HistoryError(str(error)) from None
+    except OSError as error:
+        raise HistoryError(f"{error.filename or path}: {error.strerror or error}") from None
+    return (found.st_dev, found.st_ino), header
 
 
 def _row(item: Item) -> tuple[Any, ...]:
@@ -345,23 +477,47 @@ def _row(item: Item) -> tuple[Any, ...]:
     )
 
 
-def _item(row: tuple[Any, ...]) -> Item:
+def _item(row: tuple[Any, ...]) -> Item | None:
+    """The item of a row, or None if a value is not one linkdeck writes."""
     (id_, link, hoster, state, created, updated, next_at, attempts, status, message,
      location, filename, filesize, reused, forced) = row  # fmt: skip
-    return Item(
-        id=id_,
-        link=link,
-        hoster=hoster,
-        state=ItemState(state),
-        created=created,
-        updated=updated,
-        next_attempt_at=next_at,
-        attempts=tuple(Attempt(*entry) for entry in json.loads(attempts)),
-        status=status,
-        message=message,
-        location=location,
-        filename=filename,
-        filesize=filesize,
-        reused=bool(reused),
-        forced=bool(forced),
-    )
+    try:
+        return Item(
+            id=id_,
+            link=cells.text(link),
+            hoster=cells.optional_text(hoster),
+            state=cells.state(state),
+            created=cells.time(created),
+            updated=cells.time(updated),
+            next_attempt_at=cells.optional_time(next_at),
+            attempts=cells.attempts(attempts),
+            status=cells.optional_integer(status),
+            message=cells.text(message),
+            location=cells.optional_text(location),
+            filename=cells.optional_text(filename),
+            filesize=cells.optional_integer(filesize),
+            reused=bool(cells.integer(reused)),
+            forced=bool(cells.integer(forced)),
+        )
+    except cells.Unreadable:
+        return None
+
+
+def _outcome(row: tuple[Any, ...]) -> HosterOutcome | None:
+    hoster, last_ok, since, until = row
+    try:
+        return HosterOutcome(
+            cells.text(hoster),
+            cells.optional_time(last_ok),
+            cells.optional_time(since),
+            cells.optional_time(until),
+        )
+    except cells.Unreadable:
+        return None
+
+
+def _fairuse(row: tuple[Any, ...]) -> tuple[float, float] | None:
+    try:
+        return cells.time(row[0]), cells.fraction(row[1])
+    except cells.Unreadable:
+        return None

@@ -161,7 +161,10 @@ class UnlockRegion(Vertical):
         self._show_queue()
 
     def _row_cells(self, key: str) -> tuple[Text | str, ...]:
-        item = self.item(int(key))
+        item_id = int(key)
+        item = self.item(item_id)
+        if item is None and self.history is not None and item_id in self.history.unreadable_ids:
+            return ("", "", Text("unreadable", style="red"), "", "")  # a damaged row, kept
         if item is None:  # deleted meanwhile (by `linkdeck unlock --prune`, say)
             return ("", "", Text("gone", style="dim"), "", "")
         return self._cells(item)

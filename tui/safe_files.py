@@ -1,0 +1,95 @@
+"""Opening linkdeck's own files (history, caches, exports) without following a
+symbolic link at their last component.
+
+A link where linkdeck keeps its files sends the direct links (credentials) or a
+write to wherever it points; linkdeck refuses it with a sentence that names
+the path and says how to get out of it. Directories above may be links: a
+data directory moved to another disk is common.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import Literal
+
+Purpose = Literal["history", "cache", "exports"]
+_MOVED_BY: dict[Purpose, str] = {
+    "history": "XDG_DATA_HOME",
+    "cache": "XDG_CACHE_HOME",
+    "exports": "XDG_DATA_HOME",
+}
+# Every open here: no link at the end, no descriptor leaked to a child, and
+# never blocked by a FIFO put where a file is expected.
+_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+class RefusedFile(OSError):
+    """A path where linkdeck keeps a file holds something else; str() is the sentence."""
+
+
+def symlink_sentence(path: Path, purpose: Purpose) -> str:
+    return (
+        f"{path} is a symbolic link: linkdeck does not follow links for its {purpose}; "
+        f"remove it or point {_MOVED_BY[purpose]} elsewhere"
+    )
+
+
+def refuse_symlink(path: Path, purpose: Purpose) -> None:
+    """Raise RefusedFile if `path` is a symbolic link (a missing path is fine)."""
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise RefusedFile(symlink_sentence(path, purpose))
+    except FileNotFoundError:
+        pass
+
+
+def open_file(path: Path, flags: int, purpose: Purpose, mode: int = 0o600) -> int:
+    """`os.open` that refuses a symbolic link or anything but a regular file at `path`."""
+    try:
+        fd = os.open(path, flags | _FLAGS, mode)
+    except OSError as error:
+        # ELOOP from O_NOFOLLOW; EEXIST from O_EXCL, which never follows a link either.
+        if error.errno in (errno.ELOOP, errno.EEXIST, errno.EMLINK):
+            refuse_symlink(path, purpose)
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RefusedFile(f"{path} is not a regular file: linkdeck keeps its {purpose} there")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def create_new(path: Path, purpose: Purpose) -> int:
+    """A new file, mode 0600, never one that exists nor through a link; an
+    existing file raises FileExistsError."""
+    return open_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, purpose)
+
+
+def create_numbered(
+    folder: Path, stem: str, suffixes: tuple[str, ...], purpose: Purpose
+) -> list[tuple[Path, int]]:
+    """New files `stem + suffix` for every suffix, or `stem-2 + suffix`… when one
+    exists already (an export a second ago): never overwritten, never through
+    a link. Returns each path with its open descriptor."""
+    for number in range(1, 1000):
+        base = stem if number == 1 else f"{stem}-{number}"
+        created: list[tuple[Path, int]] = []
+        try:
+            for suffix in suffixes:
+                path = folder / f"{base}{suffix}"
+                created.append((path, create_new(path, purpose)))
+            return created
+        except FileExistsError:
+            for path, fd in created:  # ours and still empty: make way for the next number
+                os.close(fd)
+                os.unlink(path)
+        except BaseException:
+            for _, fd in created:
+                os.close(fd)
+            raise
+    raise FileExistsError(errno.EEXIST, f"every name for {stem} is taken", str(folder))

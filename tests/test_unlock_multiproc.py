@@ -1,0 +1,349 @@
+"""Several processes on one history: `linkdeck unlock` runs, engines and dashboards
+at once, against the emulator behind a counting proxy of the test's own. Every
+link is requested exactly once (a link in flight when its process is killed
+may be sent again), the history has one row per link, and every count shown is
+right."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import re
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from commandline import isolated_env
+from countingproxy import CountingProxy
+from deck import PREMIUM_LOGIN, PREMIUM_PIN, wait_for
+from ptyrun import PtyRun
+
+from tui.api import ApiClient, Credentials, HosterMatcher
+from tui.commands.common import Profile
+from tui.emulator import Emulator
+from tui.settings import Settings, UnlockSettings
+from tui.unlock import History, ItemState, UnlockEngine
+
+REPO = Path(__file__).resolve().parents[1]
+STATE_WORDS = "|".join(state.value for state in ItemState)
+TIMEOUT = 90.0
+"""Unlocks wait at the proxy's gate until every process has queued its links: far
+longer than the default timeout, on a busy machine."""
+NEGATIVE_COUNT = re.compile(rf"-\d+ ({STATE_WORDS})".encode())
+
+
+def links(count: int, tag: str) -> list[str]:
+    """`count` links the emulator's uploaded.net serves (an id of 8 characters)."""
+    return [f"https://uploaded.net/file/{tag:x<5}{n:03d}/part{n}.rar" for n in range(count)]
+
+
+class Setup:
+    """The environment, config and history path every process of a test shares."""
+
+    def __init__(self, tmp_path: Path, url: str) -> None:
+        self.url = url
+        self.env = isolated_env(tmp_path, PYTHONPATH=str(REPO), LINKDECK_PASSWORD=PREMIUM_PIN)
+        self.config = tmp_path / "config.toml"
+        self.config.write_text(
+            f'[api]\nurl = "{url}"\nlogin = "{PREMIUM_LOGIN}"\ntimeout = {TIMEOUT}\n'
+            "[unlock]\nconcurrency = 2\n"
+        )
+        self.config.chmod(0o600)
+        self.data_dir = Path(self.env["XDG_DATA_HOME"]) / "linkdeck"
+        self.db = self.data_dir / "history.sqlite3"
+
+    def rows(self) -> list[tuple[str, str, str | None]]:
+        """(link, state, owner) of every row, or [] before the history exists."""
+        if not self.db.exists():
+            return []
+        with closing(sqlite3.connect(self.db)) as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
+            owner = "owner" if "owner" in columns else "NULL"
+            return db.execute(f"SELECT link, state, {owner} FROM items ORDER BY id").fetchall()
+
+    def wait_rows(self, condition: Callable[[list[tuple[str, str, str | None]]], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while not condition(self.rows()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the history never got there: {Counter(self.rows())}")
+            time.sleep(0.02)
+
+
+class CliRun:
+    """`linkdeck unlock --json` in a subprocess, its output read as it comes."""
+
+    def __init__(self, setup: Setup, targets: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tui", "unlock", "--config", str(setup.config), "--json"]
+            + targets,
+            env=setup.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.out, self.err = bytearray(), bytearray()
+        self._readers = [
+            threading.Thread(target=self._drain, args=(pipe, buffer), daemon=True)
+            for pipe, buffer in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _drain(pipe, buffer: bytearray) -> None:  # noqa: ANN001
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            buffer.extend(chunk)
+
+    def wait_for_stderr(self, text: bytes, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.err:
+            if time.monotonic() > deadline or self.proc.poll() is not None and text not in self.err:
+                raise AssertionError(f"no {text!r} on stderr: {bytes(self.err)!r}")
+            time.sleep(0.02)
+
+    def finish(self, timeout: float = 45) -> tuple[int, list[dict[str, object]]]:
+        import json
+
+        code = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)
+        return code, [json.loads(line) for line in bytes(self.out).splitlines()]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        for reader in self._readers:
+            reader.join(5)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        emu.faults.latency_ms = 100
+        yield emu
+
+
+@pytest.fixture
+def proxy(emulator: Emulator) -> Iterator[CountingProxy]:
+    with CountingProxy(emulator.url) as counting:
+        yield counting
+
+
+async def engine_on(setup: Setup) -> UnlockEngine:
+    client = ApiClient(setup.url, Credentials(PREMIUM_LOGIN, PREMIUM_PIN))
+    matcher = HosterMatcher((await client.hoster_list()).hosters)
+    engine = UnlockEngine(client, History(setup.db), UnlockSettings(concurrency=2), matcher=matcher)
+    await engine.start()
+    return engine
+
+
+async def close(engine: UnlockEngine) -> None:
+    await engine.stop()
+    await engine.client.aclose()
+    engine.history.close()
+
+
+def assert_one_done_row_per_link(setup: Setup, wanted: list[str]) -> None:
+    rows = setup.rows()
+    assert Counter(link for link, _, _ in rows) == Counter(wanted)  # one row per link
+    assert {state for _, state, _ in rows} == {"done"}
+    assert {owner for _, _, owner in rows} == {None}  # every claim released
+
+
+def assert_done(code: int, records: list[dict[str, object]], wanted: list[str]) -> None:
+    assert code == 0, records
+    assert sorted(r["link"] for r in records) == sorted(wanted)  # each printed once
+    assert {r["state"] for r in records} == {"done"}
+
+
+async def test_two_cli_runs_and_an_engine_request_each_link_once(
+    tmp_path: Path, proxy: CountingProxy
+) -> None:
+    setup = Setup(tmp_path, proxy.url)
+    every = links(40, "both")
+    proxy.gate.clear()  # nothing ends before all three have queued their links
+    first, second = CliRun(setup, every[:30]), CliRun(setup, every[10:])
+    try:
+        # Both runs have queued theirs once every link is in the history.
+        await asyncio.to_thread(setup.wait_rows, lambda rows: {r[0] for r in rows} == set(every))
+        engine = await engine_on(setup)
+        try:
+            assert engine.add(" ".join(every)) == []  # all queued already, by the others
+            proxy.gate.set()
+            results = [await asyncio.to_thread(run.finish) for run in (first, second)]
+            await asyncio.wait_for(engine.wait_idle(), 30)
+            assert {item.state for item in engine.items.values()} == {ItemState.DONE}
+            assert len(engine.items) == len(every)
+        finally:
+            await close(engine)
+    finally:
+        proxy.gate.set()
+        first.kill()
+        second.kill()
+    assert_done(*results[0], every[:30])
+    assert_done(*results[1], every[10:])
+    assert proxy.requested == Counter(every)  # each link requested exactly once
+    assert_one_done_row_per_link(setup, every)
+
+
+async def test_a_killed_run_is_taken_over_and_only_its_links_in_flight_are_sent_again(
+    tmp_path: Path, emulator: Emulator, proxy: CountingProxy
+) -> None:
+    setup = Setup(tmp_path, proxy.url)
+    every = links(30, "kill")
+    emulator.faults.latency_ms = 200
+    doomed = CliRun(setup, every)
+    try:
+
+        def mid_batch(rows: list[tuple[str, str, str | None]]) -> bool:
+            states = Counter(state for _, state, _ in rows)
+            return states["done"] >= 3 and states["unlocking"] >= 1
+
+        await asyncio.to_thread(setup.wait_rows, mid_batch)
+    finally:
+        doomed.kill()
+    in_flight = {link for link, state, _ in setup.rows() if state == "unlocking"}
+    assert in_flight
+    emulator.faults.latency_ms = 50
+    later = CliRun(setup, every[10:])
+    engine = await engine_on(setup)  # takes back what the killed run held
+    try:
+        code, records = await asyncio.to_thread(later.finish)
+        await asyncio.wait_for(engine.wait_idle(), 30)
+    finally:
+        later.kill()
+        await close(engine)
+    assert_done(code, records, every[10:])
+    assert_one_done_row_per_link(setup, every)
+    assert set(proxy.requested) == set(every)
+    sent_again = {link for link, count in proxy.requested.items() if count > 1}
+    assert sent_again <= in_flight, sent_again
+    assert max(proxy.requested.values()) <= 2
+
+
+def full_repaint(run: PtyRun) -> bytes:
+    """Make the dashboard paint every line again (a resize does) and return what it wrote."""
+    assert run.proc is not None
+    mark = len(run.output)
+    width, height = run.size
+    run.size = (width + 1, height)
+    fcntl.ioctl(run.fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width + 1, 0, 0))
+    os.killpg(run.proc.pid, signal.SIGWINCH)
+    run.wait_for(lambda out: b"running" in out[mark:])
+    run.read(0.5)
+    return bytes(run.output[mark:])
+
+
+def screen_line(output: bytes, marker: bytes) -> str:
+    """The text of the screen row that shows `marker`, escape sequences removed."""
+    moves = list(re.finditer(rb"\x1b\[(\d+);(\d+)H", output))
+    rows: dict[int, bytes] = {}
+    for move, following in zip(moves, [*moves[1:], None], strict=True):
+        end = following.start() if following else len(output)
+        text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", output[move.end() : end])
+        rows[int(move.group(1))] = rows.get(int(move.group(1)), b"") + text
+    (line,) = [text for text in rows.values() if marker in text]
+    return " ".join(line.decode().split())
+
+
+def queue_line(app: object) -> str:
+    from textual.widgets import Static
+
+    content = app.query_one("#queue-line", Static).content  # type: ignore[attr-defined]
+    return " ".join(str(content).split())
+
+
+async def test_two_dashboards_and_two_cli_runs_on_one_history(
+    tmp_path: Path, proxy: CountingProxy
+) -> None:
+    from tui.app import LinkdeckApp
+
+    setup = Setup(tmp_path, proxy.url)
+    every = links(100, "deck")
+    # Links 20-49 were left unfinished by a session that ended without a clean stop.
+    crashed = (
+        "import sys; from pathlib import Path; from tui.unlock import History, Item, ItemState;"
+        "links = sys.argv[2:];"
+        "History(Path(sys.argv[1])).insert(Item(0, link, 'uploaded.net',"
+        " ItemState.UNLOCKING if n % 3 == 0 else ItemState.PENDING, 1.0, 1.0)"
+        " for n, link in enumerate(links))"
+    )
+    setup.data_dir.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, "-c", crashed, str(setup.db), *every[20:50]],
+        env=setup.env,
+        check=True,
+        timeout=30,
+    )
+    proxy.gate.clear()  # nothing ends before every process has queued its links
+    settings = Settings()
+    settings = replace(
+        settings,
+        api=replace(
+            settings.api, url=proxy.url, login=PREMIUM_LOGIN, password=PREMIUM_PIN, timeout=TIMEOUT
+        ),
+        unlock=replace(settings.unlock, concurrency=2),
+    )
+    profile = Profile(settings, tmp_path / "none.toml", setup.data_dir, tmp_path / "cache")
+    runs: list[CliRun] = []
+    with PtyRun(["--config", str(setup.config)], setup.env, size=(120, 40)) as deck:
+        app = LinkdeckApp(profile)
+        async with app.run_test(size=(120, 40)) as pilot:
+            unlock = app.query_dashboard().unlock
+            counts_seen: list[dict[ItemState, int]] = []
+
+            def connected() -> bool:
+                counts_seen.append(dict(unlock._counts))
+                return app.engine is not None and app.query_one("#hoster-table").row_count > 0
+
+            await wait_for(pilot, connected, 30)
+            await asyncio.to_thread(deck.wait_for, b"1fichier", 30)  # connected too
+
+            text = " ".join(every[:80])
+            await asyncio.to_thread(deck.send, "u")
+            await asyncio.to_thread(deck.send, f"\x1b[200~{text}\x1b[201~\r")
+            await asyncio.to_thread(deck.wait_for, b"Queued ", 30)
+            await pilot.press("u")
+            app.query_one("#links").value = text  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            runs = [CliRun(setup, every[60:]), CliRun(setup, every[70:])]
+            try:
+                for run in runs:  # 60-79 are in the dashboards' queues
+                    await asyncio.to_thread(run.wait_for_stderr, b"already queued")
+                await asyncio.to_thread(deck.wait_for, b"other process", 30)
+                proxy.gate.set()
+                results = [await asyncio.to_thread(run.finish) for run in runs]
+
+                def all_done() -> bool:
+                    counts_seen.append(dict(unlock._counts))
+                    return queue_line(app) == "▶ running 100 done"
+
+                await wait_for(pilot, all_done, 30)
+                assert unlock.table.row_count == 100  # the other processes' rows too
+            finally:
+                proxy.gate.set()
+                for run in runs:
+                    run.kill()
+        await asyncio.to_thread(deck.wait_for, b"100 done", 30)
+        repaint = await asyncio.to_thread(full_repaint, deck)
+        assert screen_line(repaint, "▶ running".encode()) == "▶ running 100 done"
+        assert await asyncio.to_thread(deck.quit) == 0
+    assert_done(*results[0], every[60:])
+    assert_done(*results[1], every[70:])
+    assert proxy.requested == Counter(every)  # each link requested exactly once
+    assert_one_done_row_per_link(setup, every)
+    assert all(count >= 0 for counts in counts_seen for count in counts.values())
+    assert not NEGATIVE_COUNT.search(bytes(deck.output))

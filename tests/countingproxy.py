@@ -52,7 +52,10 @@ class CountingProxy:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.gate.set()
         self._server.shutdown()
@@ -64,7 +67,7 @@ def _handler(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             if proxy.count(urlsplit(self.path).query):
                 proxy.gate.wait(GATE_SECONDS)
             upstream = http.client.HTTPConnection(*proxy.upstream, timeout=30)
@@ -83,7 +86,7 @@ def _handler(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # the query holds the PIN: nothing is logged
 
     return Handler

@@ -349,3 +349,59 @@ async def test_two_dashboards_and_two_cli_runs_on_one_history(
     assert_one_done_row_per_link(setup, every)
     assert all(count >= 0 for counts in counts_seen for count in counts.values())
     assert not NEGATIVE_COUNT.search(bytes(deck.output))
+
+
+async def test_a_link_in_a_paused_queue_elsewhere_is_reported_not_awaited(
+    tmp_path: Path, proxy: CountingProxy
+) -> None:
+    """`linkdeck unlock` waits for links another process unlocks, but one whose
+    queue is paused would keep it waiting for ever: it reports those instead."""
+    setup = Setup(tmp_path, proxy.url)
+    held, other = links(2, "paused")
+    engine = await engine_on(setup)
+    run = None
+    try:
+        engine.pause()
+        engine.add(held)
+        run = CliRun(setup, [held, other])
+        code, records = await asyncio.to_thread(run.finish)
+        assert code == 1
+        states = {record["link"]: record["state"] for record in records}
+        assert states == {held: "pending", other: "done"}
+        assert b"paused" in run.err
+        assert proxy.requested == Counter([other])
+        engine.resume()
+        await asyncio.wait_for(engine.wait_idle(), 30)
+    finally:
+        if run is not None:
+            run.kill()
+        await close(engine)
+    assert proxy.requested == Counter([held, other])
+    assert_one_done_row_per_link(setup, [held, other])
+
+
+async def test_what_others_did_since_the_log_was_read_is_shown(
+    tmp_path: Path, proxy: CountingProxy
+) -> None:
+    """The dashboard reads its log, then starts its engine later (after the first
+    frame, the password command...): an item another process ended meanwhile still
+    reaches the log, though nothing changes in the history after the engine starts."""
+    from tui.unlock import Item
+
+    setup = Setup(tmp_path, proxy.url)
+    setup.data_dir.mkdir(parents=True)
+    history = History(setup.db)
+    since = history.change_cursor()  # the log is read here
+    with History(setup.db) as other:
+        now = time.time()
+        (done,) = other.insert([Item(0, links(1, "since")[0], None, ItemState.DONE, now, now)])
+    client = ApiClient(setup.url, Credentials(PREMIUM_LOGIN, PREMIUM_PIN))
+    engine = UnlockEngine(client, history, UnlockSettings())
+    events = asyncio.Queue()
+    engine.subscribe(events.put_nowait)
+    await engine.start(since=since)
+    try:
+        event = await asyncio.wait_for(events.get(), 10)
+        assert event == done
+    finally:
+        await close(engine)

@@ -109,6 +109,13 @@ async def run_unlock(
     printer.print_rest(final)
     if engine.pause_reason:
         print(f"linkdeck: unlocking paused: {engine.pause_reason}", file=err)
+    stalled = [reason for item in final if (reason := engine.paused_elsewhere(item))]
+    if stalled:
+        print(
+            f"linkdeck: {len(stalled)} link(s) wait in the queue of another linkdeck process,"
+            f" which is paused ({plain(stalled[0], 80)})",
+            file=err,
+        )
     if len(final) < len(ids):
         removed = len(ids) - len(final)
         print(f"linkdeck: {removed} link(s) were removed from the history meanwhile", file=err)

@@ -103,8 +103,9 @@ class UnlockEngine:
         self._counts: Counter[ItemState] = Counter()
         # Ids of this engine's pending and held items, in queue order.
         self._ready: dict[int, None] = {}
-        # Ids of unfinished items another process holds.
+        # Ids of unfinished items another process holds, and the queues of others paused.
         self._elsewhere: set[int] = set()
+        self._paused_elsewhere: dict[str, str] = {}
         # (retry time, id) of waiting items; entries whose item moved on are skipped.
         self._timers: list[tuple[float, int]] = []
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -117,7 +118,7 @@ class UnlockEngine:
         self._scheduler: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._follow_all = False
-        self._data_version = 0
+        self._data_version: int | None = None
         self._cursor = 0
         self._last_heartbeat = 0.0
 
@@ -131,6 +132,10 @@ class UnlockEngine:
     def held_elsewhere(self, item: Item) -> bool:
         """Whether another process holds `item` (it is unfinished in that one's queue)."""
         return item.owner is not None and item.owner != self.history.owner
+
+    def paused_elsewhere(self, item: Item) -> str | None:
+        """Why the queue of the other process holding `item` is paused, if it is."""
+        return self._paused_elsewhere.get(item.owner or "") if self.held_elsewhere(item) else None
 
     def _mine(self, item: Item) -> bool:
         return item.owner == self.history.owner
@@ -185,7 +190,7 @@ class UnlockEngine:
         and items their owners leave are taken back. Without it, only the items
         this engine added, or found queued elsewhere for its links, are followed."""
         self._follow_all = restore
-        self._data_version = self.history.data_version()
+        self._data_version = None  # the first look reads from `since` whatever it says
         self._cursor = self.history.change_cursor() if since is None else since
         self._last_heartbeat = time.monotonic()
         now = self._clock.now()
@@ -224,13 +229,19 @@ class UnlockEngine:
             return False
         if self.paused:
             return True
-        if self._counts[ItemState.PENDING]:
+        # Items in another process's paused queue will not end soon: not waited for.
+        stalled = Counter(
+            self._items[item_id].state
+            for item_id in self._elsewhere
+            if self._items[item_id].owner in self._paused_elsewhere
+        )
+        if self._counts[ItemState.PENDING] > stalled[ItemState.PENDING]:
             return False
         # A retry or hold end that is due but not handled yet is work about to start.
         wake_at = self._next_wake()
         if wake_at is not None and wake_at <= self._clock.now():
             return False
-        later = self._counts[ItemState.WAITING] + self._counts[ItemState.HELD]
+        later = sum(self._counts[s] - stalled[s] for s in (ItemState.WAITING, ItemState.HELD))
         return not (include_waiting and later)
 
     # Commands
@@ -257,6 +268,7 @@ class UnlockEngine:
             # only if their owner has ended (then they are taken back now).
             self._adopt(added.queued)
             self._adopt(self.history.take_back(item.id for item in added.queued))
+            self._refresh_paused()
         self._wake.set()
         return added.new
 
@@ -329,12 +341,21 @@ class UnlockEngine:
 
     def pause(self, reason: str = PAUSED_BY_USER) -> None:
         self._pause_reason = reason
+        self._publish_pause()
         self._emit(self.queue_state)
 
     def resume(self) -> None:
         self._pause_reason = None
+        self._publish_pause()
         self._wake.set()
         self._emit(self.queue_state)
+
+    def _publish_pause(self) -> None:
+        try:
+            self.history.set_paused(self._pause_reason)
+        except sqlite3.Error as error:
+            # Only another process waiting for these items would miss it.
+            log.warning("could not record the pause in the history: %s", error)
 
     def set_credentials(self, credentials: Credentials) -> None:
         """Use new credentials; a pause caused by the account ends."""
@@ -442,6 +463,10 @@ class UnlockEngine:
             except Exception:
                 # A broken subscriber must not stop the queue.
                 log.exception("unlock event subscriber failed")
+        self._changed_now()
+
+    def _changed_now(self) -> None:
+        """Wake `wait_idle` to look again."""
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -569,6 +594,9 @@ class UnlockEngine:
             except sqlite3.Error as error:
                 # Locked or failing for a moment: the next look tries again.
                 log.warning("could not read the changes of the history: %s", error)
+            except Exception:
+                # A bug must not end the following of other processes for good.
+                log.exception("following the history failed")
 
     def _follow_history(self) -> None:
         """Apply what other processes changed since the last look, take back what
@@ -579,6 +607,7 @@ class UnlockEngine:
             changes = self.history.changes_since(self._cursor)
             self._cursor = changes.cursor
             self._apply(changes)
+            self._refresh_paused()
         if self._elsewhere:
             owners = {self._items[item_id].owner for item_id in self._elsewhere}
             gone = {owner for owner in owners if owner and owner_gone(owner)}
@@ -608,6 +637,12 @@ class UnlockEngine:
             self._forget(item_id)
         if left:
             self._adopt(self.history.take_back(left))
+
+    def _refresh_paused(self) -> None:
+        paused = self.history.paused_queues() if self._elsewhere else {}
+        if paused != self._paused_elsewhere:
+            self._paused_elsewhere = paused
+            self._changed_now()
 
     def _heartbeat(self) -> None:
         self._last_heartbeat = time.monotonic()

@@ -90,6 +90,8 @@ CREATE TABLE removed (id INTEGER NOT NULL, change INTEGER NOT NULL, at REAL NOT 
 CREATE INDEX removed_change ON removed (change);
 -- counts_by_state() without a scan of the items, kept by the triggers.
 CREATE TABLE state_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+-- The queues paused now, by owner: another process does not wait on their items.
+CREATE TABLE paused_queues (owner TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID;
 INSERT INTO state_counts SELECT state, count(*) FROM items GROUP BY state;
 CREATE TRIGGER items_counted_insert AFTER INSERT ON items BEGIN
     INSERT INTO state_counts VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
@@ -346,6 +348,7 @@ class History:
         """Give up this history's claims (a clean stop), so the next process takes
         them back at once; an item left unlocking is pending again."""
         with self._transaction() as db:
+            db.execute("DELETE FROM paused_queues WHERE owner = ?", (self.owner,))
             if db.execute("SELECT 1 FROM items WHERE owner = ?", (self.owner,)).fetchone():
                 db.execute(
                     "UPDATE items SET owner = NULL, lease_until = NULL,"
@@ -353,6 +356,21 @@ class History:
                     " version = version + 1, change = ? WHERE owner = ?",
                     (_next_change(db), self.owner),
                 )
+
+    def set_paused(self, reason: str | None) -> None:
+        """Say whether this history's queue is paused (None: running), so another
+        process waiting for one of its items knows it will not come soon."""
+        with self._lock:
+            if reason is None:
+                self._db.execute("DELETE FROM paused_queues WHERE owner = ?", (self.owner,))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO paused_queues VALUES (?, ?)", (self.owner, reason)
+                )
+
+    def paused_queues(self) -> dict[str, str]:
+        """The owners whose queue is paused, with the reason."""
+        return dict(self._query("SELECT owner, reason FROM paused_queues"))
 
     def delete(self, item_id: int) -> bool:
         """Delete an item no other process holds; False if one does or it is gone."""
@@ -482,6 +500,11 @@ class History:
             )
             db.execute("DELETE FROM fairuse WHERE at < ?", (older_than,))
             db.execute("DELETE FROM removed WHERE at < ?", (older_than,))
+            # Left by processes that ended paused without a clean stop.
+            db.execute(
+                "DELETE FROM paused_queues WHERE owner NOT IN"
+                " (SELECT owner FROM items WHERE owner IS NOT NULL)"
+            )
         return cursor.rowcount
 
     # Fair use over time, for the dashboard's sparkline

@@ -32,6 +32,7 @@ from tui.commands.common import Profile
 from tui.emulator import Emulator
 from tui.settings import Settings, UnlockSettings
 from tui.unlock import History, ItemState, UnlockEngine
+from tui.unlock.history import LEASE_SECONDS
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_WORDS = "|".join(state.value for state in ItemState)
@@ -405,3 +406,38 @@ async def test_what_others_did_since_the_log_was_read_is_shown(
         assert event == done
     finally:
         await close(engine)
+
+
+async def test_an_engine_that_lost_its_claim_stops_its_unlock_and_follows(
+    tmp_path: Path, proxy: CountingProxy
+) -> None:
+    """A process starved past its lease (suspended, say) while a request was in
+    flight: another one took the item back. The first stops that unlock, never
+    writes over the other's state, and shows the item as the other has it."""
+    setup = Setup(tmp_path, proxy.url)
+    proxy.gate.clear()
+    engine = await engine_on(setup)
+    later = History(setup.db, clock=lambda: time.time() + LEASE_SECONDS + 1)
+    try:
+        (item,) = engine.add(links(1, "lease")[0])
+        await wait_until(lambda: engine.items[item.id].state == ItemState.UNLOCKING)
+        (taken,) = later.take_back([item.id])
+        assert (taken.owner, taken.state) == (later.owner, ItemState.PENDING)
+        await wait_until(lambda: engine.items[item.id] == taken)
+        proxy.gate.set()  # the first one's request was dropped: its answer is not used
+        done = later.update(replace(taken, state=ItemState.DONE, status=200, message="OK"))
+        await asyncio.wait_for(engine.wait_idle(), 10)
+        assert engine.items[item.id] == done
+        assert later.get(item.id) == done
+    finally:
+        proxy.gate.set()
+        later.close()
+        await close(engine)
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)

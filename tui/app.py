@@ -30,7 +30,7 @@ from tui.safe_files import RefusedFile
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import RefreshSettings, Settings, SettingsError, resolve_password
 from tui.unlock.clock import Clock, SystemClock
-from tui.unlock.engine import UnlockEngine
+from tui.unlock.engine import HeldElsewhere, UnlockEngine
 from tui.unlock.history import History, HistoryError, open_or_start_anew, unreadable_sentence
 from tui.unlock.items import Event, Item, ItemState
 from tui.widgets.account import Connection
@@ -111,6 +111,7 @@ class LinkdeckApp(App[None]):
         self.account_poll = Poll(self, "account", self._refresh_account)
         self.hosters_poll = Poll(self, "hosters", self._refresh_hosters)
         self._unsubscribe = lambda: None
+        self._history_cursor: int | None = None
         self._last_fairuse: tuple[float, float] | None = None
         self._unreadable_reported = 0
         if self.settings.keymap:
@@ -221,7 +222,8 @@ class LinkdeckApp(App[None]):
             self._unsubscribe = self.engine.subscribe(
                 lambda event: self.post_message(UnlockEvent(event))
             )
-            await self.engine.start()
+            # From where the log was read: what other processes did since shows up too.
+            await self.engine.start(since=self._history_cursor)
             # After the restored items and the first rows on screen were read.
             self.call_after_refresh(self._report_unreadable_rows)
         else:
@@ -380,6 +382,7 @@ class LinkdeckApp(App[None]):
     def _show_history(self) -> None:
         assert self.history is not None
         dashboard = self.query_dashboard()
+        self._history_cursor = self.history.change_cursor()
         dashboard.unlock.load_history(self.history)
         dashboard.account.set_fairuse_history(self._fairuse_values())
 
@@ -419,6 +422,8 @@ class LinkdeckApp(App[None]):
             return
         try:
             getattr(self.engine, action)(item_id)
+        except HeldElsewhere:
+            self.notify("This item is in the queue of another linkdeck process", severity="warning")
         except KeyError:
             self.notify("This item is no longer in the history", severity="warning")
 

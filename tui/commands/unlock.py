@@ -2,6 +2,11 @@
 
 Each link is printed once, when it ends (done, failed, unsupported); links still
 waiting for a retry when the command returns are printed last with their state.
+
+A link another linkdeck process (a dashboard, another run) has queued already
+is not sent again: the command says so on stderr, waits for that process's
+result as for its own links, and counts it in the exit status. If that process
+ends without finishing it, the link is taken back and sent from here.
 """
 
 from __future__ import annotations
@@ -91,22 +96,42 @@ async def run_unlock(
             # The dashboard's own queue is its business: only these links are sent.
             await engine.start(restore=False)
             try:
-                items = engine.add(text)
-                for item in items:
+                for item in engine.add(text):
                     printer.on_event(item)
+                # This engine follows only its links: those it added, those queued elsewhere.
+                ids = list(engine.items)
+                elsewhere = sum(engine.held_elsewhere(item) for item in engine.items.values())
+                if elsewhere:
+                    print(
+                        f"linkdeck: {elsewhere} of the links are already queued by another"
+                        " linkdeck process; waiting for its results",
+                        file=err,
+                        flush=True,
+                    )
                 if args.wait:
                     await wait_with_countdown(engine, err)
                 else:
                     await engine.wait_idle()
             finally:
                 await engine.stop()
-            final = [engine.items[item.id] for item in items]
+            final = [engine.items[item_id] for item_id in ids if item_id in engine.items]
             unreadable = len(history.unreadable_ids)
     printer.print_rest(final)
     if unreadable:
         print(f"linkdeck: warning: {unreadable_sentence(unreadable)}", file=err)
     if engine.pause_reason:
         print(f"linkdeck: unlocking paused: {engine.pause_reason}", file=err)
+    stalled = [reason for item in final if (reason := engine.paused_elsewhere(item))]
+    if stalled:
+        print(
+            f"linkdeck: {len(stalled)} link(s) wait in the queue of another linkdeck process,"
+            f" which is paused ({plain(stalled[0], 80)})",
+            file=err,
+        )
+    if len(final) < len(ids):
+        removed = len(ids) - len(final)
+        print(f"linkdeck: {removed} link(s) were removed from the history meanwhile", file=err)
+        return ExitCode.FAILED
     return exit_code(final, engine.pause_reason)
 
 

@@ -4,7 +4,13 @@ No Textual imports here: the dashboard and `linkdeck unlock` both drive it.
 """
 
 from tui.unlock.clock import Clock, FakeClock, SystemClock
-from tui.unlock.engine import AWAITING_HOSTERS, NO_HOSTER, PAUSED_BY_USER, UnlockEngine
+from tui.unlock.engine import (
+    AWAITING_HOSTERS,
+    NO_HOSTER,
+    PAUSED_BY_USER,
+    HeldElsewhere,
+    UnlockEngine,
+)
 from tui.unlock.extract import extract_links
 from tui.unlock.history import History, HistoryError, HosterOutcome, item_record
 from tui.unlock.items import (
@@ -28,6 +34,7 @@ __all__ = [
     "Clock",
     "Event",
     "FakeClock",
+    "HeldElsewhere",
     "History",
     "HistoryError",
     "HoldScope",

@@ -2,8 +2,15 @@
 
 One scheduler task starts an unlock whenever a slot is free and an item is
 ready, and otherwise sleeps on the clock until the next retry or hold end, or
-until something changes (an item added, an unlock ended, a resume). Nothing
-polls. Every state change is written to the history and emitted as an event.
+until something changes (an item added, an unlock ended, a resume). Every state
+change is written to the history and emitted as an event.
+
+Other processes may share the history. The engine sends only items it holds
+the claim of (see `History`); those another process holds are followed as that
+process changes them (a watcher looks at the history's `data_version` once a
+second, and reads just the rows that changed) and never sent here, until their
+owner ends or lets its lease run out: then they are taken back. The watcher
+also renews this engine's leases.
 
 Events (through `subscribe` or `events`): the full `Item` after each change,
 `ItemRemoved` when an item leaves the log, `QueueState` when a pause or hold
@@ -15,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import sqlite3
+import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import replace
 from itertools import islice
 from types import MappingProxyType
@@ -26,7 +35,7 @@ from tui.api import Credentials, HosterMatcher, LinkdeckError
 from tui.api.errors import ApiError
 from tui.unlock.clock import Clock, SystemClock
 from tui.unlock.extract import extract_links
-from tui.unlock.history import History
+from tui.unlock.history import LEASE_SECONDS, Changes, History, StaleItem
 from tui.unlock.items import (
     UNFINISHED,
     Attempt,
@@ -36,6 +45,7 @@ from tui.unlock.items import (
     ItemState,
     QueueState,
 )
+from tui.unlock.owner import owner_gone
 from tui.unlock.policy import ACCOUNT_CANNOT_DOWNLOAD, LOGIN_FAILED, HoldScope, rule_for
 
 if TYPE_CHECKING:
@@ -50,12 +60,24 @@ NO_HOSTER = "no hoster serves this link"
 _READY = (ItemState.PENDING, ItemState.HELD)
 _RETRYABLE = (ItemState.FAILED, ItemState.CANCELLED, ItemState.WAITING)
 _CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.UNLOCKING)
+WATCH_SECONDS = 1.0
+"""How often the history is checked for the changes of other processes."""
+HEARTBEAT_SECONDS = LEASE_SECONDS / 4
+
+
+class HeldElsewhere(Exception):
+    """The item is in the queue of another linkdeck process: only that one changes it."""
+
+    def __init__(self, item_id: int) -> None:
+        super().__init__(f"item {item_id} is in the queue of another linkdeck process")
+        self.item_id = item_id
 
 
 class UnlockEngine:
     """Turns links into direct links. Use from one event loop.
 
-    Commands taking an item id raise KeyError for an id not in `items`.
+    Commands taking an item id raise KeyError for an id not in the history, and
+    HeldElsewhere for an item another live process holds.
 
     With `retry_temporary=False` a temporary failure ends its item as failed
     at once instead of waiting for a retry (`linkdeck unlock --no-retry`).
@@ -79,8 +101,11 @@ class UnlockEngine:
         self._retry_temporary = retry_temporary
         self._items: dict[int, Item] = {}
         self._counts: Counter[ItemState] = Counter()
-        # Ids of pending and held items, in queue order.
+        # Ids of this engine's pending and held items, in queue order.
         self._ready: dict[int, None] = {}
+        # Ids of unfinished items another process holds, and the queues of others paused.
+        self._elsewhere: set[int] = set()
+        self._paused_elsewhere: dict[str, str] = {}
         # (retry time, id) of waiting items; entries whose item moved on are skipped.
         self._timers: list[tuple[float, int]] = []
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -91,6 +116,11 @@ class UnlockEngine:
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._follow_all = False
+        self._data_version: int | None = None
+        self._cursor = 0
+        self._last_heartbeat = 0.0
 
     # State seen from outside
 
@@ -98,6 +128,17 @@ class UnlockEngine:
     def items(self) -> Mapping[int, Item]:
         """Every item of this session by id, in the order they were added."""
         return MappingProxyType(self._items)
+
+    def held_elsewhere(self, item: Item) -> bool:
+        """Whether another process holds `item` (it is unfinished in that one's queue)."""
+        return item.owner is not None and item.owner != self.history.owner
+
+    def paused_elsewhere(self, item: Item) -> str | None:
+        """Why the queue of the other process holding `item` is paused, if it is."""
+        return self._paused_elsewhere.get(item.owner or "") if self.held_elsewhere(item) else None
+
+    def _mine(self, item: Item) -> bool:
+        return item.owner == self.history.owner
 
     @property
     def paused(self) -> bool:
@@ -138,9 +179,20 @@ class UnlockEngine:
 
     # Life cycle
 
-    async def start(self, *, restore: bool = True) -> None:
-        """Prune the history by age, restore the hoster holds and, with `restore`, the
-        unfinished items of the history, then start unlocking."""
+    async def start(self, *, restore: bool = True, since: int | None = None) -> None:
+        """Prune the history by age, restore the hoster holds and, with `restore`, take
+        back the unfinished items of the history no live process holds, then start
+        unlocking.
+
+        With `restore` the engine follows the whole history: what other processes
+        add, change and remove is emitted from `since` on (a `change_cursor()` of
+        the history, read before the caller read the history; now by default),
+        and items their owners leave are taken back. Without it, only the items
+        this engine added, or found queued elsewhere for its links, are followed."""
+        self._follow_all = restore
+        self._data_version = None  # the first look reads from `since` whatever it says
+        self._cursor = self.history.change_cursor() if since is None else since
+        self._last_heartbeat = time.monotonic()
         now = self._clock.now()
         if self.settings.history_days > 0:
             self.history.prune(older_than=now - self.settings.history_days * 86400)
@@ -148,18 +200,23 @@ class UnlockEngine:
             if outcome.unavailable_until and outcome.unavailable_until > now:
                 self._hoster_holds[hoster] = outcome.unavailable_until
         if restore:
-            for item in self.history.unfinished():
-                if item.id not in self._items:
-                    self._requeue(item, persist=True)
+            self._adopt(self.history.take_back())
         self._scheduler = asyncio.create_task(self._run(), name="unlock-scheduler")
+        self._watcher = asyncio.create_task(self._watch(), name="unlock-history-watcher")
 
     async def stop(self) -> None:
-        """Stop unlocking; links in flight go back to pending."""
-        tasks = [task for task in (self._scheduler, *self._tasks.values()) if task]
-        self._scheduler = None  # and so nothing new is launched
+        """Stop unlocking; links in flight go back to pending, and this engine's
+        claims are released for the next process to take back at once."""
+        tasks = [task for task in (self._scheduler, self._watcher, *self._tasks.values()) if task]
+        self._scheduler = self._watcher = None  # and so nothing new is launched
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            self.history.release()
+        except sqlite3.Error as error:
+            # Not fatal: the claims end with this process or their lease.
+            log.warning("could not release the claims in the history: %s", error)
 
     async def wait_idle(self, *, include_waiting: bool = False) -> None:
         """Return once nothing is unlocking and nothing is ready to go (or the queue
@@ -172,13 +229,19 @@ class UnlockEngine:
             return False
         if self.paused:
             return True
-        if self._counts[ItemState.PENDING]:
+        # Items in another process's paused queue will not end soon: not waited for.
+        stalled = Counter(
+            self._items[item_id].state
+            for item_id in self._elsewhere
+            if self._items[item_id].owner in self._paused_elsewhere
+        )
+        if self._counts[ItemState.PENDING] > stalled[ItemState.PENDING]:
             return False
         # A retry or hold end that is due but not handled yet is work about to start.
         wake_at = self._next_wake()
         if wake_at is not None and wake_at <= self._clock.now():
             return False
-        later = self._counts[ItemState.WAITING] + self._counts[ItemState.HELD]
+        later = sum(self._counts[s] - stalled[s] for s in (ItemState.WAITING, ItemState.HELD))
         return not (include_waiting and later)
 
     # Commands
@@ -186,7 +249,8 @@ class UnlockEngine:
     def add(self, text: str, *, force: bool = False) -> list[Item]:
         """Queue the links found in `text`; returns the new items.
 
-        A link already unfinished in the queue is skipped. A link no hoster serves
+        A link already unfinished in the queue, or in the history (queued by another
+        process: then followed in `items`, not sent), is skipped. A link no hoster serves
         is `unsupported` unless `force`. A link done within the reuse window is
         answered from the history at once (`reused`), without calling the API.
         Before a hoster list is known (`set_matcher`), links are held.
@@ -196,11 +260,17 @@ class UnlockEngine:
         new = [
             self._new_item(link, now, force) for link in extract_links(text) if link not in queued
         ]
-        stored = self.history.insert(new)
-        for item in stored:
-            self._set(item, persist=False)
+        added = self.history.add(new)
+        for item in added.new:
+            self._store(item)
+        if added.queued:
+            # Queued by another process: followed here until they end, and sent
+            # only if their owner has ended (then they are taken back now).
+            self._adopt(added.queued)
+            self._adopt(self.history.take_back(item.id for item in added.queued))
+            self._refresh_paused()
         self._wake.set()
-        return stored
+        return added.new
 
     def _new_item(self, link: str, now: float, force: bool) -> Item:
         item = Item(id=0, link=link, hoster=None, state=ItemState.PENDING, created=now, updated=now)
@@ -265,23 +335,27 @@ class UnlockEngine:
     def remove(self, item_id: int) -> None:
         """Forget an item, in memory and in the history."""
         self._known(item_id)
-        item = self._items.pop(item_id)
-        self._counts[item.state] -= 1
-        self._ready.pop(item_id, None)
-        task = self._tasks.get(item_id)
-        if task:
-            task.cancel()
-        self.history.delete(item_id)
-        self._emit(ItemRemoved(item_id))
+        if not self.history.delete(item_id):
+            raise HeldElsewhere(item_id)  # claimed by another process just now
+        self._forget(item_id)
 
     def pause(self, reason: str = PAUSED_BY_USER) -> None:
         self._pause_reason = reason
+        self._publish_pause()
         self._emit(self.queue_state)
 
     def resume(self) -> None:
         self._pause_reason = None
+        self._publish_pause()
         self._wake.set()
         self._emit(self.queue_state)
+
+    def _publish_pause(self) -> None:
+        try:
+            self.history.set_paused(self._pause_reason)
+        except sqlite3.Error as error:
+            # Only another process waiting for these items would miss it.
+            log.warning("could not record the pause in the history: %s", error)
 
     def set_credentials(self, credentials: Credentials) -> None:
         """Use new credentials; a pause caused by the account ends."""
@@ -295,38 +369,92 @@ class UnlockEngine:
         self._matcher = matcher
         now = self._clock.now()
         for item in list(self._items.values()):
-            if item.state == ItemState.HELD and _awaits_hosters(item):
+            if item.state == ItemState.HELD and _awaits_hosters(item) and self._mine(item):
                 self._set(self._placed(item, now))
         self._wake.set()
 
     # Bookkeeping
 
     def _known(self, item_id: int) -> Item:
-        """The item, taken back from the history when it belongs to an earlier
-        session (the log shows those too); KeyError if there is none."""
+        """The item as the history has it now (taken back if nobody else holds it),
+        for a command on it: this engine's own unfinished items as it knows them."""
         item = self._items.get(item_id)
-        if item is None:
-            item = self.history.get(item_id)
-            if item is None:
+        if item is None or not self._mine(item):
+            rows = self.history.take_back([item_id])
+            if not rows:
+                if item is not None:
+                    self._forget(item_id)
                 raise KeyError(item_id)
-            self._set(item, persist=False)
+            self._adopt(rows)
+            item = self._items[item_id]
+        if self.held_elsewhere(item):
+            raise HeldElsewhere(item_id)
         return item
 
-    def _set(self, item: Item, *, persist: bool = True) -> None:
+    def _set(self, item: Item, *, persist: bool = True) -> bool:
+        """Write `item` to the history and keep it; False when the history's row
+        changed meanwhile (another process took it back or removed it): the row
+        is kept as it is then."""
+        if persist:
+            try:
+                item = self.history.update(item)
+            except StaleItem as stale:
+                if stale.current is None:
+                    self._forget(item.id)
+                else:
+                    self._store(stale.current)
+                return False
+        self._store(item)
+        return True
+
+    def _store(self, item: Item) -> None:
+        """Keep `item` as the engine knows it, and emit it."""
         old = self._items.get(item.id)
         if old is not None:
             self._counts[old.state] -= 1
         self._items[item.id] = item
         self._counts[item.state] += 1
-        if item.state in _READY and not _awaits_hosters(item):
+        mine = self._mine(item)
+        if mine and item.state in _READY and not _awaits_hosters(item):
             self._ready[item.id] = None
         else:
             self._ready.pop(item.id, None)
-        if item.state == ItemState.WAITING and item.next_attempt_at is not None:
+        if self.held_elsewhere(item):
+            self._elsewhere.add(item.id)
+        else:
+            self._elsewhere.discard(item.id)
+        if mine and item.state == ItemState.WAITING and item.next_attempt_at is not None:
             heapq.heappush(self._timers, (item.next_attempt_at, item.id))
-        if persist:
-            self.history.update(item)
         self._emit(item)
+
+    def _forget(self, item_id: int) -> None:
+        """The item left the history: drop it, and stop its unlock if one runs."""
+        item = self._items.pop(item_id, None)
+        if item is None and not self._follow_all:
+            return
+        if item is not None:
+            self._counts[item.state] -= 1
+        self._ready.pop(item_id, None)
+        self._elsewhere.discard(item_id)
+        task = self._tasks.get(item_id)
+        if task:
+            task.cancel()
+        self._emit(ItemRemoved(item_id))
+
+    def _adopt(self, rows: Iterable[Item]) -> None:
+        """Items as the history has them now: this engine's are queued, the others
+        are kept as they are."""
+        now = self._clock.now()
+        for row in rows:
+            known = self._items.get(row.id)
+            if known is not None and known.version == row.version:
+                continue
+            if self._mine(row) and row.state in UNFINISHED:
+                placed = self._placed(row, now)
+                self._set(placed, persist=placed != row)
+                self._wake.set()
+            else:
+                self._store(row)
 
     def _emit(self, event: Event) -> None:
         for callback in list(self._subscribers):
@@ -335,12 +463,16 @@ class UnlockEngine:
             except Exception:
                 # A broken subscriber must not stop the queue.
                 log.exception("unlock event subscriber failed")
+        self._changed_now()
+
+    def _changed_now(self) -> None:
+        """Wake `wait_idle` to look again."""
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def _requeue(self, item: Item, *, persist: bool = True) -> None:
+    def _requeue(self, item: Item) -> None:
         """Put an item back in the queue: pending, held, or waiting until its time."""
-        self._set(self._placed(item, self._clock.now()), persist=persist)
+        self._set(self._placed(item, self._clock.now()))
         self._wake.set()
 
     def _ready_state(self, hoster: str | None, now: float) -> ItemState:
@@ -386,8 +518,8 @@ class UnlockEngine:
         """Waiting items whose retry time has come go back to the queue."""
         while self._timers and self._timers[0][0] <= now:
             at, item_id = heapq.heappop(self._timers)
-            item = self._items.get(item_id)
-            if item and item.state == ItemState.WAITING and item.next_attempt_at == at:
+            if self._timer_current(at, item_id):
+                item = self._items[item_id]
                 self._requeue(replace(item, next_attempt_at=None, updated=now))
 
     def _next_wake(self) -> float | None:
@@ -402,7 +534,12 @@ class UnlockEngine:
 
     def _timer_current(self, at: float, item_id: int) -> bool:
         item = self._items.get(item_id)
-        return item is not None and item.state == ItemState.WAITING and item.next_attempt_at == at
+        return (
+            item is not None
+            and item.state == ItemState.WAITING
+            and item.next_attempt_at == at
+            and self._mine(item)
+        )
 
     # Scheduling
 
@@ -428,8 +565,9 @@ class UnlockEngine:
 
     def _launch(self, item: Item, now: float) -> None:
         # Written before the call: a crash now leaves it 'unlocking', retried on restart.
-        self._set(replace(item, state=ItemState.UNLOCKING, updated=now))
-        self._tasks[item.id] = asyncio.create_task(self._unlock(item.id, item.link))
+        # The write holds the claim: it fails if another process took the item meanwhile.
+        if self._set(replace(item, state=ItemState.UNLOCKING, updated=now)):
+            self._tasks[item.id] = asyncio.create_task(self._unlock(item.id, item.link))
 
     async def _sleep_until(self, wake_at: float | None) -> None:
         if wake_at is None:
@@ -445,6 +583,74 @@ class UnlockEngine:
         finally:
             sleeper.cancel()
             waker.cancel()
+
+    # Other processes
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                self._follow_history()
+            except sqlite3.Error as error:
+                # Locked or failing for a moment: the next look tries again.
+                log.warning("could not read the changes of the history: %s", error)
+            except Exception:
+                # A bug must not end the following of other processes for good.
+                log.exception("following the history failed")
+
+    def _follow_history(self) -> None:
+        """Apply what other processes changed since the last look, take back what
+        owners that ended left, and renew this engine's claims when it is time."""
+        version = self.history.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            changes = self.history.changes_since(self._cursor)
+            self._cursor = changes.cursor
+            self._apply(changes)
+            self._refresh_paused()
+        if self._elsewhere:
+            owners = {self._items[item_id].owner for item_id in self._elsewhere}
+            gone = {owner for owner in owners if owner and owner_gone(owner)}
+            if gone:
+                left = [i for i in self._elsewhere if self._items[i].owner in gone]
+                self._adopt(self.history.take_back(left))
+        if time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
+            self._heartbeat()
+
+    def _apply(self, changes: Changes) -> None:
+        left: list[int] = []
+        for row in changes.items:
+            known = self._items.get(row.id)
+            if known is not None and known.version >= row.version:
+                continue  # this engine's own write, or seen already
+            if known is None and not self._follow_all:
+                continue
+            task = self._tasks.get(row.id)
+            if task is not None and not self._mine(row):
+                # Taken back by another process after this one's lease ran out
+                # (it was stopped or starved): that one sends it now.
+                task.cancel()
+            self._store(row)
+            if row.state in UNFINISHED and row.owner is None:
+                left.append(row.id)  # released by a clean stop
+        for item_id in changes.removed:
+            self._forget(item_id)
+        if left:
+            self._adopt(self.history.take_back(left))
+
+    def _refresh_paused(self) -> None:
+        paused = self.history.paused_queues() if self._elsewhere else {}
+        if paused != self._paused_elsewhere:
+            self._paused_elsewhere = paused
+            self._changed_now()
+
+    def _heartbeat(self) -> None:
+        self._last_heartbeat = time.monotonic()
+        unfinished = sum(self._counts[state] for state in UNFINISHED)
+        if unfinished > len(self._elsewhere):
+            self.history.renew()  # the leases of this engine's items
+        if self._elsewhere:
+            self._adopt(self.history.take_back(self._elsewhere))  # leases that ran out
 
     async def _unlock(self, item_id: int, link: str) -> None:
         try:
@@ -486,9 +692,12 @@ class UnlockEngine:
             self._wake.set()
 
     def _current(self, item_id: int) -> Item | None:
-        """The item if it is still unlocking (not cancelled or removed meanwhile)."""
+        """The item if it is still unlocking here (not cancelled, removed or taken
+        back by another process meanwhile)."""
         item = self._items.get(item_id)
-        return item if item is not None and item.state == ItemState.UNLOCKING else None
+        if item is None or item.state != ItemState.UNLOCKING or not self._mine(item):
+            return None
+        return item
 
     def _stopped(self, item_id: int) -> None:
         item = self._current(item_id)

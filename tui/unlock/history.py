@@ -3,6 +3,15 @@
 Every state change is written at once (WAL and synchronous=NORMAL make a write
 a cheap append), so a crash or `kill -9` loses nothing that was queued.
 
+Several processes may share one file, and each link is still unlocked once: an
+unfinished item is claimed by one process (its `owner`, with a lease the owner
+renews while it runs) from the moment it is stored; another process takes it
+back only once that owner has ended or let its lease run out. Every write
+applies only over the version of the row it read, so no process overwrites
+another's newer state. Each change stamps its rows from a change counter, so
+the others read just what changed (`changes_since`) when SQLite's
+`data_version` says the file changed.
+
 The file may not be what it seems: a symbolic link at it or at its companions
 is refused (SQLite would follow it); a file SQLite cannot read is
 `HistoryDamaged`, which `set_aside` moves out of the way (never deleted); a
@@ -16,18 +25,28 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 from tui.safe_files import RefusedFile, open_file
 from tui.unlock import cells
 from tui.unlock.items import UNFINISHED, Item, ItemState
+from tui.unlock.owner import new_owner, owner_gone
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
+SCHEMA_VERSION = 2
+LEASE_SECONDS = 120.0
+"""How long a claim holds unless its owner renews it (a running engine does, well inside it)."""
+
+_UNFINISHED = tuple(sorted(UNFINISHED))
+# Literal, not bound: SQLite uses a partial index only for a query that repeats its WHERE.
+_UNFINISHED_SQL = "state IN (" + ", ".join(f"'{state}'" for state in _UNFINISHED) + ")"
+_MIGRATIONS = (
+    # Version 1: the log.
+    """
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
     link TEXT NOT NULL,
@@ -45,7 +64,7 @@ CREATE TABLE items (
     reused INTEGER NOT NULL DEFAULT 0,
     forced INTEGER NOT NULL DEFAULT 0
 );
--- counts_by_state() and unfinished()
+-- the items of a state
 CREATE INDEX items_state ON items (state);
 -- reusable(): the last success of a link
 CREATE INDEX items_done_link ON items (link, updated) WHERE state = 'done';
@@ -58,20 +77,59 @@ CREATE TABLE hosters (
     unavailable_since REAL,
     unavailable_until REAL
 ) WITHOUT ROWID;
-"""
+""",
+    # Version 2: claims, versions and the change feed, for several processes at once.
+    f"""
+ALTER TABLE items ADD COLUMN owner TEXT;
+ALTER TABLE items ADD COLUMN lease_until REAL;
+ALTER TABLE items ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN change INTEGER NOT NULL DEFAULT 0;
+-- changes_since()
+CREATE INDEX items_change ON items (change);
+-- add(): is the link queued already?
+CREATE INDEX items_unfinished_link ON items (link) WHERE {_UNFINISHED_SQL};
+-- renew() and release()
+CREATE INDEX items_owner ON items (owner) WHERE owner IS NOT NULL;
+CREATE TABLE change_counter (last INTEGER NOT NULL);
+INSERT INTO change_counter VALUES (0);
+-- Items deleted one by one (not by prune()), for changes_since().
+CREATE TABLE removed (id INTEGER NOT NULL, change INTEGER NOT NULL, at REAL NOT NULL);
+CREATE INDEX removed_change ON removed (change);
+-- counts_by_state() without a scan of the items, kept by the triggers.
+CREATE TABLE state_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+-- The queues paused now, by owner: another process does not wait on their items.
+CREATE TABLE paused_queues (owner TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO state_counts SELECT state, count(*) FROM items GROUP BY state;
+CREATE TRIGGER items_counted_insert AFTER INSERT ON items BEGIN
+    INSERT INTO state_counts VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER items_counted_update AFTER UPDATE OF state ON items
+WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+    INSERT INTO state_counts VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER items_counted_delete AFTER DELETE ON items BEGIN
+    UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
+END;
+""",
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
 _COLUMNS = (
     "link, hoster, state, created, updated, next_attempt_at, attempts, status, message, "
     "location, filename, filesize, reused, forced"
 )
-_UNFINISHED = tuple(sorted(UNFINISHED))
 # What the queries read: a file without them is not a linkdeck history.
 _TABLES = {
-    "items": _COLUMNS,
+    "items": f"{_COLUMNS}, owner, version",
     "fairuse": "at, value",
     "hosters": "hoster, last_ok, unavailable_since, unavailable_until",
 }
 _COMPANIONS = ("-wal", "-shm", "-journal")
 _MAGIC = b"SQLite format 3\x00"
+_SELECT = f"id, {_COLUMNS}, owner, version"
+_ASSIGNMENTS = ", ".join(f"{name.strip()} = ?" for name in _COLUMNS.split(","))
+_IDS_PER_QUERY = 500
+"""Below SQLite's oldest limit of 999 bound parameters."""
 
 
 class HistoryError(Exception):
@@ -90,6 +148,33 @@ class HistoryDamaged(HistoryError):
         """st_dev and st_ino of the damaged file: `set_aside` moves no other."""
 
 
+class StaleItem(Exception):
+    """The row is no longer as this process last read or wrote it: another process
+    changed it, holds it or deleted it. `current` is the row as it is now."""
+
+    def __init__(self, current: Item | None) -> None:
+        super().__init__("the item was changed in the history by another process")
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    new: list[Item]
+    """The items stored, with their ids, claimed by this history while unfinished."""
+    queued: list[Item]
+    """The unfinished items the history already had for some of the links (not stored again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    items: list[Item]
+    """Items added or changed, in the order of their changes."""
+    removed: list[int]
+    """Ids of items deleted."""
+    cursor: int
+    """Where the next `changes_since` starts."""
+
+
 @dataclass(frozen=True, slots=True)
 class HosterOutcome:
     hoster: str
@@ -105,10 +190,15 @@ def default_path() -> Path:
 
 
 class History:
-    """The unlock log. Thread-safe: one connection behind a lock."""
+    """The unlock log. Thread-safe: one connection behind a lock.
 
-    def __init__(self, path: Path | None = None) -> None:
+    `clock` gives the time of the leases (tests move it by hand)."""
+
+    def __init__(self, path: Path | None = None, *, clock: Callable[[], float] = time.time) -> None:
         self.path = path or default_path()
+        self.owner = new_owner()
+        """Whose claims this history writes: this process, and this history alone in it."""
+        self._clock = clock
         identity, header = _create_private(self.path)
         if header not in (b"", _MAGIC):
             # Before SQLite opens it: on closing a file it cannot read, it deletes the
@@ -127,7 +217,7 @@ class History:
                 raise HistoryDamaged(self.path, check, identity)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
+            self._migrate(identity)
             self._check_tables(identity)
         except HistoryError:
             self._db.close()
@@ -149,17 +239,21 @@ class History:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _migrate(self) -> None:
-        # IMMEDIATE: two processes opening a new file at once create the schema once.
+    def _migrate(self, identity: tuple[int, int]) -> None:
+        # IMMEDIATE: two processes opening a file at once migrate it once.
         self._db.execute("BEGIN IMMEDIATE")
         try:
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
                 raise HistoryError(f"{self.path} comes from a newer linkdeck (schema {version})")
-            if version == 0:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
+            try:
+                for script in _MIGRATIONS[version:]:
+                    for statement in _statements(script):
                         self._db.execute(statement)
+            except sqlite3.OperationalError as exc:  # tables of another program's
+                reason = f"not a linkdeck history: {exc}"
+                raise HistoryDamaged(self.path, reason, identity) from None
+            if version < SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -176,19 +270,25 @@ class History:
 
     def _items(self, rows: Iterable[tuple[Any, ...]]) -> list[Item]:
         """The items of `rows`, without those that cannot be read (noted)."""
-        items = []
-        for row in rows:
-            item = _item(row)
-            if item is None:
-                self.unreadable_ids.add(row[0])
-            else:
-                items.append(item)
-        return items
+        return [item for row in rows if (item := self._readable(row)) is not None]
+
+    def _readable(self, row: tuple[Any, ...]) -> Item | None:
+        """The item of `row`, or None (and its id noted) if it cannot be read."""
+        item = _item(row)
+        if item is None:
+            self.unreadable_ids.add(row[0])
+        return item
+
+    def _get(self, db: sqlite3.Connection, item_id: int) -> Item | None:
+        row = db.execute(f"SELECT {_SELECT} FROM items WHERE id = ?", (item_id,)).fetchone()
+        return None if row is None else self._readable(row)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN")
+            # IMMEDIATE: a deferred transaction that reads and then writes fails at
+            # once (SQLITE_BUSY, no waiting) when another process wrote in between.
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
             except BaseException:
@@ -200,36 +300,207 @@ class History:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
 
+    def _claim(self, state: ItemState) -> tuple[str | None, float | None]:
+        """The owner and lease a row in `state` is written with: this history's
+        while unfinished, nobody's once it ended."""
+        if state in UNFINISHED:
+            return self.owner, self._clock() + LEASE_SECONDS
+        return None, None
+
+    def _claimable(self, owner: str | None, lease_until: float | None, now: float) -> bool:
+        """Whether an unfinished row may be taken: nobody's, or its owner ended or let
+        its lease run out. Never one of this history's own: it may be in flight."""
+        if owner is None:
+            return True
+        if owner == self.owner:
+            return False
+        return lease_until is None or lease_until <= now or owner_gone(owner)
+
     # Items
 
     def insert(self, items: Iterable[Item]) -> list[Item]:
-        """Store new items in one transaction; returns them with their ids."""
-        stored = []
+        """Store items as they are, in one transaction (an import, a history built by a
+        test); returns them with their ids. `add` is the one that queues links."""
         with self._transaction() as db:
+            change = _next_change(db)
+            return [self._store(db, item, change) for item in items]
+
+    def add(self, items: Iterable[Item]) -> Added:
+        """Store the items whose link is not unfinished in the history already, in one
+        transaction with that check: a link queued or in flight in any process is
+        never queued twice."""
+        new, queued = [], []
+        with self._transaction() as db:
+            change = None
             for item in items:
-                cursor = db.execute(
-                    f"INSERT INTO items ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                    _row(item),
+                row = db.execute(
+                    f"SELECT {_SELECT} FROM items WHERE link = ? AND {_UNFINISHED_SQL}"
+                    " ORDER BY id LIMIT 1",
+                    (item.link,),
+                ).fetchone()
+                queued_item = None if row is None else self._readable(row)
+                if queued_item is not None:
+                    queued.append(queued_item)
+                    continue
+                change = change or _next_change(db)
+                new.append(self._store(db, item, change))
+        return Added(new, queued)
+
+    def _store(self, db: sqlite3.Connection, item: Item, change: int) -> Item:
+        owner, lease = self._claim(item.state)
+        cursor = db.execute(
+            f"INSERT INTO items ({_COLUMNS}, owner, lease_until, version, change)"
+            f" VALUES ({', '.join('?' * 18)})",
+            (*_row(item), owner, lease, 1, change),
+        )
+        return replace(item, id=cursor.lastrowid or 0, owner=owner, version=1)
+
+    def update(self, item: Item) -> Item:
+        """Write `item` over its row if the row is still the version `item` came from
+        and no other process holds it; returns it as stored (its new version, and
+        this history as owner while unfinished). Raises StaleItem otherwise."""
+        owner, lease = self._claim(item.state)
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE items SET {_ASSIGNMENTS}, owner = ?, lease_until = ?,"
+                " version = version + 1, change = ?"
+                " WHERE id = ? AND version = ? AND (owner IS NULL OR owner = ?)",
+                (*_row(item), owner, lease, _next_change(db), item.id, item.version, self.owner),
+            )
+            if cursor.rowcount == 0:
+                raise StaleItem(self._get(db, item.id))  # and the counter goes back
+        return replace(item, owner=owner, version=item.version + 1)
+
+    def take_back(self, ids: Iterable[int] | None = None) -> list[Item]:
+        """Claim the unfinished items (every one, or those of `ids`) that no live
+        process holds: nobody's, or left by an owner that ended or let its lease
+        run out. An item caught unlocking is pending again: its answer never came.
+
+        Returns the items asked for as they are now, oldest first: those claimed
+        (or this history's already) with this history as owner, the others as
+        their owner has them; with `ids`, ended items too."""
+        now = self._clock()
+        with self._transaction() as db:
+            if ids is None:
+                rows = db.execute(
+                    f"SELECT {_SELECT}, lease_until FROM items WHERE {_UNFINISHED_SQL} ORDER BY id"
+                ).fetchall()
+            else:
+                rows = []
+                wanted = iter(sorted(set(ids)))
+                while chunk := list(islice(wanted, _IDS_PER_QUERY)):
+                    rows += db.execute(
+                        f"SELECT {_SELECT}, lease_until FROM items"
+                        f" WHERE id IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+                        chunk,
+                    ).fetchall()
+            items, change = [], None
+            for row in rows:
+                item, lease_until = self._readable(row[:-1]), _lease(row[-1])
+                if item is None:
+                    continue
+                if item.state in UNFINISHED and self._claimable(item.owner, lease_until, now):
+                    change = change or _next_change(db)
+                    state = ItemState.PENDING if item.state == ItemState.UNLOCKING else item.state
+                    db.execute(
+                        "UPDATE items SET owner = ?, lease_until = ?, state = ?,"
+                        " version = version + 1, change = ? WHERE id = ?",
+                        (self.owner, now + LEASE_SECONDS, str(state), change, item.id),
+                    )
+                    item = replace(item, state=state, owner=self.owner, version=item.version + 1)
+                items.append(item)
+        return items
+
+    def renew(self) -> None:
+        """Extend the leases of this history's claims: the heartbeat of a running engine.
+        Not a change others need to read."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE items SET lease_until = ? WHERE owner = ?",
+                (self._clock() + LEASE_SECONDS, self.owner),
+            )
+
+    def release(self) -> None:
+        """Give up this history's claims (a clean stop), so the next process takes
+        them back at once; an item left unlocking is pending again."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM paused_queues WHERE owner = ?", (self.owner,))
+            if db.execute("SELECT 1 FROM items WHERE owner = ?", (self.owner,)).fetchone():
+                db.execute(
+                    "UPDATE items SET owner = NULL, lease_until = NULL,"
+                    " state = CASE state WHEN 'unlocking' THEN 'pending' ELSE state END,"
+                    " version = version + 1, change = ? WHERE owner = ?",
+                    (_next_change(db), self.owner),
                 )
-                stored.append(replace(item, id=cursor.lastrowid or 0))
-        return stored
 
-    def update(self, item: Item) -> None:
-        assignments = ", ".join(f"{name.strip()} = ?" for name in _COLUMNS.split(","))
+    def set_paused(self, reason: str | None) -> None:
+        """Say whether this history's queue is paused (None: running), so another
+        process waiting for one of its items knows it will not come soon."""
         with self._lock:
-            self._db.execute(f"UPDATE items SET {assignments} WHERE id = ?", (*_row(item), item.id))
+            if reason is None:
+                self._db.execute("DELETE FROM paused_queues WHERE owner = ?", (self.owner,))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO paused_queues VALUES (?, ?)", (self.owner, reason)
+                )
 
-    def delete(self, item_id: int) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+    def paused_queues(self) -> dict[str, str]:
+        """The owners whose queue is paused, with the reason."""
+        return dict(self._query("SELECT owner, reason FROM paused_queues"))
+
+    def delete(self, item_id: int) -> bool:
+        """Delete an item no other process holds; False if one does or it is gone."""
+        with self._transaction() as db:
+            row = db.execute("SELECT owner FROM items WHERE id = ?", (item_id,)).fetchone()
+            if row is None or row[0] not in (None, self.owner):
+                return False
+            db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+            db.execute(
+                "INSERT INTO removed VALUES (?, ?, ?)", (item_id, _next_change(db), self._clock())
+            )
+        return True
 
     def get(self, item_id: int) -> Item | None:
-        rows = self._query(f"SELECT id, {_COLUMNS} FROM items WHERE id = ?", (item_id,))
-        return next(iter(self._items(rows)), None)
+        with self._lock:
+            return self._get(self._db, item_id)
+
+    # What other processes changed
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the file:
+        checked on a timer, so nothing is read while nothing changes."""
+        with self._lock:
+            (version,) = self._db.execute("PRAGMA data_version").fetchone()
+        return version
+
+    def change_cursor(self) -> int:
+        """Where `changes_since` starts to read what changes from now on."""
+        ((last,),) = self._query("SELECT last FROM change_counter")
+        return last
+
+    def changes_since(self, cursor: int) -> Changes:
+        """The items added, changed and deleted since `cursor` (by any process),
+        read through the index of changes: never the whole table."""
+        with self._lock:
+            self._db.execute("BEGIN")  # one snapshot for the three reads
+            try:
+                rows = self._db.execute(
+                    f"SELECT {_SELECT} FROM items WHERE change > ? ORDER BY change, id", (cursor,)
+                ).fetchall()
+                removed = self._db.execute(
+                    "SELECT id FROM removed WHERE change > ? ORDER BY change", (cursor,)
+                ).fetchall()
+                (last,) = self._db.execute("SELECT last FROM change_counter").fetchone()
+            finally:
+                self._db.execute("COMMIT")
+        items = self._items(rows)
+        present = {item.id for item in items}  # a deleted id may be stored again
+        gone = [item_id for (item_id,) in removed if item_id not in present]
+        return Changes(items, list(dict.fromkeys(gone)), last)
 
     def recent(self, limit: int = 100) -> list[Item]:
         """The last `limit` items, newest first."""
-        rows = self._query(f"SELECT id, {_COLUMNS} FROM items ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self._query(f"SELECT {_SELECT} FROM items ORDER BY id DESC LIMIT ?", (limit,))
         return self._items(rows)
 
     def ids(self) -> list[int]:
@@ -246,33 +517,22 @@ class History:
             for column in ("link", "hoster", "filename", "message", "location")
         )
         rows = self._query(
-            f"SELECT id, {_COLUMNS} FROM items WHERE {where} ORDER BY id DESC LIMIT ?",
+            f"SELECT {_SELECT} FROM items WHERE {where} ORDER BY id DESC LIMIT ?",
             (*[pattern] * 5, limit),
         )
         return self._items(rows)
 
     def counts_by_state(self) -> dict[ItemState, int]:
-        rows = self._query("SELECT state, count(*) FROM items GROUP BY state")
+        """How many items are in each state (kept by triggers: no scan of the items)."""
+        rows = self._query("SELECT state, n FROM state_counts WHERE n > 0")
         known = {str(state) for state in ItemState}
         return {ItemState(state): count for state, count in rows if state in known}
-
-    def unfinished(self) -> list[Item]:
-        """Items to queue again, oldest first; an item caught unlocking is pending again."""
-        marks = ", ".join("?" * len(_UNFINISHED))
-        rows = self._query(
-            f"SELECT id, {_COLUMNS} FROM items WHERE state IN ({marks}) ORDER BY id", _UNFINISHED
-        )
-        items = self._items(rows)
-        return [
-            replace(item, state=ItemState.PENDING) if item.state == ItemState.UNLOCKING else item
-            for item in items
-        ]
 
     def reusable(self, link: str, since: float) -> Item | None:
         """The last unlock of `link` after `since`, if any. Reuses do not count: the
         service's free window starts when the link was really generated."""
         rows = self._query(
-            f"SELECT id, {_COLUMNS} FROM items WHERE link = ? AND state = 'done' AND updated >= ?"
+            f"SELECT {_SELECT} FROM items WHERE link = ? AND state = 'done' AND updated >= ?"
             " AND NOT reused ORDER BY updated DESC LIMIT 1",
             (link, since),
         )
@@ -297,7 +557,7 @@ class History:
     def _iterate(self, where: str = "1", batch: int = 1000) -> Iterator[Item]:
         # Pages by id so a huge log never sits in memory at once.
         last = 0
-        query = f"SELECT id, {_COLUMNS} FROM items WHERE id > ? AND ({where}) ORDER BY id LIMIT ?"
+        query = f"SELECT {_SELECT} FROM items WHERE id > ? AND ({where}) ORDER BY id LIMIT ?"
         while True:
             rows = self._query(query, (last, batch))
             yield from self._items(rows)
@@ -306,14 +566,21 @@ class History:
             last = rows[-1][0]
 
     def prune(self, older_than: float) -> int:
-        """Delete finished items last changed before `older_than`; returns how many."""
-        marks = ", ".join("?" * len(_UNFINISHED))
+        """Delete finished items last changed before `older_than`; returns how many.
+
+        Not written as removals for other processes to read: a dashboard open
+        meanwhile shows those old rows as gone when it draws them."""
         with self._transaction() as db:
             cursor = db.execute(
-                f"DELETE FROM items WHERE updated < ? AND state NOT IN ({marks})",
-                (older_than, *_UNFINISHED),
+                f"DELETE FROM items WHERE updated < ? AND NOT {_UNFINISHED_SQL}", (older_than,)
             )
             db.execute("DELETE FROM fairuse WHERE at < ?", (older_than,))
+            db.execute("DELETE FROM removed WHERE at < ?", (older_than,))
+            # Left by processes that ended paused without a clean stop.
+            db.execute(
+                "DELETE FROM paused_queues WHERE owner NOT IN"
+                " (SELECT owner FROM items WHERE owner IS NOT NULL)"
+            )
         return cursor.rowcount
 
     # Fair use over time, for the dashboard's sparkline
@@ -457,6 +724,23 @@ def _create_private(path: Path) -> tuple[tuple[int, int], bytes]:
     return (found.st_dev, found.st_ino), header
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a script, each trigger whole (its body holds semicolons)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+
+
+def _next_change(db: sqlite3.Connection) -> int:
+    """The stamp of the rows a transaction writes (the counter goes back on a rollback)."""
+    db.execute("UPDATE change_counter SET last = last + 1")
+    (change,) = db.execute("SELECT last FROM change_counter").fetchone()
+    return change
+
+
 def _row(item: Item) -> tuple[Any, ...]:
     attempts = json.dumps([[a.at, a.status, a.message, a.counted] for a in item.attempts])
     return (
@@ -477,10 +761,18 @@ def _row(item: Item) -> tuple[Any, ...]:
     )
 
 
+def _lease(value: object) -> float | None:
+    """A row's lease; one that cannot be read holds nothing."""
+    try:
+        return cells.optional_time(value)
+    except cells.Unreadable:
+        return None
+
+
 def _item(row: tuple[Any, ...]) -> Item | None:
     """The item of a row, or None if a value is not one linkdeck writes."""
     (id_, link, hoster, state, created, updated, next_at, attempts, status, message,
-     location, filename, filesize, reused, forced) = row  # fmt: skip
+     location, filename, filesize, reused, forced, owner, version) = row  # fmt: skip
     try:
         return Item(
             id=id_,
@@ -498,6 +790,8 @@ def _item(row: tuple[Any, ...]) -> Item | None:
             filesize=cells.optional_integer(filesize),
             reused=bool(cells.integer(reused)),
             forced=bool(cells.integer(forced)),
+            owner=cells.optional_text(owner),
+            version=cells.integer(version),
         )
     except cells.Unreadable:
         return None

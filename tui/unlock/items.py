@@ -55,6 +55,10 @@ class Item:
     """Done from the history of the last minutes, without calling the API."""
     forced: bool = False
     """Sent although no hoster pattern matches it."""
+    owner: str | None = None
+    """The process whose queue holds it (its claim in the history); None once it ended."""
+    version: int = 0
+    """Its row's version in the history: a write applies only over the version it read."""
 
     @property
     def counted_attempts(self) -> int:

@@ -35,6 +35,8 @@ TIME_WIDTH, HOSTER_WIDTH, STATE_WIDTH = 5, 14, 15
 ANSWER_MIN, ANSWER_MAX, LINK_MIN = 16, 34, 12
 # Cell padding of the five columns.
 CHROME_WIDTH = 2 * len(COLUMNS)
+OTHER_PROCESS = "other process"
+"""The answer column of an item another linkdeck process has in its queue."""
 HISTORY_CACHE = 1024
 """Items of earlier sessions kept after being read for the screen or the detail."""
 
@@ -79,8 +81,10 @@ class UnlockRegion(Vertical):
 
     The log holds every item of the history: the items of earlier sessions as
     ids only, read from the history when their rows come on screen; the items
-    of this session (the engine's events) in `items`. Every row's cells are
-    made when the row is drawn, at the width its columns have then."""
+    of this session (the engine's events, other processes' items included) in
+    `items`. Every row's cells are made when the row is drawn, at the width its
+    columns have then. The counts are the history's, which other processes
+    change too."""
 
     def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -149,16 +153,19 @@ class UnlockRegion(Vertical):
         self.history = history
         self._earlier.clear()
         ids = history.ids()
-        self._counts = Counter(history.counts_by_state())
-        for item in self.items.values():
-            self._counts[item.state] += 1
         cells = self._row_cells
         table = self.table
         table.set_rows([(str(n), cells) for n in ids])
         for item_id in self.items:
             table.upsert_row(str(item_id), cells)
         table.move_cursor(table.row_count - 1)
+        self._recount()
         self._show_queue()
+
+    def _recount(self) -> None:
+        """The counts as the history has them (a table of a few rows, kept by SQLite)."""
+        if self.history is not None:
+            self._counts = Counter(self.history.counts_by_state())
 
     def _row_cells(self, key: str) -> tuple[Text | str, ...]:
         item_id = int(key)
@@ -173,10 +180,6 @@ class UnlockRegion(Vertical):
         """Add the item's row, or update it in place (only its line is repainted)."""
         table = self.table
         key = str(item.id)
-        previous = self.item(item.id)
-        if previous is not None:
-            self._counts[previous.state] -= 1
-        self._counts[item.state] += 1
         self._earlier.discard(item.id)
         self.items[item.id] = item
         if item.state in TIMED_STATES:
@@ -191,17 +194,16 @@ class UnlockRegion(Vertical):
                 table.move_cursor(table.row_count - 1)
         else:
             table.upsert_row(key, self._row_cells)
+        self._recount()
         self._show_queue()
 
     def remove(self, item_id: int) -> None:
-        item = self.item(item_id)
-        if item is None:
-            return
-        self._counts[item.state] -= 1
         self.items.pop(item_id, None)
         self._earlier.discard(item_id)
         self._countdowns.pop(item_id, None)
-        self.table.remove_row(str(item_id))
+        if str(item_id) in self.table:
+            self.table.remove_row(str(item_id))
+        self._recount()
         self._show_queue()
 
     def set_queue(self, queue: QueueState) -> None:
@@ -209,13 +211,22 @@ class UnlockRegion(Vertical):
         self._show_queue()
 
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
+        if self._elsewhere(item):
+            answer = Text(OTHER_PROCESS, style="italic")
+        else:
+            answer = code_text(item, self.table.column_width("code"))
         return (
             formatting.local_clock(item.created),
             Text(plain(item.hoster or "-", HOSTER_WIDTH)),
             self._state_text(item),
-            code_text(item, self.table.column_width("code")),
+            answer,
             self._link_text(item),
         )
+
+    def _elsewhere(self, item: Item) -> bool:
+        """In the queue of another linkdeck process: that one sends it, not this one."""
+        owner = self.history.owner if self.history is not None else None
+        return item.owner is not None and item.owner != owner
 
     def _state_text(self, item: Item) -> Text:
         """ "waiting x2 2:53": the state, the attempts past the first, the countdown."""

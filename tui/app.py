@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -31,7 +32,13 @@ from tui.screens.dashboard import DashboardScreen
 from tui.settings import RefreshSettings, Settings, SettingsError, resolve_password
 from tui.unlock.clock import Clock, SystemClock
 from tui.unlock.engine import HeldElsewhere, UnlockEngine
-from tui.unlock.history import History, HistoryError, open_or_start_anew, unreadable_sentence
+from tui.unlock.history import (
+    History,
+    HistoryError,
+    HistoryWriteError,
+    open_or_start_anew,
+    unreadable_sentence,
+)
 from tui.unlock.items import Event, Item, ItemState
 from tui.widgets.account import Connection
 
@@ -281,7 +288,8 @@ class LinkdeckApp(App[None]):
         dashboard.show_account(message.account, message.at, self.settings.warnings)
         value = message.account.fairuse_left
         if self.history is not None and self._fairuse_sample_due(message.at, value):
-            self.history.record_fairuse(message.at, value)
+            with suppress(HistoryWriteError):  # one sample fewer in the trend
+                self.history.record_fairuse(message.at, value)
             dashboard.account.set_fairuse_history(self._fairuse_values())
 
     def _fairuse_sample_due(self, at: float, value: float) -> bool:
@@ -424,6 +432,12 @@ class LinkdeckApp(App[None]):
             getattr(self.engine, action)(item_id)
         except HeldElsewhere:
             self.notify("This item is in the queue of another linkdeck process", severity="warning")
+        except HistoryWriteError as error:
+            self.notify(
+                f"Not done: the history cannot be written ({error.reason})",
+                severity="error",
+                markup=False,
+            )
         except KeyError:
             self.notify("This item is no longer in the history", severity="warning")
 

@@ -128,6 +128,17 @@ async def run_unlock(
             f" which is paused ({plain(stalled[0], 80)})",
             file=err,
         )
+    if engine.write_error is not None:
+        # Every answer that came is printed above; the history lacks some of them.
+        unsaved = sum(1 for item in final if item.not_saved)
+        unsent = sum(1 for item in final if item.state in UNFINISHED and not item.attempts)
+        print(
+            f"linkdeck: the unlock history could not be written ({engine.write_error}):"
+            f" {unsaved} answer(s) printed here are not saved in {history.path},"
+            f" and {unsent} link(s) were not sent",
+            file=err,
+        )
+        return ExitCode.USAGE
     if len(final) < len(ids):
         removed = len(ids) - len(final)
         print(f"linkdeck: {removed} link(s) were removed from the history meanwhile", file=err)

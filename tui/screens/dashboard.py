@@ -25,7 +25,7 @@ from tui.api import AccountStatus
 from tui.formatting import days_left, percent
 from tui.safe_files import RefusedFile, create_numbered
 from tui.settings import WarningSettings
-from tui.unlock.history import History, unreadable_sentence
+from tui.unlock.history import History, HistoryWriteError, unreadable_sentence
 from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel, Connection
@@ -233,7 +233,18 @@ class DashboardScreen(Screen[None]):
             return
         if not event.value.strip():
             return
-        added = engine.add(event.value)
+        try:
+            added = engine.add(event.value)
+        except HistoryWriteError as error:
+            # Nothing was queued, and the links stay in the box to try again.
+            self.notify(
+                f"Not queued: {error.reason}, so the history cannot be written",
+                title="Links not queued",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+            return
         event.input.clear()
         unsupported = sum(1 for item in added if item.state is ItemState.UNSUPPORTED)
         text = f"Queued {len(added)} link(s)"

@@ -12,7 +12,7 @@ from tui.unlock.engine import (
     UnlockEngine,
 )
 from tui.unlock.extract import extract_links
-from tui.unlock.history import History, HistoryError, HosterOutcome, item_record
+from tui.unlock.history import History, HistoryError, HistoryWriteError, HosterOutcome, item_record
 from tui.unlock.items import (
     UNFINISHED,
     Attempt,
@@ -37,6 +37,7 @@ __all__ = [
     "HeldElsewhere",
     "History",
     "HistoryError",
+    "HistoryWriteError",
     "HoldScope",
     "HosterOutcome",
     "Item",

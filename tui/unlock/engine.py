@@ -26,6 +26,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import replace
 from itertools import islice
 from types import MappingProxyType
@@ -35,7 +36,7 @@ from tui.api import Credentials, HosterMatcher, LinkdeckError
 from tui.api.errors import ApiError
 from tui.unlock.clock import Clock, SystemClock
 from tui.unlock.extract import extract_links
-from tui.unlock.history import LEASE_SECONDS, Changes, History, StaleItem
+from tui.unlock.history import LEASE_SECONDS, Changes, History, HistoryWriteError, StaleItem
 from tui.unlock.items import (
     UNFINISHED,
     Attempt,
@@ -63,6 +64,8 @@ _CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.
 WATCH_SECONDS = 1.0
 """How often the history is checked for the changes of other processes."""
 HEARTBEAT_SECONDS = LEASE_SECONDS / 4
+WRITE_RETRY_SECONDS = 5.0
+"""How soon a history write that failed is tried again."""
 
 
 class HeldElsewhere(Exception):
@@ -121,6 +124,11 @@ class UnlockEngine:
         self._data_version: int | None = None
         self._cursor = 0
         self._last_heartbeat = 0.0
+        # A write that failed: what is kept in memory only, why, and when to write again.
+        self._unsaved: dict[int, None] = {}
+        self._write_error: str | None = None
+        self._write_retry_at: float | None = None
+        self._restore_pending = False
 
     # State seen from outside
 
@@ -160,7 +168,14 @@ class UnlockEngine:
             global_hold_until=self._global_hold
             if self._global_hold and self._global_hold > now
             else None,
+            not_saved=self._write_error,
+            unsaved=len(self._unsaved),
         )
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the history cannot be written now, or None."""
+        return self._write_error
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call `callback` with every event; returns the function that unsubscribes."""
@@ -195,12 +210,15 @@ class UnlockEngine:
         self._last_heartbeat = time.monotonic()
         now = self._clock.now()
         if self.settings.history_days > 0:
-            self.history.prune(older_than=now - self.settings.history_days * 86400)
+            with suppress(HistoryWriteError):  # old rows stay one more session
+                self.history.prune(older_than=now - self.settings.history_days * 86400)
         for hoster, outcome in self.history.hoster_outcomes().items():
             if outcome.unavailable_until and outcome.unavailable_until > now:
                 self._hoster_holds[hoster] = outcome.unavailable_until
+        self._restore_pending = restore
         if restore:
-            self._adopt(self.history.take_back())
+            with suppress(HistoryWriteError):  # taken back once the history can be written
+                self._take_back_unfinished()
         self._scheduler = asyncio.create_task(self._run(), name="unlock-scheduler")
         self._watcher = asyncio.create_task(self._watch(), name="unlock-history-watcher")
 
@@ -212,11 +230,13 @@ class UnlockEngine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._unsaved:
+            self._retry_writes()  # a last try: the disk may have room again
         try:
             self.history.release()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, HistoryWriteError) as error:
             # Not fatal: the claims end with this process or their lease.
-            log.warning("could not release the claims in the history: %s", error)
+            log.info("could not release the claims in the history: %s", error)
 
     async def wait_idle(self, *, include_waiting: bool = False) -> None:
         """Return once nothing is unlocking and nothing is ready to go (or the queue
@@ -227,8 +247,8 @@ class UnlockEngine:
     def _idle(self, include_waiting: bool) -> bool:
         if self._counts[ItemState.UNLOCKING]:
             return False
-        if self.paused:
-            return True
+        if self.paused or self._write_error is not None:
+            return True  # a queue that cannot write sends nothing until it can
         # Items in another process's paused queue will not end soon: not waited for.
         stalled = Counter(
             self._items[item_id].state
@@ -254,20 +274,26 @@ class UnlockEngine:
         is `unsupported` unless `force`. A link done within the reuse window is
         answered from the history at once (`reused`), without calling the API.
         Before a hoster list is known (`set_matcher`), links are held.
+
+        Raises HistoryWriteError, with nothing queued, when the history cannot be
+        written: a link is sent only once it is stored.
         """
         queued = {item.link for item in self._items.values() if item.state in UNFINISHED}
         now = self._clock.now()
         new = [
             self._new_item(link, now, force) for link in extract_links(text) if link not in queued
         ]
-        added = self.history.add(new)
+        added = self.history.add(new)  # HistoryWriteError: nothing was queued
         for item in added.new:
             self._store(item)
         if added.queued:
             # Queued by another process: followed here until they end, and sent
             # only if their owner has ended (then they are taken back now).
             self._adopt(added.queued)
-            self._adopt(self.history.take_back(item.id for item in added.queued))
+            try:
+                self._adopt(self.history.take_back(item.id for item in added.queued))
+            except HistoryWriteError as error:
+                self._write_failed(error)  # followed as they are; taken back later
             self._refresh_paused()
         self._wake.set()
         return added.new
@@ -353,7 +379,7 @@ class UnlockEngine:
     def _publish_pause(self) -> None:
         try:
             self.history.set_paused(self._pause_reason)
-        except sqlite3.Error as error:
+        except HistoryWriteError as error:
             # Only another process waiting for these items would miss it.
             log.warning("could not record the pause in the history: %s", error)
 
@@ -397,15 +423,63 @@ class UnlockEngine:
         is kept as it is then."""
         if persist:
             try:
-                item = self.history.update(item)
+                item = self.history.update(replace(item, not_saved=None))
             except StaleItem as stale:
+                self._unsaved.pop(item.id, None)
                 if stale.current is None:
                     self._forget(item.id)
                 else:
                     self._store(stale.current)
                 return False
+            except HistoryWriteError as error:
+                self._write_failed(error)
+                if item.state == ItemState.UNLOCKING:
+                    return False  # a claim that is not on disk is none: not sent
+                # The answer is kept, shown as not saved, and written again later.
+                self._unsaved[item.id] = None
+                item = replace(item, not_saved=error.reason)
+            else:
+                self._unsaved.pop(item.id, None)
         self._store(item)
         return True
+
+    def _write_failed(self, error: HistoryWriteError) -> None:
+        """The history could not be written: no new claim until it can, and what is
+        kept in memory is written again in a few seconds."""
+        first = self._write_error is None
+        self._write_error = error.reason
+        self._write_retry_at = self._clock.now() + WRITE_RETRY_SECONDS
+        self._wake.set()
+        if first:
+            log.info("the history cannot be written: %s", error)
+            self._emit(self.queue_state)
+
+    def _retry_writes(self) -> None:
+        """Write what is kept in memory only; once everything is written, new
+        claims (and so unlocks) go on, and items left unfinished are taken back."""
+        self._write_retry_at = None
+        for item_id in list(self._unsaved):
+            item = self._items.get(item_id)
+            if item is None:
+                self._unsaved.pop(item_id)
+            elif self._set(item) and item_id in self._unsaved:
+                return  # failed again: the next try is set
+        try:
+            if self._restore_pending:
+                self._take_back_unfinished()
+        except HistoryWriteError:
+            return
+        self._write_error = None
+        self._emit(self.queue_state)
+        self._wake.set()
+
+    def _take_back_unfinished(self) -> None:
+        try:
+            self._adopt(self.history.take_back())
+        except HistoryWriteError as error:
+            self._write_failed(error)
+            raise
+        self._restore_pending = False
 
     def _store(self, item: Item) -> None:
         """Keep `item` as the engine knows it, and emit it."""
@@ -530,6 +604,8 @@ class UnlockEngine:
             times.append(self._global_hold)
         if self._timers:
             times.append(self._timers[0][0])
+        if self._write_retry_at is not None:
+            times.append(self._write_retry_at)
         return min(times, default=None)
 
     def _timer_current(self, at: float, item_id: int) -> bool:
@@ -549,11 +625,13 @@ class UnlockEngine:
             now = self._clock.now()
             self._expire_holds(now)
             self._release_due(now)
+            if self._write_retry_at is not None and self._write_retry_at <= now:
+                self._retry_writes()
             self._dispatch(now)
             await self._sleep_until(self._next_wake())
 
     def _dispatch(self, now: float) -> None:
-        if self.paused or self._scheduler is None:
+        if self.paused or self._scheduler is None or self._write_error is not None:
             return
         free = self.settings.concurrency - len(self._tasks)
         if free <= 0:
@@ -562,6 +640,8 @@ class UnlockEngine:
         queued = map(self._items.__getitem__, self._ready)
         for item in list(islice((i for i in queued if i.state == ItemState.PENDING), free)):
             self._launch(item, now)
+            if self._write_error is not None:
+                return  # its claim could not be written: neither can the next ones
 
     def _launch(self, item: Item, now: float) -> None:
         # Written before the call: a crash now leaves it 'unlocking', retried on restart.
@@ -591,9 +671,9 @@ class UnlockEngine:
             await asyncio.sleep(WATCH_SECONDS)
             try:
                 self._follow_history()
-            except sqlite3.Error as error:
+            except (sqlite3.Error, HistoryWriteError) as error:
                 # Locked or failing for a moment: the next look tries again.
-                log.warning("could not read the changes of the history: %s", error)
+                log.info("could not follow the changes of the history: %s", error)
             except Exception:
                 # A bug must not end the following of other processes for good.
                 log.exception("following the history failed")
@@ -683,13 +763,21 @@ class UnlockEngine:
                     )
                 )
                 if item.hoster:
-                    self.history.record_hoster_ok(item.hoster, now)
+                    self._record(self.history.record_hoster_ok, item.hoster, now)
                     self._release_hoster(item.hoster, now)
         finally:
             self._tasks.pop(item_id, None)
             # Fill the freed slot at once rather than one scheduler round trip later.
             self._dispatch(self._clock.now())
             self._wake.set()
+
+    def _record(self, write: Callable[..., None], *args: object) -> None:
+        """A hoster's outcome, for its status column: on a failed write, the hold
+        it brings still holds in memory."""
+        try:
+            write(*args)
+        except HistoryWriteError as error:
+            self._write_failed(error)
 
     def _current(self, item_id: int) -> Item | None:
         """The item if it is still unlocking here (not cancelled, removed or taken
@@ -751,7 +839,7 @@ class UnlockEngine:
             )
         )
         if rule.hold == HoldScope.HOSTER and item.hoster:
-            self.history.record_hoster_unavailable(item.hoster, now, now + delay)
+            self._record(self.history.record_hoster_unavailable, item.hoster, now, now + delay)
             self._hold(item.hoster, now + delay)
         elif rule.hold == HoldScope.ACCOUNT:
             self._hold(None, now + delay)

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -146,6 +146,34 @@ class HistoryDamaged(HistoryError):
         self.path = path
         self.identity = identity
         """st_dev and st_ino of the damaged file: `set_aside` moves no other."""
+
+
+class HistoryWriteError(HistoryError):
+    """A write to the history failed; nothing of it was kept. `reason` says why
+    in a few words ("the disk is full")."""
+
+    def __init__(self, path: Path, error: BaseException) -> None:
+        self.reason = _write_failure_reason(error)
+        super().__init__(f"{path} could not be written: {self.reason}")
+        self.path = path
+
+
+_WRITE_FAILURES = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_READONLY: "the file or its file system is read-only",
+    sqlite3.SQLITE_IOERR: "an input/output error",
+    sqlite3.SQLITE_BUSY: "another process keeps it locked",
+    sqlite3.SQLITE_LOCKED: "another process keeps it locked",
+    sqlite3.SQLITE_CANTOPEN: "it cannot be opened",
+    sqlite3.SQLITE_PERM: "permission denied",
+}
+
+
+def _write_failure_reason(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return (error.strerror or type(error).__name__).lower()
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+    return _WRITE_FAILURES.get(code) or str(error)[:200] or type(error).__name__
 
 
 class StaleItem(Exception):
@@ -285,16 +313,26 @@ class History:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; any failure to write (a full disk, a read-only
+        file system, an I/O error, a lock held past the busy timeout) is
+        `HistoryWriteError`, and nothing of the transaction is kept."""
         with self._lock:
-            # IMMEDIATE: a deferred transaction that reads and then writes fails at
-            # once (SQLITE_BUSY, no waiting) when another process wrote in between.
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                # IMMEDIATE: a deferred transaction that reads and then writes fails at
+                # once (SQLITE_BUSY, no waiting) when another process wrote in between.
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # a failed COMMIT may have ended it
+                        with suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as error:
+                if isinstance(error, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+                    raise  # a bug, not the disk
+                raise HistoryWriteError(self.path, error) from None
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -414,8 +452,8 @@ class History:
     def renew(self) -> None:
         """Extend the leases of this history's claims: the heartbeat of a running engine.
         Not a change others need to read."""
-        with self._lock:
-            self._db.execute(
+        with self._transaction() as db:
+            db.execute(
                 "UPDATE items SET lease_until = ? WHERE owner = ?",
                 (self._clock() + LEASE_SECONDS, self.owner),
             )
@@ -436,11 +474,11 @@ class History:
     def set_paused(self, reason: str | None) -> None:
         """Say whether this history's queue is paused (None: running), so another
         process waiting for one of its items knows it will not come soon."""
-        with self._lock:
+        with self._transaction() as db:
             if reason is None:
-                self._db.execute("DELETE FROM paused_queues WHERE owner = ?", (self.owner,))
+                db.execute("DELETE FROM paused_queues WHERE owner = ?", (self.owner,))
             else:
-                self._db.execute(
+                db.execute(
                     "INSERT OR REPLACE INTO paused_queues VALUES (?, ?)", (self.owner, reason)
                 )
 
@@ -586,8 +624,8 @@ class History:
     # Fair use over time, for the dashboard's sparkline
 
     def record_fairuse(self, at: float, value: float) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO fairuse VALUES (?, ?)", (at, value))
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO fairuse VALUES (?, ?)", (at, value))
 
     def fairuse_series(self, since: float) -> list[tuple[float, float]]:
         rows = self._query("SELECT at, value FROM fairuse WHERE at >= ? ORDER BY at", (since,))
@@ -596,8 +634,8 @@ class History:
     # What recent unlocks say about each hoster
 
     def record_hoster_ok(self, hoster: str, at: float) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._transaction() as db:
+            db.execute(
                 "INSERT INTO hosters (hoster, last_ok) VALUES (?, ?)"
                 " ON CONFLICT (hoster) DO UPDATE SET last_ok = excluded.last_ok,"
                 " unavailable_since = NULL, unavailable_until = NULL",
@@ -605,8 +643,8 @@ class History:
             )
 
     def record_hoster_unavailable(self, hoster: str, since: float, until: float) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._transaction() as db:
+            db.execute(
                 "INSERT INTO hosters (hoster, unavailable_since, unavailable_until)"
                 " VALUES (?, ?, ?) ON CONFLICT (hoster) DO UPDATE SET"
                 " unavailable_since = excluded.unavailable_since,"

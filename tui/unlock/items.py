@@ -59,6 +59,8 @@ class Item:
     """The process whose queue holds it (its claim in the history); None once it ended."""
     version: int = 0
     """Its row's version in the history: a write applies only over the version it read."""
+    not_saved: str | None = field(default=None, compare=False)
+    """Why this state is not in the history yet (kept in memory, written again later)."""
 
     @property
     def counted_attempts(self) -> int:
@@ -82,6 +84,10 @@ class QueueState:
     """Hoster name to the time its links may be sent again."""
     global_hold_until: float | None = None
     """Until when no link is sent at all (fair use exhausted)."""
+    not_saved: str | None = None
+    """Why the history cannot be written now: no link is sent until it can be."""
+    unsaved: int = 0
+    """How many items have a state kept in memory only, to be written once it can be."""
 
 
 Event = Item | ItemRemoved | QueueState

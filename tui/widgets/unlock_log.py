@@ -213,6 +213,9 @@ class UnlockRegion(Vertical):
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
         if self._elsewhere(item):
             answer = Text(OTHER_PROCESS, style="italic")
+        elif item.not_saved:
+            answer = Text(shorten(f"not saved: {item.not_saved}", self.table.column_width("code")))
+            answer.stylize("bold red")
         else:
             answer = code_text(item, self.table.column_width("code"))
         return (
@@ -267,6 +270,9 @@ class UnlockRegion(Vertical):
         for state in ItemState:
             if counts.get(state):
                 parts.append((f"  {counts[state]} {state.value}", STATE_STYLES[state]))
+        if self.queue.not_saved:
+            kept = f", {self.queue.unsaved} kept in memory" if self.queue.unsaved else ""
+            parts.append((f"  ⚠ not saved: {self.queue.not_saved}{kept}", "bold red"))
         text = Text.assemble(*parts)
         line = self.query_one("#queue-line", Static)
         if line.content != text:

@@ -28,6 +28,8 @@ from tui.unlock import FakeClock, ItemState
 from tui.widgets.account import Connection
 
 SNAPSHOT_PORT = 47654
+# One worker runs them all, one after another: they share the port.
+pytestmark = pytest.mark.xdist_group("snapshot-port")
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 # Shown in the settings' title; nothing is ever saved there.
 CONFIG_PATH = Path("/home/user/.config/linkdeck/config.toml")
@@ -58,7 +60,7 @@ def fixed_emulator(fake_clock: FakeClock) -> Iterator[Emulator]:
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
-        pytest.skip(f"port {SNAPSHOT_PORT} is taken; the snapshots need it for their links")
+        pytest.fail(f"port {SNAPSHOT_PORT} is taken; the snapshots need it for their links")
     yield emulator
     emulator.stop()
 

@@ -239,3 +239,53 @@ async def test_every_frame_of_a_failed_call_is_safe_to_show_with_its_locals(
     assert b"injected" in shown or b"RuntimeError" in shown, shown
     assert b"locals" in shown or b"self" in shown
     assert not leaked(shown), shown.decode()
+
+
+@pytest.mark.parametrize("depth", ["test", "save"])
+async def test_a_crash_from_the_settings_form_shows_no_pin(
+    depth: str, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """First run: the PIN typed in the form, then a crash below the form's
+    handlers (the connection test, or the connect that a save starts). Every
+    frame of the crash, the form's own data included, is shown without it."""
+    from textual.widgets import Input
+
+    from tui.app import LinkdeckApp
+    from tui.commands.common import Profile
+    from tui.screens.settings import SettingsScreen
+    from tui.settings import Settings
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected")
+
+    if depth == "test":
+        monkeypatch.setattr("tui.screens.settings.ApiClient", boom)
+    else:
+        monkeypatch.setattr("tui.app.UnlockEngine", boom)
+    profile = Profile(Settings(), tmp_path / "config.toml", tmp_path / "data", tmp_path / "cache")
+    app = LinkdeckApp(profile)
+    with pytest.raises(RuntimeError) as caught:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(50):
+                if isinstance(app.screen, SettingsScreen):
+                    break
+                await pilot.pause(0.1)
+            screen = app.screen
+            assert isinstance(screen, SettingsScreen)
+            for key, value in (
+                ("api.url", emulator.url),
+                ("api.login", LOGIN),
+                ("api.password", PIN),
+            ):
+                control = screen._rows[key].control
+                assert isinstance(control, Input)
+                control.value = value
+            await pilot.pause()
+            if depth == "test":
+                # The worker's own failure is not a crash: make it one, as a bug would.
+                screen._test_connection = lambda api: boom()  # type: ignore[method-assign]
+            await pilot.press("ctrl+t" if depth == "test" else "ctrl+s")
+            await pilot.pause(1.0)
+    shown = rendered_with_locals(caught.value)
+    assert b"injected" in shown
+    assert not leaked(shown), shown.decode()

@@ -4,6 +4,7 @@ overwrite each other's newer state, and see each other's changes cheaply."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -256,3 +257,59 @@ CREATE TABLE hosters (
     unavailable_until REAL
 ) WITHOUT ROWID;
 """
+
+
+def test_a_retry_of_an_ended_item_whose_link_was_queued_again_is_refused(
+    path: Path, clock: Clock
+) -> None:
+    """Process A has the link failed; `linkdeck unlock` queues it again in B;
+    a retry of A's old row must not make a second unfinished row of the link."""
+    first, second = two(path, clock)
+    with first, second:
+        (failed,) = first.add([item(1, ItemState.FAILED)]).new
+        (queued,) = second.add([item(1)]).new
+        with pytest.raises(StaleItem) as stale:
+            first.update(replace(failed, state=ItemState.PENDING))
+        assert stale.value.current is not None
+        assert stale.value.current.state == ItemState.FAILED
+        assert second.counts_by_state() == {ItemState.FAILED: 1, ItemState.PENDING: 1}
+        # Once the other row ends, the retry goes through.
+        second.update(replace(queued, state=ItemState.DONE))
+        retried = first.update(replace(stale.value.current, state=ItemState.PENDING))
+        assert retried.owner == first.owner
+
+
+def test_a_full_disk_while_migrating_is_no_damage(tmp_path: Path) -> None:
+    """A version-1 history on a full disk (neither its write-ahead log nor its
+    migration can be written) is refused as not writable: never set aside as
+    damaged or as another program's file."""
+    from tui.unlock.history import HistoryDamaged, HistoryWriteError
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        db = disk / "history.sqlite3"
+        with closing(sqlite3.connect(db)) as v1:
+            v1.executescript(V1_SCHEMA)
+            v1.executemany(
+                "INSERT INTO items (link, state, created, updated) VALUES (?, 'done', 0, 0)",
+                [(f"https://uploaded.net/file/mig{n:05d}/x.zip",) for n in range(300)],
+            )
+            v1.execute("PRAGMA user_version = 1")
+            v1.commit()
+        with open(disk / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+        before = db.read_bytes()
+        with pytest.raises(HistoryWriteError) as refused:
+            History(db)
+        assert not isinstance(refused.value, HistoryDamaged)
+        assert "the disk is full" in str(refused.value)
+        assert db.read_bytes() == before
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

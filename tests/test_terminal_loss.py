@@ -98,6 +98,20 @@ def test_a_signal_restores_the_terminal_and_puts_the_link_back(
     assert state_of(history_of(tmp_path), LINK) == "pending"
 
 
+def test_the_two_hangups_of_a_closing_terminal_still_end_it_cleanly(tmp_path: Path) -> None:
+    """A closing window or SSH session sends SIGHUP to the job twice within
+    milliseconds (the kernel, and the shell passing its own on): that is one
+    hang-up, not a stuck exit to force out of, so the link is saved as pending."""
+    with dashboard_unlocking(tmp_path) as run:
+        assert run.proc is not None
+        run.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)  # the second comes once the first is handled: not merged with it
+        run.proc.send_signal(signal.SIGHUP)
+        code = run.wait_exit(10, "linkdeck did not end on SIGHUP")
+    assert code == HANGUP_EXIT
+    assert state_of(history_of(tmp_path), LINK) == "pending"
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system time of a live process, from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

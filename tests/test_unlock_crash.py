@@ -89,6 +89,11 @@ async def test_kill_9_mid_batch_loses_nothing_and_unlocks_nothing_twice(tmp_path
         assert ended_before and len(ended_before) < len(links)
         assert ItemState.UNLOCKING in at_kill.values()
 
+        # The emulator still answers the killed run's calls in flight (and counts
+        # their links when it does): the count starts once they are done.
+        deadline = time.monotonic() + 10
+        while emulator.stats.concurrent_unlocks and time.monotonic() < deadline:
+            time.sleep(0.01)
         emulator.reset_stats()
         emulator.faults.latency_ms = 0
         client = ApiClient(emulator.url, PREMIUM)

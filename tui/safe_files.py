@@ -89,7 +89,8 @@ def create_numbered(
                 os.close(fd)
                 os.unlink(path)
         except BaseException:
-            for _, fd in created:
+            for path, fd in created:  # ours and empty: no export is left half made
                 os.close(fd)
+                os.unlink(path)
             raise
     raise FileExistsError(errno.EEXIST, f"every name for {stem} is taken", str(folder))

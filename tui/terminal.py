@@ -25,6 +25,7 @@ import signal
 import sys
 import termios
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -47,6 +48,8 @@ RESET_MODES = (
 # the watcher at once. A hang-up of another kind only wakes readers, and the
 # watcher reads nothing: it looks again every second.
 LOOK_AGAIN_MS = 1000
+FORCE_AFTER_SECONDS = 1.0
+"""A signal this long after the first forces out: the normal exit is stuck."""
 
 
 def run_in_terminal(app: App[Any], *, mouse: bool) -> None:
@@ -65,7 +68,7 @@ class TerminalExits:
 
     def __init__(self, app: App[Any], loop: asyncio.AbstractEventLoop) -> None:
         self._app, self._loop = app, loop
-        self._signalled = False
+        self._signalled_at: float | None = None
         self._previous: dict[int, Any] = {}
         self._saved_mode = terminal_mode(INPUT)
 
@@ -87,16 +90,23 @@ class TerminalExits:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # Once a signal began the exit, more of them (a closing terminal sends
+        # several) must not kill the rest of it: the history is being saved.
+        exiting = self._signalled_at is not None
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
+            signal.signal(signum, signal.SIG_IGN if exiting else previous)
         os.close(self._stop_writing)  # the watcher sees the pipe hang up and ends
         self._watcher.join()
         os.close(self._stop_reading)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self._signalled:
-            self._force_out(signum)
-        self._signalled = True
+        if self._signalled_at is not None:
+            # A closing terminal sends SIGHUP twice within milliseconds (the
+            # shell passes its own on): only a later one means the exit is stuck.
+            if time.monotonic() - self._signalled_at >= FORCE_AFTER_SECONDS:
+                self._force_out(signum)
+            return
+        self._signalled_at = time.monotonic()
         # A Python handler runs between two bytecodes, maybe inside the loop's
         # own code: the exit is only scheduled, as from another thread. Not
         # loop.add_signal_handler: its handlers run on the loop, and a loop
@@ -111,7 +121,11 @@ class TerminalExits:
     def _force_out(self, signum: int) -> None:
         with contextlib.suppress(OSError):
             os.set_blocking(OUTPUT, False)  # a terminal that reads nothing must not hold us
-            os.write(OUTPUT, RESET_MODES)
+            try:
+                os.write(OUTPUT, RESET_MODES)
+            finally:
+                # The shell shares this open file: it must get it back blocking.
+                os.set_blocking(OUTPUT, True)
         if self._saved_mode is not None:
             with contextlib.suppress(termios.error):
                 termios.tcsetattr(INPUT, termios.TCSANOW, self._saved_mode)

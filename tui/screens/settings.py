@@ -77,6 +77,22 @@ def _missing(data: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
         yield "api.password", "enter your PIN (or set a PIN command under More settings)"
 
 
+def _form_value(row: SettingRow) -> object:
+    """A field's value; the PIN as a Secret, so that the form's data (in the
+    frames of every handler here) never shows it in a crash report."""
+    value = row.value()
+    return Secret(str(value)) if row.field.secret else value
+
+
+def _with_pin(data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The form's data as the settings layer takes it: the PIN as text, in a
+    copy made for the call it is passed to."""
+    api = dict(data["api"])
+    if isinstance(api["password"], Secret):
+        api["password"] = api["password"].reveal()
+    return {**data, "api": api}
+
+
 def describe_failure(error: Exception, pin: Secret) -> str:
     """One sentence for a failed connection test; never contains the PIN."""
     if isinstance(error, LoginFailed):
@@ -238,13 +254,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
         bad: dict[str, str] = {}
         for key, row in self._rows.items():
             try:
-                data[row.field.section][row.field.name] = row.value()
+                data[row.field.section][row.field.name] = _form_value(row)
             except SettingsError as error:
                 bad[key] = error.detail
         other: dict[str, str] = {}
         # The rules spanning fields (plain http without allow_insecure_http); a
         # field that does not parse still holds its saved, valid value in data.
-        for error in validate(data):
+        for error in validate(_with_pin(data)):
             if error.key in self._rows and error.key not in bad:
                 other.setdefault(error.key, error.detail)
         if self._save_attempted:
@@ -309,7 +325,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             self._show_status("Fix the settings marked in red first", "error")
             self._focus_row(self._first(bad))
             return
-        api = ApiSettings(**data["api"])
+        api = ApiSettings(**_with_pin(data)["api"])
         if not api.url or not api.login:
             self._show_status("Enter the API URL and your login first", "error")
             self._focus_row("api.url" if not api.url else "api.login")
@@ -364,7 +380,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         # this flag keeps the two from saving twice.
         self._saving = True
         try:
-            new = settings_from_dict(data, base=self.settings)
+            new = settings_from_dict(_with_pin(data), base=self.settings)
             await asyncio.to_thread(save_settings, new, self.config_path)
         except SettingsError as error:
             # The form stays as it is: nothing the user typed is lost.

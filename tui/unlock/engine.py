@@ -669,24 +669,25 @@ class UnlockEngine:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_SECONDS)
-            try:
-                self._follow_history()
-            except (sqlite3.Error, HistoryWriteError) as error:
-                # Locked or failing for a moment: the next look tries again.
-                log.info("could not follow the changes of the history: %s", error)
-            except Exception:
-                # A bug must not end the following of other processes for good.
-                log.exception("following the history failed")
+            # Each step on its own: a failing look must not let the leases lapse.
+            for step in (self._heartbeat_when_due, self._follow_history):
+                try:
+                    step()
+                except (sqlite3.Error, HistoryWriteError) as error:
+                    # Locked or failing for a moment: the next look tries again.
+                    log.info("could not follow the history: %s", error)
+                except Exception:
+                    # A bug must not end the following of other processes for good.
+                    log.exception("following the history failed")
 
     def _follow_history(self) -> None:
-        """Apply what other processes changed since the last look, take back what
-        owners that ended left, and renew this engine's claims when it is time."""
+        """Apply what other processes changed since the last look, and take back what
+        owners that ended left. What fails is read again at the next look."""
         version = self.history.data_version()
         if version != self._data_version:
-            self._data_version = version
             changes = self.history.changes_since(self._cursor)
-            self._cursor = changes.cursor
             self._apply(changes)
+            self._cursor, self._data_version = changes.cursor, version
             self._refresh_paused()
         if self._elsewhere:
             owners = {self._items[item_id].owner for item_id in self._elsewhere}
@@ -694,14 +695,15 @@ class UnlockEngine:
             if gone:
                 left = [i for i in self._elsewhere if self._items[i].owner in gone]
                 self._adopt(self.history.take_back(left))
-        if time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
-            self._heartbeat()
 
     def _apply(self, changes: Changes) -> None:
         left: list[int] = []
         for row in changes.items:
+            released = row.state in UNFINISHED and row.owner is None  # by a clean stop
             known = self._items.get(row.id)
             if known is not None and known.version >= row.version:
+                if released:
+                    left.append(row.id)  # seen in a look whose taking back failed
                 continue  # this engine's own write, or seen already
             if known is None and not self._follow_all:
                 continue
@@ -711,8 +713,8 @@ class UnlockEngine:
                 # (it was stopped or starved): that one sends it now.
                 task.cancel()
             self._store(row)
-            if row.state in UNFINISHED and row.owner is None:
-                left.append(row.id)  # released by a clean stop
+            if released:
+                left.append(row.id)
         for item_id in changes.removed:
             self._forget(item_id)
         if left:
@@ -724,13 +726,15 @@ class UnlockEngine:
             self._paused_elsewhere = paused
             self._changed_now()
 
-    def _heartbeat(self) -> None:
-        self._last_heartbeat = time.monotonic()
+    def _heartbeat_when_due(self) -> None:
+        if time.monotonic() - self._last_heartbeat < HEARTBEAT_SECONDS:
+            return
         unfinished = sum(self._counts[state] for state in UNFINISHED)
         if unfinished > len(self._elsewhere):
             self.history.renew()  # the leases of this engine's items
         if self._elsewhere:
             self._adopt(self.history.take_back(self._elsewhere))  # leases that ran out
+        self._last_heartbeat = time.monotonic()  # after it worked: a failure tries again soon
 
     async def _unlock(self, item_id: int, link: str) -> None:
         try:

@@ -255,6 +255,8 @@ class History:
             code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
             if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                 raise HistoryDamaged(self.path, str(exc), identity) from None
+            if code in _WRITE_FAILURES:  # a full disk, a read-only file system...
+                raise HistoryWriteError(self.path, exc) from None
             raise HistoryError(f"{self.path}: {exc}") from None
 
     def close(self) -> None:
@@ -278,8 +280,10 @@ class History:
                 for script in _MIGRATIONS[version:]:
                     for statement in _statements(script):
                         self._db.execute(statement)
-            except sqlite3.OperationalError as exc:  # tables of another program's
-                reason = f"not a linkdeck history: {exc}"
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_ERROR:
+                    raise HistoryWriteError(self.path, exc) from None  # a full disk...
+                reason = f"not a linkdeck history: {exc}"  # tables of another program's
                 raise HistoryDamaged(self.path, reason, identity) from None
             if version < SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -293,6 +297,8 @@ class History:
             try:
                 self._db.execute(f"SELECT {columns} FROM {table} LIMIT 0")
             except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_ERROR:
+                    raise  # not the tables: the file cannot be read now
                 reason = f"not a linkdeck history: {exc}"
                 raise HistoryDamaged(self.path, reason, identity) from None
 
@@ -396,9 +402,20 @@ class History:
     def update(self, item: Item) -> Item:
         """Write `item` over its row if the row is still the version `item` came from
         and no other process holds it; returns it as stored (its new version, and
-        this history as owner while unfinished). Raises StaleItem otherwise."""
+        this history as owner while unfinished). Raises StaleItem otherwise, and
+        when `item` would be unfinished while another row of its link is."""
         owner, lease = self._claim(item.state)
         with self._transaction() as db:
+            if (
+                item.state in UNFINISHED
+                and db.execute(
+                    f"SELECT 1 FROM items WHERE link = ? AND {_UNFINISHED_SQL} AND id != ?",
+                    (item.link, item.id),
+                ).fetchone()
+            ):
+                # A retry of an ended item whose link was queued again meanwhile (in
+                # any process): that row is the one sent, this one stays as it was.
+                raise StaleItem(self._get(db, item.id))
             cursor = db.execute(
                 f"UPDATE items SET {_ASSIGNMENTS}, owner = ?, lease_until = ?,"
                 " version = version + 1, change = ?"

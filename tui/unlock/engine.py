@@ -438,6 +438,7 @@ class UnlockEngine:
                 # The answer is kept, shown as not saved, and written again later.
                 self._unsaved[item.id] = None
                 item = replace(item, not_saved=error.reason)
+                self._emit(self.queue_state)  # the count kept in memory
             else:
                 self._unsaved.pop(item.id, None)
         self._store(item)

@@ -214,8 +214,8 @@ class UnlockRegion(Vertical):
         if self._elsewhere(item):
             answer = Text(OTHER_PROCESS, style="italic")
         elif item.not_saved:
-            answer = Text(shorten(f"not saved: {item.not_saved}", self.table.column_width("code")))
-            answer.stylize("bold red")
+            # Why is in the status line: the column is too narrow at 80 columns.
+            answer = Text("not saved", style="bold red")
         else:
             answer = code_text(item, self.table.column_width("code"))
         return (
@@ -260,7 +260,11 @@ class UnlockRegion(Vertical):
     def _show_queue(self) -> None:
         counts = self._counts
         parts: list[tuple[str, str]] = []
-        if self.queue.paused:
+        if self.queue.not_saved:
+            kept = f", {self.queue.unsaved} kept in memory" if self.queue.unsaved else ""
+            why = plain(self.queue.not_saved, 60)
+            parts.append((f"⚠ not saved: {why}{kept}; nothing new is sent", "bold red"))
+        elif self.queue.paused:
             parts.append((f"⏸ paused: {plain(self.queue.pause_reason or 'by you', 60)}", "bold"))
         elif self.queue.global_hold_until and self.queue.global_hold_until > self.clock():
             until = formatting.local_clock(self.queue.global_hold_until)
@@ -270,9 +274,6 @@ class UnlockRegion(Vertical):
         for state in ItemState:
             if counts.get(state):
                 parts.append((f"  {counts[state]} {state.value}", STATE_STYLES[state]))
-        if self.queue.not_saved:
-            kept = f", {self.queue.unsaved} kept in memory" if self.queue.unsaved else ""
-            parts.append((f"  ⚠ not saved: {self.queue.not_saved}{kept}", "bold red"))
         text = Text.assemble(*parts)
         line = self.query_one("#queue-line", Static)
         if line.content != text:

@@ -1,7 +1,9 @@
 """Run the real `linkdeck` in a pseudo-terminal and keep every byte it writes.
 
 Used by the untrusted-text and no-leaks tests: what reaches a terminal is what
-the program wrote to the pty, escape sequences included.
+the program wrote to the pty, escape sequences included. A thread reads the
+pty all the time, as a terminal does: a pty nobody reads fills up after a few
+kilobytes, and the program then blocks on its next write (its event loop too).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -44,6 +47,8 @@ class PtyRun:
         self.output = bytearray()
         self.proc: subprocess.Popen[bytes] | None = None
         self.fd = -1
+        self._reader: threading.Thread | None = None
+        self._stop_reading, self._stop_writing = -1, -1
 
     def __enter__(self) -> PtyRun:
         master, slave = pty.openpty()
@@ -61,7 +66,37 @@ class PtyRun:
         )
         os.close(slave)
         self.fd = master
+        self._stop_reading, self._stop_writing = os.pipe()
+        self._reader = threading.Thread(target=self._drain, name="pty-reader", daemon=True)
+        self._reader.start()
         return self
+
+    def _drain(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.fd, self._stop_reading], [], [])
+            if self.fd in ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if chunk:
+                    self.output += chunk
+                    continue
+                if self._stop_reading not in ready:
+                    # End of output: wait to be told to stop (the fd is still ours).
+                    select.select([self._stop_reading], [], [])
+            return
+
+    def _stop_drain(self) -> None:
+        """Read what is left, then stop the reader (before the master is closed)."""
+        if self._reader is None:
+            return
+        time.sleep(0.05)
+        os.write(self._stop_writing, b"x")
+        self._reader.join(5)
+        self._reader = None
+        os.close(self._stop_reading)
+        os.close(self._stop_writing)
 
     def __exit__(self, *exc: object) -> None:
         assert self.proc is not None
@@ -73,32 +108,19 @@ class PtyRun:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         if self.fd >= 0:
-            self.read(0.05)
+            self._stop_drain()
             os.close(self.fd)
 
     def hang_up(self) -> None:
         """Close the terminal's side of the pty, as a closed window or a dropped
         SSH connection does: the program's terminal is gone."""
+        self._stop_drain()
         os.close(self.fd)
         self.fd = -1
 
     def read(self, seconds: float) -> None:
-        """Read whatever arrives within `seconds`."""
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.fd], [], [], max(left, 0))
-            if not ready:
-                if left <= 0:
-                    return
-                continue
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:  # the child closed the terminal
-                return
-            if not chunk:
-                return
-            self.output += chunk
+        """Let `seconds` pass while what the program writes is read."""
+        time.sleep(seconds)
 
     def wait_for(self, condition: bytes | Callable[[bytes], bool], timeout: float = 15.0) -> None:
         check = (lambda out: condition in out) if isinstance(condition, bytes) else condition

@@ -55,6 +55,9 @@ class HostileServer:
         self.account_type = "premium"
         self.payloads = dict(PAYLOADS)
         self.account_error: tuple[int, str] | None = None
+        self.results: dict[str, Any] = {}
+        """Method -> the whole `result` (or, under "envelope:METHOD", the whole
+        answer) to send instead of the usual one: any JSON value at all."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.hostile = self  # type: ignore[attr-defined]
@@ -76,6 +79,10 @@ class HostileServer:
         if params.get("params[login]") != self.login or params.get("params[pass]") != self.pin:
             return 401, _envelope(401, "login failed", [])
         method = params.get("method")
+        if f"envelope:{method}" in self.results:
+            return 200, self.results[f"envelope:{method}"]
+        if method in self.results:
+            return 200, _envelope(200, "OK", self.results[method])
         if method == "accountstatus" and self.account_error is not None:
             return 200, _envelope(*self.account_error, [])
         if method == "accountstatus":

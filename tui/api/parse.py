@@ -20,13 +20,21 @@ from tui.api.models import (
     Hoster,
     HosterList,
 )
-from tui.untrusted import plain
+from tui.untrusted import plain, storable_json
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_HOSTERLIST_BYTES = 32 * 1024 * 1024
 """The hoster list alone may be larger: 50,000 hosters take about 15 MB."""
 MAX_MESSAGE_CHARS = 200
 MAX_LOCATION_BYTES = 8192
+LAST_TIMESTAMP = 253_402_300_799
+"""9999-12-31 23:59:59 UTC: an expiry past it shows as no expiry."""
+MAX_FILESIZE = 2**63 - 1
+"""The largest size SQLite stores; a larger one is no size at all."""
+MAX_CONNECTIONS = 10_000
+_MAX_DIGITS = 20
+"""Digits in a number sent as a string: more is not a time or a size (and int()
+of a 5,000-digit string raises)."""
 
 
 def parse_envelope(http_status: int, body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
@@ -34,16 +42,16 @@ def parse_envelope(http_status: int, body: bytes, max_bytes: int = MAX_BODY_BYTE
     if len(body) > max_bytes:
         raise MalformedResponse(f"body larger than {max_bytes // (1024 * 1024)} MB")
     try:
-        envelope = json.loads(body)
+        # Every string made storable here, once: nothing above sees a lone
+        # surrogate or a NUL (valid JSON, and fatal to SQLite and terminals).
+        envelope = storable_json(json.loads(body), body)
     except (ValueError, RecursionError):
         raise MalformedResponse(_not_json(http_status, body)) from None
     if not isinstance(envelope, dict) or "status" not in envelope:
         raise MalformedResponse("no status envelope")
-    status = envelope["status"]
-    if isinstance(status, str) and status.strip().lstrip("-").isdigit():
-        status = int(status)
-    if not isinstance(status, int) or isinstance(status, bool):
-        raise MalformedResponse("status is not a number")
+    status = _whole_number(envelope["status"])
+    if status is None or not 0 <= status <= 999:
+        raise MalformedResponse("status is not a status code")
     message = envelope.get("statusmessage")
     message = plain(message, MAX_MESSAGE_CHARS) if isinstance(message, str) else ""
     if status != 200:
@@ -65,13 +73,10 @@ def parse_account_status(http_status: int, body: bytes) -> AccountStatus:
     if account_type not in ("premium", "trial", "prepaid", "free"):
         # An unknown type is shown as the server sent it; it is not "free".
         account_type = plain(account_type, 40)
-    expires = result.get("expires")
-    if expires is not None:
-        expires = _int(result, "expires")
     return AccountStatus(
         account_name=_str(result, "account_name"),
         type=account_type,
-        expires=expires,
+        expires=_expiry(result),
         fairuse_left=_fraction(result, "fairuse_left"),
         extuid=result.get("extuid") if isinstance(result.get("extuid"), str) else None,
     )
@@ -109,15 +114,11 @@ def parse_direct_link(http_status: int, body: bytes) -> DirectLink:
         # paste or spoof the link's text (right-to-left override).
         raise MalformedResponse("location contains control or invisible characters")
     filename = result.get("filename")
-    filesize = result.get("filesize")
-    if isinstance(filesize, str) and filesize.isdigit():
-        filesize = int(filesize)
+    filesize = _whole_number(result.get("filesize"))
     return DirectLink(
         location=location,
         filename=filename if isinstance(filename, str) and filename else None,
-        filesize=filesize
-        if isinstance(filesize, int) and not isinstance(filesize, bool) and filesize >= 0
-        else None,
+        filesize=filesize if filesize is not None and 0 <= filesize <= MAX_FILESIZE else None,
     )
 
 
@@ -140,18 +141,37 @@ def _str(result: dict[str, Any], key: str) -> str:
     return _field(result, key, lambda v: isinstance(v, str), "text")
 
 
-def _int(result: dict[str, Any], key: str) -> int:
-    value = _field(
-        result,
-        key,
-        lambda v: (
-            (isinstance(v, int) and not isinstance(v, bool))
-            or (isinstance(v, str) and v.isdigit())
-            or (isinstance(v, float) and math.isfinite(v))
-        ),
-        "a number",
-    )
-    return int(value)
+def _whole_number(value: Any) -> int | None:
+    """An integer sent as one, as a float with nothing after the point, or as a
+    string of at most 20 digits; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text.removeprefix("-")
+        if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS:
+            return int(text)
+    return None
+
+
+def _expiry(result: dict[str, Any]) -> int | None:
+    """The account's expiry: null, or past the year 9999, is no expiry; before
+    1970 is the epoch (long expired); a fraction of a second is dropped."""
+    value = result.get("expires")
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isfinite(value):
+        value = math.floor(value)
+    expires = _whole_number(value)
+    if expires is None:
+        if isinstance(value, str) and value.strip().isdigit():
+            return None  # more digits than any time: far beyond the year 9999
+        raise MalformedResponse("expires is not a time")
+    return None if expires > LAST_TIMESTAMP else max(expires, 0)
 
 
 def _fraction(result: dict[str, Any], key: str) -> float:
@@ -178,8 +198,8 @@ def _connection_settings(value: Any) -> ConnectionSettings | None:
         return None
 
     def number(key: str) -> int | None:
-        item = value.get(key)
-        return item if isinstance(item, int) and not isinstance(item, bool) else None
+        item = _whole_number(value.get(key))
+        return item if item is not None and 0 <= item <= MAX_CONNECTIONS else None
 
     resume = value.get("resume")
     return ConnectionSettings(

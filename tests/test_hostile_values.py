@@ -177,3 +177,36 @@ def test_a_status_of_any_shape(status: Any, server: HostileServer, tmp_path: Pat
     assert result.returncode in (0, 1, 4)
     rows = history_rows(tmp_path)
     assert rows and all(state in ("done", "failed") for state, *_ in rows), rows
+
+
+@pytest.mark.parametrize("login", ["john", "user@example.org", "12345"])
+def test_the_spec_s_own_example_login_works(login: str, tmp_path: Path) -> None:
+    """The spec logs in as `john`: any login the service accepts is accepted."""
+    from tui.emulator import AccountSpec, Emulator, default_scenario
+
+    scenario = default_scenario()
+    scenario.accounts = [AccountSpec(login, "1234", "premium", expires_in_days=30)]
+    with Emulator(scenario) as emulator:
+        environment = isolated_env(tmp_path, LINKDECK_PASSWORD="1234")
+        args = ["status", "--json", "--api-url", emulator.url, "--login", login]
+        result = subprocess.run(
+            [sys.executable, "-m", "tui", *args],
+            env=environment,
+            capture_output=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["type"] == "premium"
+
+
+def test_a_login_with_a_control_character_is_refused(tmp_path: Path) -> None:
+    environment = isolated_env(tmp_path, LINKDECK_PASSWORD="1234")
+    args = ["status", "--api-url", "http://127.0.0.1:9/x", "--login", "jo\x1b[2Jhn"]
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        env=environment,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert b"control" in result.stderr and b"\x1b" not in result.stderr

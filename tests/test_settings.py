@@ -215,7 +215,7 @@ class TestLoad:
             ("[warnings]\nfairuse_below = 1.5\n", 2, "warnings.fairuse_below", "from 0 to 1"),
             ('[api]\nurl = "ftp://x.test/"\n', 2, "api.url", "https://"),
             ('[api]\nurl = "x.test/v1.php"\n', 2, "api.url", "https://"),
-            ('[api]\nlogin = "john"\n', 2, "api.login", "9-digit"),
+            ('[api]\nlogin = "jo\\u001bhn"\n', 2, "api.login", "control"),
             ("[api]\nlogin = 123456789\n", 2, "api.login", "text"),
             ("[keymap]\nunlock = 5\n", 2, "keymap.unlock", "keymap.unlock"),
             ("api = 3\n", 1, "api", "must be a table"),

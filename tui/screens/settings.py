@@ -72,7 +72,7 @@ def _missing(data: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
     if not api["url"]:
         yield "api.url", "api.url is needed: the service's API endpoint"
     if not api["login"]:
-        yield "api.login", "api.login is needed: your 9-digit customer ID"
+        yield "api.login", "api.login is needed: your customer ID (usually 9 digits)"
     if not api["password"] and not api["password_command"]:
         yield "api.password", "enter your PIN (or set a PIN command under More settings)"
 

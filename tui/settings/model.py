@@ -47,7 +47,7 @@ class ApiSettings:
     """How to reach the service and who to log in as."""
 
     url: str = _opt("", "Full API endpoint, e.g. https://host/pm-api/v1.php (no built-in default)")
-    login: str = _opt("", "Your 9-digit customer ID")
+    login: str = _opt("", "Your customer ID (usually 9 digits)")
     password: str = _opt("", "Your account PIN (or use password_command)", secret=True)
     password_command: str = _opt(
         "", "Command whose first line of output is the PIN, e.g. pass show linkdeck (no shell)"

@@ -17,6 +17,8 @@ from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
+from tui.untrusted import plain
+
 from .model import (
     FIELDS,
     SECTIONS,
@@ -99,9 +101,18 @@ def _check_url(url: str) -> str | None:
     return None
 
 
+MAX_LOGIN_CHARS = 200
+
+
 def _check_login(login: str) -> str | None:
-    if login and not (len(login) == 9 and login.isascii() and login.isdigit()):
-        return "api.login must be your 9-digit customer ID"
+    # Any login the service may accept (its own example is "john"); not one that
+    # would break a terminal line or a URL.
+    if login != login.strip():
+        return "api.login must not start or end with spaces"
+    if plain(login) != login:
+        return "api.login must not contain control or invisible characters"
+    if len(login) > MAX_LOGIN_CHARS:
+        return f"api.login must be at most {MAX_LOGIN_CHARS} characters"
     return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import subprocess
 import sys
@@ -210,3 +211,64 @@ def test_a_login_with_a_control_character_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert b"control" in result.stderr and b"\x1b" not in result.stderr
+
+
+def unlock_run(
+    server: HostileServer, tmp_path: Path, args: list[bytes | str], stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    environment = isolated_env(
+        tmp_path, LINKDECK_PASSWORD=PIN, LINKDECK_API_URL=server.url, LINKDECK_LOGIN=LOGIN
+    )
+    return subprocess.run(
+        [sys.executable.encode(), b"-m", b"tui", b"unlock", *(os.fsencode(a) for a in args)],
+        env=environment,
+        capture_output=True,
+        input=stdin,
+        timeout=60,
+    )
+
+
+GOOD_LINK = link("bold", "done")
+BAD_INPUTS = {
+    "argument not UTF-8": ([GOOD_LINK.encode() + b"\xff\xfe"], b"", 2),
+    "stdin not UTF-8": (["-"], GOOD_LINK.encode() + b"\n\xff\xfe\x00binary\n", 2),
+    "stdin binary": (["-"], bytes(range(256)) * 40, 2),
+    "a link too long for a URL": ([GOOD_LINK + "a" * 70_000], b"", 2),
+    "a NUL in a link": (["-"], GOOD_LINK.encode() + b"\x00tail\n", 2),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_unlock_input_that_is_no_text_or_no_link_is_one_sentence(
+    case: str, server: HostileServer, tmp_path: Path
+) -> None:
+    args, stdin, code = BAD_INPUTS[case]
+    result = unlock_run(server, tmp_path, args, stdin)
+    err = no_traceback(result)
+    assert result.returncode == code, err
+    assert len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("history", ["directory", "read-only"])
+def test_unlock_on_a_history_it_cannot_use_is_one_sentence(
+    history: str, server: HostileServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "xdg_data_home" / "linkdeck"
+    folder.mkdir(parents=True)
+    if history == "directory":
+        (folder / "history.sqlite3").mkdir()
+    else:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(folder)],
+            capture_output=True,
+        )
+        if mounted.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here")
+    try:
+        result = unlock_run(server, tmp_path, [GOOD_LINK])
+    finally:
+        if history == "read-only":
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+    err = no_traceback(result)
+    assert result.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "history" in err

@@ -75,7 +75,11 @@ async def run_unlock(
     clock: Clock | None = None,
 ) -> ExitCode:
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
-    text = "\n".join(stdin.read() if link == "-" else link for link in args.links)
+    try:
+        text = "\n".join(read_stdin(stdin) if link == "-" else utf8(link) for link in args.links)
+    except NotText as error:
+        print(f"linkdeck: {error}", file=err)
+        return ExitCode.USAGE
     if not extract_links(text):
         print("linkdeck: no http(s) link given", file=err)
         return ExitCode.USAGE
@@ -144,6 +148,30 @@ async def run_unlock(
         print(f"linkdeck: {removed} link(s) were removed from the history meanwhile", file=err)
         return ExitCode.FAILED
     return exit_code(final, engine.pause_reason)
+
+
+class NotText(ValueError):
+    """Input that is not UTF-8 text."""
+
+
+def utf8(argument: str) -> str:
+    """A command-line argument, refused (NotText) when its bytes are not UTF-8:
+    Python keeps such bytes as lone surrogates, which nothing can store."""
+    try:
+        argument.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotText("a link given on the command line is not valid UTF-8") from None
+    return argument
+
+
+def read_stdin(stdin: TextIO) -> str:
+    """All of standard input as text; NotText when it is not UTF-8 text."""
+    raw = getattr(stdin, "buffer", None)
+    try:
+        return raw.read().decode("utf-8") if raw is not None else stdin.read()
+    except UnicodeDecodeError as error:
+        reason = f"standard input is not UTF-8 text (byte {error.start + 1} is not)"
+        raise NotText(reason) from None
 
 
 class Printer:

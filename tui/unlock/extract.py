@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from tui.untrusted import plain, storable
+
+MAX_LINK_CHARS = 4096
+"""Longer is no hoster link (and beyond 65,536 no URL httpx can send)."""
+
 _SCHEME = re.compile(r"https?://", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}>'\""
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -14,7 +19,8 @@ def extract_links(text: str) -> list[str]:
     """The http(s) URLs in `text`, in order, each once.
 
     Links are separated by any whitespace; wrappers such as `<...>`, `(...)`,
-    quotes and trailing punctuation are removed.
+    quotes and trailing punctuation are removed. A token longer than
+    MAX_LINK_CHARS, or holding control or invisible characters, is no link.
     """
     links: dict[str, None] = {}
     for token in text.split():
@@ -31,6 +37,8 @@ def _clean(token: str) -> str | None:
     link = token[start.start() :]
     while link and link[-1] in _TRAILING and not _balanced_closer(link):
         link = link[:-1]
+    if len(link) > MAX_LINK_CHARS or plain(storable(link)) != link:
+        return None  # controls, invisible characters or text no file can hold
     try:
         host = urlsplit(link).hostname
     except ValueError:

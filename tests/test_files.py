@@ -24,7 +24,7 @@ from ptyrun import PtyRun
 from tui.api import Hoster, HosterList
 from tui.app import LinkdeckApp
 from tui.commands.common import Profile
-from tui.disk_cache import save_hosters
+from tui.disk_cache import cache_file, save_hosters
 from tui.emulator import Emulator
 from tui.unlock import FakeClock
 from tui.unlock.history import History
@@ -332,8 +332,10 @@ def test_the_dashboard_ignores_symlinked_caches(
     other = tmp_path / "elsewhere" / "other"
     other_data = precious(other)
     cache = cache_dir(tmp_path)
-    link_to(cache / "hosters.json", target)
-    link_to(cache / "account.json", other)
+    hosters_cache = cache_file(cache, "hosters", emu.url, LOGIN)
+    account_cache = cache_file(cache, "account", emu.url, LOGIN)
+    link_to(hosters_cache, target)
+    link_to(account_cache, other)
     for temporary in ("hosters.tmp", "account.tmp"):
         link_to(cache / temporary, other)
     with PtyRun(dashboard(emu), env) as run:
@@ -344,7 +346,7 @@ def test_the_dashboard_ignores_symlinked_caches(
     assert b"linkedcache" not in bytes(run.output)
     assert target.read_bytes() == data
     assert other.read_bytes() == other_data
-    assert (cache / "hosters.json").is_symlink() and (cache / "account.json").is_symlink()
+    assert hosters_cache.is_symlink() and account_cache.is_symlink()
 
 
 def test_an_export_never_writes_through_a_symlink(

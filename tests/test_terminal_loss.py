@@ -69,13 +69,13 @@ def dashboard_unlocking(tmp_path: Path, *, ignore_hangup: bool = False) -> Itera
     """The dashboard in a pty, LINK in flight; the emulator stops after the
     program has ended."""
     env = isolated_env(tmp_path, LINKDECK_PASSWORD=PIN)
-    hosters_cache = tmp_path / "xdg_cache_home" / "linkdeck" / "hosters.json"
+    caches = tmp_path / "xdg_cache_home" / "linkdeck"
     history = history_of(tmp_path)
     with Emulator() as emulator:
         args = ["--api-url", emulator.url, "--login", LOGIN]
         with PtyRun(args, env, ignore_hangup=ignore_hangup) as run:
             # The hoster list has been answered: only the unlock meets the latency.
-            run.wait_for(lambda _: hosters_cache.exists(), 20)
+            run.wait_for(lambda _: any(caches.glob("hosters-*.json")), 20)
             emulator.faults.latency_ms = IN_FLIGHT_MS
             run.send("u")
             run.send(f"\x1b[200~{LINK}\x1b[201~")

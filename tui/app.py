@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -256,6 +257,7 @@ class LinkdeckApp(App[None]):
         """One account refresh; returns the seconds until the next one."""
         assert self.client is not None
         self.query_dashboard().account.connection = Connection.REFRESHING
+        cache = self._cache("account")  # of the account asked, whatever is saved meanwhile
         try:
             account = await self.client.account_status()
         except (ApiError, InsecureTransport) as error:
@@ -264,19 +266,20 @@ class LinkdeckApp(App[None]):
             self.post_message(AccountFailed(error, now, retry_at=now + delay))
             return delay
         at = self.clock.now()
-        await asyncio.to_thread(save_account, self.profile.account_cache_path, account, at)
+        await asyncio.to_thread(save_account, cache, account, at)
         self.post_message(AccountRefreshed(account, at))
         return self.account_poll.succeeded(self.settings.refresh.account_interval)
 
     async def _refresh_hosters(self) -> float:
         assert self.client is not None
+        cache = self._cache("hosters")
         try:
             hosters = await self.client.hoster_list()
         except (ApiError, InsecureTransport) as error:
             self.post_message(HostersFailed(error, self.clock.now()))
             return self.hosters_poll.backoff(self.settings.refresh)
         at = self.clock.now()
-        await asyncio.to_thread(save_hosters, self.profile.hosters_cache_path, hosters, at)
+        await asyncio.to_thread(save_hosters, cache, hosters, at)
         # Compiling the patterns takes seconds for a list of thousands of hosters
         # (13 s for 50,000): off the UI thread, so the dashboard never freezes.
         matcher = await asyncio.to_thread(HosterMatcher, hosters.hosters)
@@ -332,7 +335,7 @@ class LinkdeckApp(App[None]):
 
     async def _show_cached_hosters(self) -> None:
         try:
-            cached = await asyncio.to_thread(load_hosters, self.profile.hosters_cache_path)
+            cached = await asyncio.to_thread(load_hosters, self._cache("hosters"))
         except RefusedFile as refused:
             self._notify_refused_cache(refused)
             return
@@ -341,10 +344,14 @@ class LinkdeckApp(App[None]):
             matcher = await asyncio.to_thread(HosterMatcher, cached[0].hosters)
             self._use_hosters(cached[0], matcher)
 
+    def _cache(self, kind: str) -> Path:
+        """The cache file of `kind` for the account the settings name now."""
+        return self.profile.cache_path(kind, self.settings.api)
+
     def _show_cached_account(self) -> None:
         """The last account seen, marked stale until the first refresh answers."""
         try:
-            cached = load_account(self.profile.account_cache_path)
+            cached = load_account(self._cache("account"))
         except RefusedFile as refused:
             self._notify_refused_cache(refused)
             return

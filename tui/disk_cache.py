@@ -9,6 +9,7 @@ the link alone.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -18,7 +19,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from tui.api import AccountStatus, ApiError, ConnectionSettings, HosterList
-from tui.api.parse import MAX_HOSTERLIST_BYTES, parse_account_status, parse_hoster_list
+from tui.api.parse import (
+    LAST_TIMESTAMP,
+    MAX_HOSTERLIST_BYTES,
+    parse_account_status,
+    parse_hoster_list,
+)
 from tui.safe_files import RefusedFile, open_file
 
 T = TypeVar("T")
@@ -43,6 +49,13 @@ def save_account(path: Path, account: AccountStatus, fetched_at: float) -> None:
         "fairuse_left": account.fairuse_left,
     }
     _write(path, result, fetched_at)
+
+
+def cache_file(folder: Path, kind: str, url: str, login: str) -> Path:
+    """Where `kind` ("hosters", "account") is cached for one login at one API URL:
+    after a switch of account or service, nothing of the other shows as stale."""
+    key = hashlib.sha256(f"{url}\n{login}".encode("utf-8", "surrogatepass")).hexdigest()
+    return folder / f"{kind}-{key[:16]}.json"
 
 
 def load_account(path: Path) -> tuple[AccountStatus, float] | None:
@@ -83,8 +96,11 @@ def _read(path: Path, parse: Callable[[int, bytes], T]) -> tuple[T, float] | Non
     try:
         with os.fdopen(open_file(path, os.O_RDONLY, "cache"), "rb") as fp:
             body = fp.read(MAX_HOSTERLIST_BYTES + 1)
-        fetched_at = float(json.loads(body).get("at", 0))
-        return parse(200, body), fetched_at
+        fetched_at = json.loads(body).get("at")
+        # As untrusted as an answer: a time no clock can show is no cache.
+        if not isinstance(fetched_at, int | float) or not 0 <= fetched_at <= LAST_TIMESTAMP:
+            return None
+        return parse(200, body), float(fetched_at)
     except RefusedFile:
         raise
     except (OSError, ValueError, AttributeError, TypeError, ApiError):

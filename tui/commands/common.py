@@ -23,6 +23,7 @@ from tui.api import (
     TransportError,
 )
 from tui.settings import (
+    ApiSettings,
     Settings,
     SettingsError,
     cache_dir,
@@ -63,13 +64,20 @@ class Profile:
     def history_path(self) -> Path:
         return self.data_dir / "history.sqlite3"
 
+    def cache_path(self, kind: str, api: ApiSettings | None = None) -> Path:
+        """The cache of `kind` for the account of `api` (default: these settings')."""
+        from tui.disk_cache import cache_file
+
+        api = api or self.settings.api
+        return cache_file(self.cache_dir, kind, api.url, api.login)
+
     @property
     def hosters_cache_path(self) -> Path:
-        return self.cache_dir / "hosters.json"
+        return self.cache_path("hosters")
 
     @property
     def account_cache_path(self) -> Path:
-        return self.cache_dir / "account.json"
+        return self.cache_path("account")
 
 
 def flag_overrides(args: argparse.Namespace) -> dict[str, object]:

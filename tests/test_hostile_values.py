@@ -272,3 +272,17 @@ def test_unlock_on_a_history_it_cannot_use_is_one_sentence(
     err = no_traceback(result)
     assert result.returncode == 2 and len(err.splitlines()) == 1, err
     assert "history" in err
+
+
+@pytest.mark.parametrize(
+    "args", [["--port", "99999"], ["--port", "abc"], ["--host", "no.such.host.invalid"]]
+)
+def test_emulator_arguments_it_cannot_use_exit_2(args: list[str], tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "emulator", *args],
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr, result.stderr

@@ -29,6 +29,17 @@ def add_profile_options(parser: argparse.ArgumentParser, suppress: bool) -> None
     )
 
 
+def port_number(text: str) -> int:
+    """A TCP port for argparse: 0 (any free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {port}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linkdeck",
@@ -60,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator = commands.add_parser("emulator", help="serve the legacy API locally")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--port", type=port_number, default=8765)
     emulator.add_argument("--latency-ms", type=int, metavar="N")
     emulator.add_argument("--scenario", metavar="FILE", help="scenario TOML file")
     return parser

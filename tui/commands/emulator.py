@@ -25,10 +25,9 @@ def run_emulator(args: argparse.Namespace) -> ExitCode:
         emulator.faults.latency_ms = args.latency_ms
     try:
         emulator.start()
-    except OSError as error:
-        print(
-            f"linkdeck: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr
-        )
+    except (OSError, UnicodeError) as error:  # a host name that is no host too
+        why = getattr(error, "strerror", None) or str(error)
+        print(f"linkdeck: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
         return ExitCode.USAGE
     print(f"linkdeck emulator listening on {emulator.url}", flush=True)
     try:

@@ -139,7 +139,7 @@ class UnlockEngine:
 
     def held_elsewhere(self, item: Item) -> bool:
         """Whether another process holds `item` (it is unfinished in that one's queue)."""
-        return item.owner is not None and item.owner != self.history.owner
+        return item.held_elsewhere(self.history.owner)
 
     def paused_elsewhere(self, item: Item) -> str | None:
         """Why the queue of the other process holding `item` is paused, if it is."""

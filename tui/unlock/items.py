@@ -62,6 +62,11 @@ class Item:
     not_saved: str | None = field(default=None, compare=False)
     """Why this state is not in the history yet (kept in memory, written again later)."""
 
+    def held_elsewhere(self, owner: str | None) -> bool:
+        """Whether a process other than `owner` holds it (unfinished in its queue):
+        that one sends it, not `owner`."""
+        return self.owner is not None and self.owner != owner
+
     @property
     def counted_attempts(self) -> int:
         return sum(1 for attempt in self.attempts if attempt.counted)

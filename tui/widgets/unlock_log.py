@@ -228,8 +228,7 @@ class UnlockRegion(Vertical):
 
     def _elsewhere(self, item: Item) -> bool:
         """In the queue of another linkdeck process: that one sends it, not this one."""
-        owner = self.history.owner if self.history is not None else None
-        return item.owner is not None and item.owner != owner
+        return item.held_elsewhere(self.history.owner if self.history is not None else None)
 
     def _state_text(self, item: Item) -> Text:
         """ "waiting x2 2:53": the state, the attempts past the first, the countdown."""

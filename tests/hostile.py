@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from loopback import LoopbackServer
 
 LONG = "L" * 9_990 + "[/bold]END"
 
@@ -45,7 +46,7 @@ def link(name: str, outcome: str) -> str:
     return f"https://h{NAMES.index(name)}.example/{outcome}/x"
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     """`with HostileServer() as server: server.url`; change `account_name`,
     `account_type` or `pin` at any time."""
 
@@ -58,22 +59,11 @@ class HostileServer:
         self.results: dict[str, Any] = {}
         """Method -> the whole `result` (or, under "envelope:METHOD", the whole
         answer) to send instead of the usual one: any JSON value at all."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.hostile = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(ThreadingHTTPServer, _Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/pm-api/v1.php"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/pm-api/v1.php"
 
     def answer(self, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if params.get("params[login]") != self.login or params.get("params[pass]") != self.pin:
@@ -133,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        hostile: HostileServer = self.server.hostile  # type: ignore[attr-defined]
+        hostile: HostileServer = self.server.owner  # type: ignore[attr-defined]
         if parts.path != "/pm-api/v1.php":
             status, body = 404, b"Not Found"
         else:

@@ -27,12 +27,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from commandline import isolated_env, one_sentence
 from deck import wait_for
+from loopback import LoopbackServer
 
 from tui.app import LinkdeckApp
 from tui.emulator import Emulator
@@ -46,7 +47,7 @@ PLAIN_VARIABLES = ("http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy")
 TLS_VARIABLES = ("https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy")
 
 
-class LoggingProxy:
+class LoggingProxy(LoopbackServer):
     """An HTTP proxy on 127.0.0.1 that keeps every request line and every byte
     it receives. It answers an absolute-form GET for the legacy API itself (no
     host behind it is contacted); to a CONNECT it says yes, then only listens to
@@ -56,22 +57,11 @@ class LoggingProxy:
         self.request_lines: list[str] = []
         self.received = bytearray()
         self._lock = threading.Lock()
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _ProxyHandler)
-        self._server.daemon_threads = True
-        self._server.proxy = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(socketserver.ThreadingTCPServer, _ProxyHandler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}"
 
     def record(self, data: bytes, request_line: str | None = None) -> None:
         with self._lock:
@@ -86,7 +76,7 @@ class LoggingProxy:
 
 class _ProxyHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
-        proxy: LoggingProxy = self.server.proxy  # type: ignore[attr-defined]
+        proxy: LoggingProxy = self.server.owner  # type: ignore[attr-defined]
         conn: socket.socket = self.request
         conn.settimeout(2)
         head = b""

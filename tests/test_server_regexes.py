@@ -79,3 +79,26 @@ def test_re2_and_re_agree_where_both_take_the_pattern(pattern: str, text: str) -
     hoster = Hoster("h", ("h.example",), (pattern,))
     expected = re.match(pattern, text, re.IGNORECASE) is not None
     assert (HosterMatcher((hoster,)).match(text) is not None) == expected
+
+
+def test_the_first_hoster_in_the_server_s_order_serves_a_link_many_patterns_match() -> None:
+    # 3,000 patterns that name none of their hoster's domains, asked all at once:
+    # the earliest that matches answers, as trying them one by one would.
+    hosters = tuple(
+        Hoster(f"mirror{n}", (f"own{n}.example",), (rf"https?://mirror\.example/{n % 700}/.*",))
+        for n in range(3_000)
+    )
+    matcher = HosterMatcher(hosters)
+    assert matcher.match("https://mirror.example/5/file").name == "mirror5"
+    assert matcher.match("https://mirror.example/699/file").name == "mirror699"
+    assert matcher.match("https://mirror.example/700/file") is None
+
+
+def test_a_pattern_that_names_its_domain_is_asked_only_for_that_domain() -> None:
+    # Escaped as `re.escape` does it ("dash\-host\.net") or not at all, the domain was
+    # found; escaped in part ("dash-host\.net", the usual way) it was taken for a
+    # pattern that names none, and asked for the links of every other domain.
+    hoster = Hoster("dash-host.net", ("dash-host.net",), (r".*dash-host\.net/.+",))
+    matcher = HosterMatcher((hoster,))
+    assert matcher.match("https://dash-host.net/file").name == "dash-host.net"
+    assert matcher.match("https://elsewhere.example/dash-host.net/file") is None

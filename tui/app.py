@@ -40,7 +40,7 @@ from tui.unlock.history import (
     open_or_start_anew,
     unreadable_sentence,
 )
-from tui.unlock.items import Event, Item, ItemState
+from tui.unlock.items import Event, Item, ItemRemoved, ItemState
 from tui.widgets.account import Connection
 
 if TYPE_CHECKING:
@@ -56,18 +56,10 @@ UNEXPECTED_FAILURE_DELAY = 60.0
 
 
 @dataclass
-class UnlockEvent(Message):
-    """An event of the unlock engine, delivered on the UI's turn."""
-
-    event: Event
-
-    def can_replace(self, message: Message) -> bool:
-        # A newer record of the same item makes an older queued one pointless.
-        return (
-            isinstance(message, UnlockEvent)
-            and type(message.event) is type(self.event)
-            and getattr(message.event, "id", None) == getattr(self.event, "id", -1)
-        )
+class UnlockEvents(Message):
+    """The unlock engine has events waiting in `LinkdeckApp._engine_events`: one such
+    message at a time, so that a paste of 10,000 links is a few batches in the
+    queue rather than 30,000 messages that every key press waits behind."""
 
 
 class LinkdeckApp(App[None]):
@@ -119,6 +111,7 @@ class LinkdeckApp(App[None]):
         self.account_poll = Poll(self, "account", self._refresh_account)
         self.hosters_poll = Poll(self, "hosters", self._refresh_hosters)
         self._unsubscribe = lambda: None
+        self._engine_events: dict[int | str, Event] = {}
         self._history_cursor: int | None = None
         self._last_fairuse: tuple[float, float] | None = None
         self._unreadable_reported = 0
@@ -227,9 +220,7 @@ class LinkdeckApp(App[None]):
                 matcher=self.matcher if self.hosters.hosters else None,
                 clock=self.clock,
             )
-            self._unsubscribe = self.engine.subscribe(
-                lambda event: self.post_message(UnlockEvent(event))
-            )
+            self._unsubscribe = self.engine.subscribe(self._engine_event)
             # From where the log was read: what other processes did since shows up too.
             await self.engine.start(since=self._history_cursor)
             # After the restored items and the first rows on screen were read.
@@ -408,19 +399,28 @@ class LinkdeckApp(App[None]):
 
     # --- unlock events ----------------------------------------------------
 
-    def on_unlock_event(self, message: UnlockEvent) -> None:
+    def _engine_event(self, event: Event) -> None:
+        """Keep the engine's latest event per item until the UI's turn."""
+        if not self._engine_events:
+            self.post_message(UnlockEvents())
+        key = event.id if isinstance(event, Item | ItemRemoved) else type(event).__name__
+        self._engine_events.pop(key, None)  # the newest goes last, as it came
+        self._engine_events[key] = event
+
+    def on_unlock_events(self, _: UnlockEvents) -> None:
+        events, self._engine_events = self._engine_events, {}
         dashboard = self.query_dashboard()
-        event = message.event
-        dashboard.on_engine_event(event)
-        if isinstance(event, Item) and event.state is ItemState.DONE and not event.reused:
-            # An unlock spends fair use: show it soon rather than at the next poll.
-            self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
-        if (
-            isinstance(event, Item)
-            and self.history is not None
-            and (event.state is ItemState.DONE or event.status == HOSTER_AWAY_STATUS)
-        ):
-            # Only these change a hoster's status column.
+        outcomes_changed = False
+        for event in events.values():
+            dashboard.on_engine_event(event)
+            if isinstance(event, Item) and event.state is ItemState.DONE and not event.reused:
+                # An unlock spends fair use: show it soon rather than at the next poll.
+                self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
+            if isinstance(event, Item) and (
+                event.state is ItemState.DONE or event.status == HOSTER_AWAY_STATUS
+            ):
+                outcomes_changed = True  # only these change a hoster's status column
+        if outcomes_changed and self.history is not None:
             dashboard.hosters.set_outcomes(self.history.hoster_outcomes())
 
     # --- actions ----------------------------------------------------------

@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pty_harness import ROWS, PtyProcess, Timeout, bench_env  # noqa: E402
 
 from tui.emulator import Emulator  # noqa: E402
+from tui.emulator.scenario import Hoster as ScenarioHoster  # noqa: E402
+from tui.emulator.scenario import default_scenario  # noqa: E402
 
 LOGIN, PIN = "111111111", "1111"
 ACCOUNT_TEXT = LOGIN.encode()
@@ -68,6 +70,8 @@ class Sizes:
     mouse_moves: int = 12
     links: int = 1000
     key_presses: int = 5
+    paste_links: int = 10_000
+    hostile_hosters: int = 50_000
     history_items: int = 100_000
     warmup_cycles: int = 500
     cycles: int = 10_000
@@ -82,6 +86,8 @@ TINY = Sizes(
     mouse_moves=2,
     links=40,
     key_presses=1,
+    paste_links=200,
+    hostile_hosters=500,
     history_items=2_000,
     warmup_cycles=20,
     cycles=100,
@@ -114,7 +120,12 @@ class Bench:
     def account_calls(self) -> int:
         return self.emulator.stats.calls["accountstatus"]
 
-    def profile(self, config: str = "", history: Callable[[Path], None] | None = None) -> tuple:
+    def profile(
+        self,
+        config: str = "",
+        history: Callable[[Path], None] | None = None,
+        url: str | None = None,
+    ) -> tuple:
         """A fresh profile (XDG folders, config file) holding the warm hoster cache."""
         self._count += 1
         root = self.tmp / f"profile-{self._count}"
@@ -128,14 +139,17 @@ class Bench:
         path = root / "config.toml"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fp:
-            fp.write(f'[api]\nurl = "{self.emulator.url}"\nlogin = "{LOGIN}"\n{config}\n')
+            fp.write(f'[api]\nurl = "{url or self.emulator.url}"\nlogin = "{LOGIN}"\n{config}\n')
         return root, env, path
 
     @contextmanager
     def dashboard(
-        self, config: str = "", history: Callable[[Path], None] | None = None
+        self,
+        config: str = "",
+        history: Callable[[Path], None] | None = None,
+        url: str | None = None,
     ) -> Iterator[PtyProcess]:
-        _, env, path = self.profile(config, history)
+        _, env, path = self.profile(config, history, url)
         argv = [sys.executable, "-m", "tui", "--config", str(path)]
         with PtyProcess(argv, env=env, cwd=ROOT) as process:
             yield process
@@ -427,6 +441,135 @@ def bench_keys_while_unlocking(bench: Bench) -> list[Row]:
     return rows
 
 
+def toggle_latencies(process: PtyProcess, until: Callable[[], bool], most: int) -> list[float]:
+    """Press `p` to pause the queue until `until()` or `most` presses: the time from
+    the key to the queue line's "⏸ paused" (drawn only while paused; a toast may
+    be redrawn later, so it cannot tell). Each pause is undone with a second `p`,
+    not timed."""
+    latencies: list[float] = []
+    while len(latencies) < most and not until():
+        mark = process.mark()
+        sent = process.send("p")
+        latencies.append(process.wait_for("⏸ paused".encode(), since=mark, timeout=10) - sent)
+        time.sleep(0.05)
+        mark = process.mark()
+        process.send("p")
+        process.wait_for(b"Queue resumed", since=mark, timeout=10)
+        time.sleep(0.1)
+    return latencies
+
+
+def latency_row(figure: str, latencies: list[float], extra: str = "") -> Row:
+    if not latencies:
+        return report(Row(figure, "no key could be timed", "<= 100 ms", False))
+    most, median = max(latencies), statistics.median(latencies)
+    return report(
+        Row(
+            figure,
+            f"{most * 1000:.0f} ms most, {median * 1000:.0f} ms median"
+            f" ({len(latencies)} presses{extra})",
+            "<= 100 ms",
+            most <= 0.1,
+        )
+    )
+
+
+def bench_large_paste(bench: Bench) -> list[Row]:
+    """Keys pressed while a paste of 10,000 links is being queued."""
+    count = bench.sizes.paste_links
+    tag = f"p{int(time.time())}"
+    links = [f"https://uploaded.net/file/{tag}{n:06d}/paste.zip" for n in range(count)]
+    # As in bench_keys_while_unlocking: the service answers in 50 ms, eight at a time.
+    bench.emulator.faults.latency_ms = 50
+    with bench.dashboard("[unlock]\nconcurrency = 8\n") as process:
+        process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+        process.wait_quiet(0.5)
+        process.send("u")
+        time.sleep(0.2)
+        mark = process.mark()
+        process.paste("\n".join(links))
+        process.send("\r")
+        queued = f"Queued {count} link".encode()
+        left = process.mark()
+        process.send("\x1b")  # leave the input for the log, so `p` is a key
+        process.wait_for(b"Unlock", since=left, timeout=30)  # the footer: the log has focus
+
+        def done() -> bool:
+            return queued in process.text_since(mark)
+
+        began = time.perf_counter()
+        latencies = toggle_latencies(process, done, most=200)
+        process.wait_for(queued, since=mark, timeout=60)
+        seconds = time.perf_counter() - began
+    bench.emulator.faults.latency_ms = 0
+    return [
+        latency_row(
+            f"key press handled while {count:,} pasted links are queued",
+            latencies,
+            f"; all queued in {seconds:.1f} s",
+        )
+    ]
+
+
+def hostile_emulator(count: int) -> Emulator:
+    """The emulator with `count` hosters whose patterns would make `re` backtrack for
+    hours, name no domain of theirs, or use what RE2 refuses."""
+    scenario = default_scenario()
+    scenario.hosters = scenario.hosters + [
+        ScenarioHoster(
+            f"evil{n}.example",
+            (f"evil{n}.example",),
+            (rf"https?://(x+x+)+y{n}/.*", r"(\w+\s?)+z", r"(?=a)b", r"(a)\1"),
+        )
+        for n in range(count)
+    ]
+    return Emulator(scenario)
+
+
+def bench_hostile_patterns(bench: Bench) -> list[Row]:
+    """Keys pressed while a hostile hoster list is compiled, then with it loaded."""
+    count = bench.sizes.hostile_hosters
+    emulator = hostile_emulator(count)
+    emulator.start()
+    loaded = b"bad pattern"
+    try:
+        with bench.dashboard(url=emulator.url) as process:
+            process.wait_for(ACCOUNT_TEXT, timeout=30)
+            mark = process.mark()
+            while_loading = toggle_latencies(
+                process, lambda: loaded in process.text_since(mark), most=400
+            )
+            process.wait_for(loaded, since=mark, timeout=120)
+            process.wait_quiet(0.5)
+            loaded_latencies = toggle_latencies(process, lambda: False, most=10)
+            # A link through every hostile pattern: typed into the box, queued.
+            queue_latencies = []
+            for n in range(bench.sizes.key_presses):
+                process.send("u")
+                time.sleep(0.2)
+                process.paste("https://" + "x" * 40 + f"y{n}/file")
+                time.sleep(0.2)
+                mark = process.mark()
+                sent = process.send("\r")
+                queue_latencies.append(
+                    process.wait_for(b"Queued 1 link", since=mark, timeout=10) - sent
+                )
+                process.send("\x1b")
+                time.sleep(0.3)
+    finally:
+        emulator.stop()
+    return [
+        latency_row(
+            f"key press handled while {count:,} hostile hosters are compiled", while_loading
+        ),
+        latency_row(f"key press handled with {count:,} hostile hosters loaded", loaded_latencies),
+        latency_row(
+            f"a link queued with {count:,} hostile hosters loaded (Enter to its toast)",
+            queue_latencies,
+        ),
+    ]
+
+
 def bench_history_memory(bench: Bench) -> list[Row]:
     sizes = bench.sizes
     with bench.dashboard(history=history_of(sizes.history_items)) as process:
@@ -483,6 +626,8 @@ BENCHES: dict[str, Callable[[Bench], list[Row]]] = {
     "refresh": bench_refresh,
     "mouse": bench_mouse,
     "keys": bench_keys_while_unlocking,
+    "paste": bench_large_paste,
+    "hostile": bench_hostile_patterns,
     "history": bench_history_memory,
     "cycles": bench_refresh_memory,
 }

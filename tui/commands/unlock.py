@@ -100,8 +100,9 @@ async def run_unlock(
             # The dashboard's own queue is its business: only these links are sent.
             await engine.start(restore=False)
             try:
-                for item in engine.add(text):
-                    printer.on_event(item)
+                queued = await engine.queue(text)
+                if queued.error is not None and not queued.added:
+                    raise queued.error  # nothing was queued
                 # This engine follows only its links: those it added, those queued elsewhere.
                 ids = list(engine.items)
                 elsewhere = sum(engine.held_elsewhere(item) for item in engine.items.values())
@@ -132,6 +133,13 @@ async def run_unlock(
             f" which is paused ({plain(stalled[0], 80)})",
             file=err,
         )
+    if queued.rest:
+        print(
+            f"linkdeck: {len(queued.rest)} of the {queued.links} links were not queued:"
+            f" the unlock history could not be written ({queued.error})",
+            file=err,
+        )
+        return ExitCode.USAGE
     if engine.write_error is not None:
         # Every answer that came is printed above; the history lacks some of them.
         unsaved = sum(1 for item in final if item.not_saved)

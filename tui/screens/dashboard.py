@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -25,7 +25,7 @@ from tui.api import AccountStatus
 from tui.formatting import days_left, percent
 from tui.safe_files import RefusedFile, create_numbered
 from tui.settings import WarningSettings
-from tui.unlock.history import History, HistoryWriteError, unreadable_sentence
+from tui.unlock.history import History, unreadable_sentence
 from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel, Connection
@@ -39,6 +39,7 @@ WIDE_WIDTH = 200
 
 if TYPE_CHECKING:
     from tui.app import LinkdeckApp
+    from tui.unlock.engine import UnlockEngine
 
 
 class DashboardScreen(Screen[None]):
@@ -233,19 +234,28 @@ class DashboardScreen(Screen[None]):
             return
         if not event.value.strip():
             return
-        try:
-            added = engine.add(event.value)
-        except HistoryWriteError as error:
-            # Nothing was queued, and the links stay in the box to try again.
+        event.input.clear()
+        self._queue(engine, event.value, event.input)
+
+    @work(group="queue")
+    async def _queue(self, engine: UnlockEngine, text: str, box: Input) -> None:
+        """Queue in a worker: 10,000 links take the engine a second, in steps."""
+        queued = await engine.queue(text)
+        if queued.error is not None:
+            # What was not queued goes back in the box (unless something new
+            # was typed meanwhile), to try again.
+            if not box.value:
+                box.value = " ".join(queued.rest)
             self.notify(
-                f"Not queued: {error.reason}, so the history cannot be written",
+                f"Not queued: {queued.error.reason}, so the history cannot be written"
+                + (f" ({len(queued.added)} of {queued.links} were queued)" if queued.added else ""),
                 title="Links not queued",
                 severity="error",
                 timeout=10,
                 markup=False,
             )
             return
-        event.input.clear()
+        added = queued.added
         unsupported = sum(1 for item in added if item.state is ItemState.UNSUPPORTED)
         text = f"Queued {len(added)} link(s)"
         if unsupported:

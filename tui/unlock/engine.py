@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from tui.api import Credentials, HosterMatcher, LinkdeckError
 from tui.api.errors import ApiError
 from tui.unlock.clock import Clock, SystemClock
-from tui.unlock.extract import extract_links
+from tui.unlock.extract import extract_links, links_in
 from tui.unlock.history import LEASE_SECONDS, Changes, History, HistoryWriteError, StaleItem
 from tui.unlock.items import (
     UNFINISHED,
@@ -55,9 +55,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tui.unlock")
 
+QUEUE_STEP = 100
+"""Words of text `queue` reads per step: about 10 ms of the event loop."""
+
 PAUSED_BY_USER = "paused"
 AWAITING_HOSTERS = "waiting for the hoster list"
 NO_HOSTER = "no hoster serves this link"
+
+
+@dataclass
+class Queued:
+    """What `UnlockEngine.queue` did: the new items, and the links a failed write
+    left out."""
+
+    links: int = 0
+    added: list[Item] = field(default_factory=list)
+    rest: list[str] = field(default_factory=list)
+    error: HistoryWriteError | None = None
+
+
 _READY = (ItemState.PENDING, ItemState.HELD)
 _RETRYABLE = (ItemState.FAILED, ItemState.CANCELLED, ItemState.WAITING)
 _CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.UNLOCKING)
@@ -104,6 +120,8 @@ class UnlockEngine:
         self._retry_temporary = retry_temporary
         self._items: dict[int, Item] = {}
         self._counts: Counter[ItemState] = Counter()
+        # The links of unfinished items: one is never queued twice.
+        self._unfinished_links: dict[str, None] = {}
         # Ids of this engine's pending and held items, in queue order.
         self._ready: dict[int, None] = {}
         # Ids of unfinished items another process holds, and the queues of others paused.
@@ -266,8 +284,37 @@ class UnlockEngine:
 
     # Commands
 
+    async def queue(self, text: str, *, force: bool = False) -> Queued:
+        """Queue the links found in `text` as `add` does, QUEUE_STEP words at a time,
+        letting the event loop run between steps: 10,000 links added at once held
+        a dashboard for a second, and a command reading 100,000 from stdin sent
+        none until all were stored. A write that fails ends the queuing;
+        `Queued.rest` holds the links not queued.
+        """
+        words, seen = text.split(), set[str]()
+        queued = Queued()
+        for start in range(0, len(words), QUEUE_STEP):
+            began = time.perf_counter()
+            links = links_in(words[start : start + QUEUE_STEP], seen)
+            queued.links += len(links)
+            try:
+                queued.added += self.add_links(links, force=force)
+            except HistoryWriteError as error:
+                later = links_in(words[start + QUEUE_STEP :], seen)
+                queued.error, queued.rest = error, links + later
+                queued.links += len(later)
+                break
+            # As long again for everything else: a dashboard draws each step's rows,
+            # and a key press crosses its widgets one turn of the loop per widget.
+            await asyncio.sleep(time.perf_counter() - began)
+        return queued
+
     def add(self, text: str, *, force: bool = False) -> list[Item]:
-        """Queue the links found in `text`; returns the new items.
+        """Queue the links found in `text` at once; see `add_links`."""
+        return self.add_links(extract_links(text), force=force)
+
+    def add_links(self, links: Iterable[str], *, force: bool = False) -> list[Item]:
+        """Queue `links` (as `extract_links` gives them); returns the new items.
 
         A link already unfinished in the queue, or in the history (queued by another
         process: then followed in `items`, not sent), is skipped. A link no hoster serves
@@ -278,10 +325,9 @@ class UnlockEngine:
         Raises HistoryWriteError, with nothing queued, when the history cannot be
         written: a link is sent only once it is stored.
         """
-        queued = {item.link for item in self._items.values() if item.state in UNFINISHED}
         now = self._clock.now()
         new = [
-            self._new_item(link, now, force) for link in extract_links(text) if link not in queued
+            self._new_item(link, now, force) for link in links if link not in self._unfinished_links
         ]
         added = self.history.add(new)  # HistoryWriteError: nothing was queued
         for item in added.new:
@@ -316,9 +362,9 @@ class UnlockEngine:
             )
         if self._matcher is not None:
             hoster = self._matcher.match(link)
-            item = replace(
-                item, hoster=hoster.name if hoster else None, forced=force and not hoster
-            )
+            if hoster is None and not force:
+                return replace(item, state=ItemState.UNSUPPORTED, message=NO_HOSTER)
+            item = replace(item, hoster=hoster.name if hoster else None, forced=hoster is None)
         return self._placed(item, now)
 
     def _placed(self, item: Item, now: float) -> Item:
@@ -487,8 +533,11 @@ class UnlockEngine:
         old = self._items.get(item.id)
         if old is not None:
             self._counts[old.state] -= 1
+            self._unfinished_links.pop(old.link, None)
         self._items[item.id] = item
         self._counts[item.state] += 1
+        if item.state in UNFINISHED:
+            self._unfinished_links[item.link] = None
         mine = self._mine(item)
         if mine and item.state in _READY and not _awaits_hosters(item):
             self._ready[item.id] = None
@@ -509,6 +558,7 @@ class UnlockEngine:
             return
         if item is not None:
             self._counts[item.state] -= 1
+            self._unfinished_links.pop(item.link, None)
         self._ready.pop(item_id, None)
         self._elsewhere.discard(item_id)
         task = self._tasks.get(item_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from tui.untrusted import plain, storable
@@ -22,12 +23,19 @@ def extract_links(text: str) -> list[str]:
     quotes and trailing punctuation are removed. A token longer than
     MAX_LINK_CHARS, or holding control or invisible characters, is no link.
     """
-    links: dict[str, None] = {}
-    for token in text.split():
+    return links_in(text.split(), set())
+
+
+def links_in(tokens: Iterable[str], seen: set[str]) -> list[str]:
+    """The links among whitespace-free `tokens` not in `seen`, each once; adds
+    them to `seen` (so a long text can be read a part at a time)."""
+    links = []
+    for token in tokens:
         link = _clean(token)
-        if link:
-            links.setdefault(link, None)
-    return list(links)
+        if link and link not in seen:
+            seen.add(link)
+            links.append(link)
+    return links
 
 
 def _clean(token: str) -> str | None:

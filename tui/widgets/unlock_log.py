@@ -94,6 +94,8 @@ class UnlockRegion(Vertical):
         self.history: History | None = None
         self._earlier: LRUCache[int, Item] = LRUCache(HISTORY_CACHE)
         self._counts: Counter[ItemState] = Counter()
+        self._recount_due = False
+        self._follow_end = False
         self.queue = QueueState()
         self.answer_width = column_widths(80)[0]
         self._countdowns: dict[int, Text] = {}
@@ -164,8 +166,24 @@ class UnlockRegion(Vertical):
 
     def _recount(self) -> None:
         """The counts as the history has them (a table of a few rows, kept by SQLite)."""
+        self._recount_due = False
         if self.history is not None:
             self._counts = Counter(self.history.counts_by_state())
+
+    def _settle_soon(self) -> None:
+        """Recount, and follow the newest row, once the messages queued now are
+        handled: counting reads the whole history, moving the cursor scrolls, and
+        a paste of 10,000 links brings 10,000 rows at once."""
+        if not self._recount_due:
+            self._recount_due = True
+            self.call_later(self._settle)
+
+    def _settle(self) -> None:
+        if self._follow_end:
+            self._follow_end = False
+            self.table.move_cursor(self.table.row_count - 1)
+        self._recount()
+        self._show_queue()
 
     def _row_cells(self, key: str) -> tuple[Text | str, ...]:
         item_id = int(key)
@@ -190,12 +208,10 @@ class UnlockRegion(Vertical):
         if key not in table:
             at_end = table.cursor_row >= table.row_count - 1
             table.upsert_row(key, self._row_cells)
-            if scroll and at_end:
-                table.move_cursor(table.row_count - 1)
+            self._follow_end = self._follow_end or (scroll and at_end)
         else:
             table.upsert_row(key, self._row_cells)
-        self._recount()
-        self._show_queue()
+        self._settle_soon()
 
     def remove(self, item_id: int) -> None:
         self.items.pop(item_id, None)
@@ -203,8 +219,7 @@ class UnlockRegion(Vertical):
         self._countdowns.pop(item_id, None)
         if str(item_id) in self.table:
             self.table.remove_row(str(item_id))
-        self._recount()
-        self._show_queue()
+        self._settle_soon()
 
     def set_queue(self, queue: QueueState) -> None:
         self.queue = queue

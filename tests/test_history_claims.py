@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.unlock.history import LEASE_SECONDS, History, StaleItem
+from tui.unlock.history import LEASE_SECONDS, SCHEMA_VERSION, History, StaleItem
 from tui.unlock.items import Item, ItemState
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,7 +211,7 @@ def test_a_version_1_file_is_migrated(path: Path, clock: Clock) -> None:
         db.execute("PRAGMA user_version = 1")
         db.commit()
     with History(path, clock=clock) as history:
-        assert history._query("PRAGMA user_version") == [(2,)]
+        assert history._query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
         assert history.counts_by_state() == {
             ItemState.DONE: 1,
             ItemState.UNLOCKING: 1,

@@ -426,3 +426,62 @@ async def test_items_of_an_earlier_session_can_be_retried_forced_and_removed(rig
     assert later.history.get(missing.id) is None
     with pytest.raises(KeyError):
         later.retry(missing.id)
+
+
+# --- the wall clock steps: waits run on the monotonic clock ------------------
+
+HOUR = 3600.0
+
+
+@pytest.mark.parametrize("step", [-HOUR, HOUR])
+async def test_a_retry_waits_its_delay_whatever_the_wall_clock_does(rig: Rig, step: float) -> None:
+    engine = await rig.engine(retry_delay=180.0)
+    (item,) = engine.add(link("/busy/"))
+    await engine.wait_idle()
+    rig.clock.step_wall(step)  # an NTP correction, a suspended laptop, a hand-set clock
+    rig.clock.advance(179)
+    await engine.wait_idle()
+    assert rig.unlock_calls == 1  # set forward an hour: not sent early
+    rig.clock.advance(1)
+    await engine.wait_idle()
+    assert rig.unlock_calls == 2  # set back an hour: not an hour late
+    assert engine.items[item.id].attempts[-1].at == rig.clock.now()  # stored in wall time
+
+
+@pytest.mark.parametrize("step", [-HOUR, HOUR])
+async def test_holds_last_their_time_whatever_the_wall_clock_does(rig: Rig, step: float) -> None:
+    rig.emulator.account("555555555").fairuse_left = 0.0
+    engine = await rig.engine(EXHAUSTED, concurrency=1, fair_use_delay=600.0)
+    _, held = engine.add(f"{link()} {link(hoster='1fichier.com')}")
+    await engine.wait_idle()
+    rig.clock.step_wall(step)
+    # Shown in the wall time of now: ten minutes from when the hold began.
+    assert engine.queue_state.global_hold_until == rig.clock.now() + 600
+    rig.emulator.account("555555555").fairuse_left = 0.5
+    rig.clock.advance(599)
+    await engine.wait_idle()
+    assert engine.items[held.id].state == ItemState.HELD
+    rig.clock.advance(1)
+    await engine.wait_idle()
+    assert engine.items[held.id].state == ItemState.DONE
+
+
+async def test_a_wall_clock_set_a_year_ahead_does_not_prune_the_log(rig: Rig) -> None:
+    first = await rig.engine(history_days=30)  # the start that notes the clocks
+    await first.stop()
+    now = rig.clock.now()
+    with History(rig.path) as history:
+        history.insert(
+            [
+                Item(0, link(), "uploaded.net", ItemState.DONE, created=at, updated=at)
+                for at in (now - 40 * 86400, now - 86400, now)
+            ]
+        )
+    rig.clock.advance(86400)
+    rig.clock.step_wall(365 * 86400)
+    engine = await rig.engine(history_days=30)
+    # A day passed on this boot, not a year: only the item 40 days old goes.
+    assert len(engine.history.ids()) == 2
+    await engine.stop()
+    again = await rig.engine(history_days=30)  # and at the next start too
+    assert len(again.history.ids()) == 2

@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from tui import formatting
 from tui.commands.unlock import human_line, json_record
-from tui.unlock.history import History, HistoryDamaged, HistoryError, item_record, set_aside
+from tui.unlock.history import (
+    SCHEMA_VERSION,
+    History,
+    HistoryDamaged,
+    HistoryError,
+    item_record,
+    set_aside,
+)
 from tui.unlock.items import Attempt, Item, ItemState
 from tui.widgets.unlock_log import code_text
 
@@ -44,7 +51,7 @@ def test_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
         for file in path.parent.iterdir():
             assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
         assert history._query("PRAGMA journal_mode") == [("wal",)]
-        assert history._query("PRAGMA user_version") == [(2,)]
+        assert history._query("PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
 def test_existing_file_is_made_private(tmp_path: Path) -> None:

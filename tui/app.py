@@ -513,9 +513,9 @@ class Poll:
         """Make the next poll happen no later than `seconds` from now."""
         if self.timer is None or self.next_at is None:
             return
-        if self.next_at - self.app.clock.now() > seconds:
+        if self.next_at - self.app.clock.monotonic() > seconds:
             self.timer.stop()
-            self.next_at = self.app.clock.now() + seconds
+            self.next_at = self.app.clock.monotonic() + seconds
             self.timer = self.app.set_timer(seconds, self.now, name=f"{self.name}-poll")
 
     async def _run(self) -> None:
@@ -531,7 +531,7 @@ class Poll:
         self._arm(delay)
 
     def _arm(self, delay: float) -> None:
-        self.next_at = self.app.clock.now() + delay
+        self.next_at = self.app.clock.monotonic() + delay
         self.timer = self.app.set_timer(delay, self.now, name=f"{self.name}-poll")
 
     def succeeded(self, interval: float) -> float:

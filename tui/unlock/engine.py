@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tui.unlock")
 
+CLOCK_STEP_TOLERANCE = 600.0
+"""How far ahead of the boot clock the wall clock may go between two starts (an NTP
+correction) before it is taken for a clock set ahead."""
 QUEUE_STEP = 100
 """Words of text `queue` reads per step: about 10 ms of the event loop."""
 
@@ -127,8 +130,10 @@ class UnlockEngine:
         # Ids of unfinished items another process holds, and the queues of others paused.
         self._elsewhere: set[int] = set()
         self._paused_elsewhere: dict[str, str] = {}
-        # (retry time, id) of waiting items; entries whose item moved on are skipped.
-        self._timers: list[tuple[float, int]] = []
+        # Deadlines are on the clock's monotonic time (see `_due`): (when, id, the
+        # item's wall retry time) of waiting items; entries whose item moved on are
+        # skipped. Holds and the write retry likewise.
+        self._timers: list[tuple[float, int, float]] = []
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._hoster_holds: dict[str, float] = {}
         self._global_hold: float | None = None
@@ -176,14 +181,18 @@ class UnlockEngine:
 
     @property
     def queue_state(self) -> QueueState:
-        now = self._clock.now()
+        now = self._clock.monotonic()
         return QueueState(
             paused=self.paused,
             pause_reason=self._pause_reason,
             hoster_holds=MappingProxyType(
-                {hoster: until for hoster, until in self._hoster_holds.items() if until > now}
+                {
+                    hoster: self._wall(until)
+                    for hoster, until in self._hoster_holds.items()
+                    if until > now
+                }
             ),
-            global_hold_until=self._global_hold
+            global_hold_until=self._wall(self._global_hold)
             if self._global_hold and self._global_hold > now
             else None,
             not_saved=self._write_error,
@@ -228,11 +237,12 @@ class UnlockEngine:
         self._last_heartbeat = time.monotonic()
         now = self._clock.now()
         if self.settings.history_days > 0:
+            cutoff = self._elapsed_wall_time(now) - self.settings.history_days * 86400
             with suppress(HistoryWriteError):  # old rows stay one more session
-                self.history.prune(older_than=now - self.settings.history_days * 86400)
+                self.history.prune(older_than=cutoff)
         for hoster, outcome in self.history.hoster_outcomes().items():
             if outcome.unavailable_until and outcome.unavailable_until > now:
-                self._hoster_holds[hoster] = outcome.unavailable_until
+                self._hoster_holds[hoster] = self._due(outcome.unavailable_until)
         self._restore_pending = restore
         if restore:
             with suppress(HistoryWriteError):  # taken back once the history can be written
@@ -277,7 +287,7 @@ class UnlockEngine:
             return False
         # A retry or hold end that is due but not handled yet is work about to start.
         wake_at = self._next_wake()
-        if wake_at is not None and wake_at <= self._clock.now():
+        if wake_at is not None and wake_at <= self._clock.monotonic():
             return False
         later = sum(self._counts[s] - stalled[s] for s in (ItemState.WAITING, ItemState.HELD))
         return not (include_waiting and later)
@@ -495,7 +505,7 @@ class UnlockEngine:
         kept in memory is written again in a few seconds."""
         first = self._write_error is None
         self._write_error = error.reason
-        self._write_retry_at = self._clock.now() + WRITE_RETRY_SECONDS
+        self._write_retry_at = self._clock.monotonic() + WRITE_RETRY_SECONDS
         self._wake.set()
         if first:
             log.info("the history cannot be written: %s", error)
@@ -548,7 +558,8 @@ class UnlockEngine:
         else:
             self._elsewhere.discard(item.id)
         if mine and item.state == ItemState.WAITING and item.next_attempt_at is not None:
-            heapq.heappush(self._timers, (item.next_attempt_at, item.id))
+            due = self._due(item.next_attempt_at)
+            heapq.heappush(self._timers, (due, item.id, item.next_attempt_at))
         self._emit(item)
 
     def _forget(self, item_id: int) -> None:
@@ -604,12 +615,14 @@ class UnlockEngine:
         return ItemState.HELD if self._blocked(hoster, now) else ItemState.PENDING
 
     def _blocked(self, hoster: str | None, now: float) -> bool:
-        if self._global_hold is not None and self._global_hold > now:
+        moment = self._clock.monotonic()
+        if self._global_hold is not None and self._global_hold > moment:
             return True
-        return hoster is not None and self._hoster_holds.get(hoster, 0.0) > now
+        return hoster is not None and self._hoster_holds.get(hoster, 0.0) > moment
 
     def _hold(self, hoster: str | None, until: float) -> None:
-        """Hold the links of `hoster`, or every link when None, until `until`."""
+        """Hold the links of `hoster`, or every link when None, until `until` (wall time)."""
+        until = self._due(until)
         if hoster is None:
             self._global_hold = max(self._global_hold or 0.0, until)
         else:
@@ -625,10 +638,11 @@ class UnlockEngine:
         self._emit(self.queue_state)
 
     def _expire_holds(self, now: float) -> None:
-        expired = [hoster for hoster, until in self._hoster_holds.items() if until <= now]
+        moment = self._clock.monotonic()
+        expired = [hoster for hoster, until in self._hoster_holds.items() if until <= moment]
         for hoster in expired:
             del self._hoster_holds[hoster]
-        if self._global_hold is not None and self._global_hold <= now:
+        if self._global_hold is not None and self._global_hold <= moment:
             self._global_hold = None
             expired.append("")
         if expired:
@@ -641,14 +655,15 @@ class UnlockEngine:
 
     def _release_due(self, now: float) -> None:
         """Waiting items whose retry time has come go back to the queue."""
-        while self._timers and self._timers[0][0] <= now:
-            at, item_id = heapq.heappop(self._timers)
-            if self._timer_current(at, item_id):
+        moment = self._clock.monotonic()
+        while self._timers and self._timers[0][0] <= moment:
+            _, item_id, at = heapq.heappop(self._timers)
+            if self._timer_current(item_id, at):
                 item = self._items[item_id]
                 self._requeue(replace(item, next_attempt_at=None, updated=now))
 
     def _next_wake(self) -> float | None:
-        while self._timers and not self._timer_current(*self._timers[0]):
+        while self._timers and not self._timer_current(*self._timers[0][1:]):
             heapq.heappop(self._timers)
         times = [*self._hoster_holds.values()]
         if self._global_hold is not None:
@@ -659,7 +674,30 @@ class UnlockEngine:
             times.append(self._write_retry_at)
         return min(times, default=None)
 
-    def _timer_current(self, at: float, item_id: int) -> bool:
+    def _elapsed_wall_time(self, now: float) -> float:
+        """`now`, or less when the wall clock went further ahead since the last start
+        on this boot than the boot clock did: a clock set a year ahead must not make
+        the whole log a year old. The time so trusted is the next start's reference."""
+        current = self._clock.boot_time()
+        if current is None:
+            return now
+        last = self.history.clocks()
+        if last is not None and last.boot == current.boot:
+            passed = current.since_boot - last.since_boot
+            now = min(now, last.wall + passed + CLOCK_STEP_TOLERANCE)
+        with suppress(HistoryWriteError):
+            self.history.set_clocks(current._replace(wall=now))
+        return now
+
+    def _due(self, at: float) -> float:
+        """The monotonic time of the wall time `at`, as the clocks stand now."""
+        return self._clock.monotonic() + (at - self._clock.now())
+
+    def _wall(self, due: float) -> float:
+        """The wall time of the monotonic time `due`, as the clocks stand now."""
+        return self._clock.now() + (due - self._clock.monotonic())
+
+    def _timer_current(self, item_id: int, at: float) -> bool:
         item = self._items.get(item_id)
         return (
             item is not None
@@ -676,7 +714,8 @@ class UnlockEngine:
             now = self._clock.now()
             self._expire_holds(now)
             self._release_due(now)
-            if self._write_retry_at is not None and self._write_retry_at <= now:
+            retry_at = self._write_retry_at
+            if retry_at is not None and retry_at <= self._clock.monotonic():
                 self._retry_writes()
             self._dispatch(now)
             await self._sleep_until(self._next_wake())
@@ -704,7 +743,7 @@ class UnlockEngine:
         if wake_at is None:
             await self._wake.wait()
             return
-        delay = wake_at - self._clock.now()
+        delay = wake_at - self._clock.monotonic()
         if delay <= 0:
             return
         sleeper = asyncio.ensure_future(self._clock.sleep(delay))

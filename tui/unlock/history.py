@@ -34,10 +34,11 @@ from typing import IO, Any
 
 from tui.safe_files import RefusedFile, open_file
 from tui.unlock import cells
+from tui.unlock.clock import BootTime
 from tui.unlock.items import UNFINISHED, Item, ItemState
 from tui.unlock.owner import new_owner, owner_gone
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LEASE_SECONDS = 120.0
 """How long a claim holds unless its owner renews it (a running engine does, well inside it)."""
 
@@ -111,6 +112,10 @@ END;
 CREATE TRIGGER items_counted_delete AFTER DELETE ON items BEGIN
     UPDATE state_counts SET n = n - 1 WHERE state = OLD.state;
 END;
+""",
+    # Version 3: the clocks at the last start, to tell a wall clock set ahead.
+    """
+CREATE TABLE clocks (boot TEXT NOT NULL, since_boot REAL NOT NULL, wall REAL NOT NULL);
 """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -619,6 +624,16 @@ class History:
             if len(rows) < batch:
                 return
             last = rows[-1][0]
+
+    def clocks(self) -> BootTime | None:
+        """The clocks as `set_clocks` last wrote them."""
+        rows = self._query("SELECT boot, since_boot, wall FROM clocks")
+        return BootTime(*rows[0]) if rows else None
+
+    def set_clocks(self, clocks: BootTime) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM clocks")
+            db.execute("INSERT INTO clocks VALUES (?, ?, ?)", clocks)
 
     def prune(self, older_than: float) -> int:
         """Delete finished items last changed before `older_than`; returns how many.

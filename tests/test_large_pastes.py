@@ -30,6 +30,7 @@ from tui.emulator import Emulator
 from tui.settings import UnlockSettings
 from tui.unlock import FakeClock, History, HistoryWriteError, QueueState, UnlockEngine
 from tui.unlock.engine import QUEUE_STEP
+from tui.widgets.virtual_table import GROWTH_INTERVAL, VirtualTable
 
 LOGIN, PIN = "123456789", "1111"
 
@@ -71,6 +72,13 @@ async def test_a_key_is_handled_while_a_paste_is_queued(
             await pilot.pause(0.05)
         assert app.query_one("#links", Input).value == ""
         assert app.engine.paused
+        # The log grew its height a few times a second meanwhile; now it is all
+        # there, and the newest row shows, under the cursor.
+        log = app.query_one("#log", VirtualTable)
+        await pilot.pause(GROWTH_INTERVAL * 2)
+        assert log.virtual_size.height == log.row_count + 1
+        assert log.cursor_row == log.row_count - 1
+        assert log.scroll_y + log.size.height - 1 >= log.row_count
 
 
 class FirstUnlockWatcher(HostileServer):

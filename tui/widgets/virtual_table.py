@@ -16,6 +16,7 @@ them from the row's key, called only when the row is drawn or read: a log of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -31,6 +32,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 Cell = Text | str
 """What a cell holds: plain text or styled Rich text."""
@@ -44,6 +46,10 @@ HEADER_LINES = 1
 CELL_PADDING = 1
 """Blank columns on each side of every cell, as in a DataTable."""
 _STRIP_CACHE_SIZE = 512
+GROWTH_INTERVAL = 0.25
+"""Seconds between two growths of the scrollable height while rows keep coming: each
+lays the whole screen out again (27 ms on the dashboard), and a paste of 10,000
+links adds rows for seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +178,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self._positions: dict[RowKey, int] | None = None
         """Lazily built: key to index among the shown rows."""
         self._cursor = 0
+        self._growth: Timer | None = None
+        self._grown_at = 0.0
         self._strips: LRUCache[RowKey, tuple[tuple[object, ...], Strip]] = LRUCache(
             _STRIP_CACHE_SIZE
         )
@@ -303,8 +311,30 @@ class VirtualTable(ScrollView, can_focus=True):
         return self._positions
 
     def _rows_changed(self) -> None:
-        """The number of rows changed: update the scrollable height."""
+        """The number of rows changed: update the scrollable height, at once when it
+        shrinks, at most every GROWTH_INTERVAL while rows keep coming."""
         height = len(self._visible) + HEADER_LINES
+        if height == self.virtual_size.height and self._growth is None:
+            return
+        if height > self.virtual_size.height and self.is_mounted:
+            if self._growth is not None:
+                return  # already due
+            wait = self._grown_at + GROWTH_INTERVAL - time.monotonic()
+            if wait > 0:
+                self._growth = self.set_timer(wait, self._grow)
+                return
+        self._set_height(height)
+
+    def _grow(self) -> None:
+        self._growth = None
+        self._set_height(len(self._visible) + HEADER_LINES)
+        self.scroll_to_row(self._cursor)  # a row beyond the old height can show now
+
+    def _set_height(self, height: int) -> None:
+        if self._growth is not None:
+            self._growth.stop()
+            self._growth = None
+        self._grown_at = time.monotonic()
         if self.virtual_size.height != height:
             # A reactive with layout: repaints the table and its scrollbar.
             self.virtual_size = Size(0, height)

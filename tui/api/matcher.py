@@ -71,13 +71,13 @@ class HosterMatcher:
         self._options = options = re2.Options()
         options.case_sensitive = False
         options.log_errors = False  # a bad pattern is counted, not printed on stderr
-        parsed = _Parsed(options)
+        check = _PatternCheck(options)
         elsewhere: list[tuple[str, Hoster]] = []
         for hoster in self.hosters:
             domains = [tld.lower().removeprefix("www.") for tld in hoster.tlds]
             for raw in hoster.regexes:
                 pattern = _JS_NAMED_GROUP.sub("(?P<", raw)
-                error = parsed.error(pattern)
+                error = check.error(pattern)
                 if error is not None:
                     self.invalid.append(InvalidPattern(hoster.name, raw, error))
                     continue
@@ -134,7 +134,7 @@ class HosterMatcher:
         return [(compiled, [hoster for _, hoster in patterns])]
 
 
-class _Parsed:
+class _PatternCheck:
     """Checks that RE2 takes a pattern by parsing it only (into a Set thrown away)."""
 
     def __init__(self, options: Any) -> None:

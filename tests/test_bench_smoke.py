@@ -26,3 +26,19 @@ def test_bench_runs_tiny(script: str) -> None:
     assert len(figures) == 4
     for row in figures:
         assert row.rstrip(" |").rsplit("| ", 1)[-1] in {"pass", "FAIL", "-"}, row
+
+
+@pytest.mark.parametrize("script", ["bench_matcher.py", "bench_queue_cli.py"])
+def test_small_benchmarks_run_tiny(script: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / script), "--tiny"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| figure | value | budget | pass/fail |"
+    assert rows[1:]
+    for row in rows[1:]:
+        assert row.rstrip(" |").rsplit("| ", 1)[-1] in {"pass", "FAIL"}, row

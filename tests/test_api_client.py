@@ -656,3 +656,19 @@ def test_repr_shows_url_and_login_only() -> None:
     client = client_for("http://127.0.0.1:1/pm-api/v1.php", ("123456789", "secretPIN"))
     assert repr(client) == "ApiClient(url='http://127.0.0.1:1/pm-api/v1.php', login='123456789')"
     assert "secretPIN" not in repr(client.credentials)
+
+
+async def test_linkdeck_sends_every_call_as_a_get(emu: Emulator) -> None:
+    # The service answered POST too (the emulator does); linkdeck never needs it.
+    methods: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        methods.append(request.method)
+
+    http = httpx.AsyncClient(event_hooks={"request": [record]})
+    async with ApiClient(emu.url, Credentials(*PREMIUM), http=http) as client:
+        await client.account_status()
+        await client.hoster_list()
+        await client.direct_download_link(rg())
+    await http.aclose()
+    assert methods == ["GET", "GET", "GET"]

@@ -24,6 +24,13 @@ API_PATH = "/pm-api/v1.php"
 JSON_TYPE = "application/json"
 # http.server knows no reason phrase for 509; this is the one Apache and nginx used.
 REASONS = {509: "Bandwidth Limit Exceeded"}
+ANSWERED_WITH_HTTP_200 = frozenset({0, 2, 500})
+"""Statuses the service sent with HTTP 200: 0 and 2 are no HTTP codes, and for 500
+("Link limit reached") JDownloader's plugin handles `case 500` in the envelope but
+accepts only 400, 401, 402, 403, 404, 428, 502, 503 and 509 as HTTP codes, so
+the real service answered it with 200."""
+MAX_FORM_BYTES = 64 * 1024
+"""A POST body larger than this is read only this far: the parameters are short."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -101,14 +108,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._route(send_body=True)
 
+    def do_POST(self) -> None:
+        # One public command-line client sent its parameters by POST, in the query
+        # string; the real endpoint (a PHP script reading $_REQUEST) answered it
+        # like a GET, from the query string and from a form body alike.
+        length = int(self.headers.get("Content-Length") or 0)
+        form = self.rfile.read(min(length, MAX_FORM_BYTES)).decode("latin-1") if length else ""
+        self._route(send_body=True, form=form)
+
     def do_HEAD(self) -> None:
         self._route(send_body=False)
 
-    def _route(self, send_body: bool) -> None:
+    def _route(self, send_body: bool, form: str = "") -> None:
         parts = urlsplit(self.path)
         try:
             if parts.path == API_PATH:
-                self._api(parts.query, send_body)
+                self._api("&".join(part for part in (parts.query, form) if part), send_body)
             elif parts.path.startswith("/dl/"):
                 self._download(parts.path, send_body)
             else:
@@ -174,7 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 status, body = service.answer(params, emulator.base_url, faults.generated_hosters)
-            http_status = status if 100 <= status <= 599 else 200  # 0 and 2 came with 200
+            http_status = status if 100 <= status <= 599 else 200
+            if status in ANSWERED_WITH_HTTP_200:
+                http_status = 200
             if faults.huge_body_bytes:
                 body = pad_body(body, faults.huge_body_bytes)
             if faults.malformed_json:

@@ -79,7 +79,10 @@ def encode(status: int, message: str, result: Any) -> bytes:
 
 
 def error(status: int, message: str) -> tuple[int, bytes]:
-    return status, encode(status, message, [])  # PHP served an empty array as result
+    # PHP served an empty array as the result of an error, but null with status 0:
+    # JDownloader's plugin quotes the real answer
+    # {"result":null,"statusmessage":"Daily limit reached for this host!","status":0}.
+    return status, encode(status, message, None if status == 0 else [])
 
 
 @functools.lru_cache(maxsize=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -25,3 +26,14 @@ def one_sentence(result: subprocess.CompletedProcess[str], code: int) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("linkdeck: ")
     return lines[0]
+
+
+def run_linkdeck(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """`python -m tui ARGS` in `isolated_env(tmp_path, **env)`, stdin closed."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        env=isolated_env(tmp_path, **env),
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )

@@ -21,7 +21,6 @@ import asyncio
 import dataclasses
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -30,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from commandline import isolated_env
+from commandline import run_linkdeck
 from deck import settle
 from hostile import HostileServer
 from hypothesis import HealthCheck, given, settings
@@ -255,19 +254,13 @@ def command(server: DrawnServer, home: Path, *args: str) -> subprocess.Completed
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f"[api]\ntimeout = {TIMEOUT}\n")
     config.chmod(0o600)
-    env = isolated_env(
+    return run_linkdeck(
         home,
+        *args,
         LINKDECK_PASSWORD=PIN,
         LINKDECK_API_URL=server.url,
         LINKDECK_LOGIN=LOGIN,
         LINKDECK_CONFIG=str(config),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        env=env,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from commandline import isolated_env
+from commandline import isolated_env, run_linkdeck
 from hostile import HostileServer, link
 
 LOGIN, PIN = "123456789", "1111"
@@ -44,15 +44,13 @@ def server() -> Iterator[HostileServer]:
 def run(
     server: HostileServer, tmp_path: Path, *args: str, **env: str
 ) -> subprocess.CompletedProcess[bytes]:
-    environment = isolated_env(
-        tmp_path, LINKDECK_PASSWORD=PIN, LINKDECK_API_URL=server.url, LINKDECK_LOGIN=LOGIN, **env
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        env=environment,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
+    return run_linkdeck(
+        tmp_path,
+        *args,
+        LINKDECK_PASSWORD=PIN,
+        LINKDECK_API_URL=server.url,
+        LINKDECK_LOGIN=LOGIN,
+        **env,
     )
 
 

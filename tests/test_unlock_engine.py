@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -485,3 +487,21 @@ async def test_a_wall_clock_set_a_year_ahead_does_not_prune_the_log(rig: Rig) ->
     await engine.stop()
     again = await rig.engine(history_days=30)  # and at the next start too
     assert len(again.history.ids()) == 2
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ("fake boot", "text", 0.0),
+        ("fake boot", 0.0, float("inf")),
+        (b"\xff", 0.0, 0.0),
+        (7, b"x", 1),
+    ],
+)
+async def test_a_clocks_row_another_program_wrote_is_ignored(rig: Rig, row: tuple) -> None:
+    first = await rig.engine(history_days=30)
+    await first.stop()
+    with closing(sqlite3.connect(rig.path)) as db, db:
+        db.execute("UPDATE clocks SET boot = ?, since_boot = ?, wall = ?", row)
+    engine = await rig.engine(history_days=30)  # starts as without a reference
+    assert engine.history.clocks() is not None  # and writes a good one

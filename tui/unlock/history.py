@@ -21,6 +21,7 @@ row that linkdeck did not write is skipped and its id kept in `unreadable_ids`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -626,9 +627,19 @@ class History:
             last = rows[-1][0]
 
     def clocks(self) -> BootTime | None:
-        """The clocks as `set_clocks` last wrote them."""
+        """The clocks as `set_clocks` last wrote them; None for none, or for a row
+        another program wrote that is not three such values."""
         rows = self._query("SELECT boot, since_boot, wall FROM clocks")
-        return BootTime(*rows[0]) if rows else None
+        if not rows:
+            return None
+        boot, since_boot, wall = rows[0]
+        numbers = (since_boot, wall)
+        if not isinstance(boot, str) or not all(
+            isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
+            for n in numbers
+        ):
+            return None
+        return BootTime(boot, float(since_boot), float(wall))
 
     def set_clocks(self, clocks: BootTime) -> None:
         with self._transaction() as db:

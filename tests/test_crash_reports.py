@@ -210,14 +210,20 @@ def rendered_with_locals(error: BaseException) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "target",
-    ["tui.api.client.parse_account_status", "httpcore.AsyncConnectionPool.handle_async_request"],
+    ("target", "tls"),
+    [
+        ("tui.api.client.parse_account_status", False),
+        ("httpcore.AsyncConnectionPool.handle_async_request", False),
+        ("tui.api.client.parse_account_status", True),
+        ("ssl.SSLContext.wrap_bio", True),  # in the TLS handshake
+    ],
 )
 async def test_every_frame_of_a_failed_call_is_safe_to_show_with_its_locals(
-    target: str, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    target: str, tls: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Whatever fails below the client, the traceback that reaches the UI shows
-    no PIN in any frame's variables: not in the query, not in a URL's repr."""
+    """Whatever fails below the client, over HTTP or HTTPS, the traceback that
+    reaches the UI shows no PIN in any frame's variables: not in the query, not
+    in a URL's repr."""
     from tui.api.client import ApiClient
     from tui.api.transport import Credentials
     from tui.settings import ApiSettings, resolve_password
@@ -225,16 +231,23 @@ async def test_every_frame_of_a_failed_call_is_safe_to_show_with_its_locals(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(target, boom)
+    scenario = default_scenario()
+    scenario.accounts = [AccountSpec(LOGIN, PIN, "premium", expires_in_days=30, fairuse_left=0.8)]
+    emulator = Emulator(scenario, tls=tls).start()
+    ca_file = tmp_path / "ca.pem"
+    if tls:
+        ca_file.write_bytes(emulator.ca_pem)
     script = tmp_path / "print-pin.py"
     script.write_text(f"print({PIN!r})\n")
     pin = resolve_password(ApiSettings(password_command=f"{sys.executable} {script}"))
-    client = ApiClient(emulator.url, Credentials(LOGIN, pin))
+    client = ApiClient(emulator.url, Credentials(LOGIN, pin), ca_file=str(ca_file) if tls else "")
+    monkeypatch.setattr(target, boom)
     try:
         with pytest.raises(Exception) as caught:
             await client.account_status()
     finally:
         await client.aclose()
+        emulator.stop()
     shown = rendered_with_locals(caught.value)
     assert b"injected" in shown or b"RuntimeError" in shown, shown
     assert b"locals" in shown or b"self" in shown

@@ -68,12 +68,32 @@ def leaks(data: bytes) -> list[bytes]:
     return [form for form in forms(PIN) if form in data]
 
 
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
+def serving(tls: bool) -> Emulator:
     scenario = default_scenario()
     scenario.accounts = [AccountSpec(LOGIN, PIN, "premium", expires_in_days=30, fairuse_left=0.8)]
-    with Emulator(scenario) as emu:
+    return Emulator(scenario, tls=tls)
+
+
+@pytest.fixture(params=[False, True], ids=["http", "https"])
+def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """The service over loopback HTTP, and over HTTPS as real users reach it."""
+    with serving(request.param) as emu:
         yield emu
+
+
+@pytest.fixture
+def http_emulator() -> Iterator[Emulator]:
+    with serving(False) as emu:
+        yield emu
+
+
+def trusted_ca(emulator: Emulator, folder: Path) -> str:
+    """The CA file to trust for `emulator` ("" over plain HTTP)."""
+    if not emulator.tls:
+        return ""
+    path = folder / "emulator-ca.pem"
+    path.write_bytes(emulator.ca_pem)
+    return str(path)
 
 
 def written_files(*roots: Path) -> dict[Path, bytes]:
@@ -103,7 +123,13 @@ async def test_a_full_session_leaks_the_pin_nowhere(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = Settings()
-    api = replace(settings.api, url=emulator.url, login=LOGIN, password=WRONG_PIN)
+    api = replace(
+        settings.api,
+        url=emulator.url,
+        login=LOGIN,
+        password=WRONG_PIN,
+        ca_file=trusted_ca(emulator, tmp_path),
+    )
     config = tmp_path / "config" / "config.toml"
     profile = Profile(replace(settings, api=api), config, tmp_path / "data", tmp_path / "cache")
     app = LinkdeckApp(profile)
@@ -141,7 +167,7 @@ async def test_a_full_session_leaks_the_pin_nowhere(
             ("waiting", 503, False),
         ]
         await pilot.press("escape", "3", "home", "c")  # copy the first, done link
-        assert app.clipboard.startswith("http://127.0.0.1:")
+        assert app.clipboard.startswith(f"{emulator.base_url}/dl/")
         await pilot.press("e")
         await wait_for(pilot, lambda: (tmp_path / "data" / "exports").exists())
         notes = "\n".join(n.message for n in app._notifications)
@@ -175,6 +201,10 @@ def test_the_terminal_stream_holds_no_pin(emulator: Emulator, tmp_path: Path) ->
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         env[name] = str(tmp_path / name.lower())
     env["LINKDECK_PASSWORD"] = PIN
+    config = tmp_path / "xdg_config_home" / "linkdeck" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[api]\nca_file = "{trusted_ca(emulator, tmp_path)}"\n')
+    config.chmod(0o600)
     args = ["--api-url", emulator.url, "--login", LOGIN]
     with PtyRun(args, env) as run:
         run.wait_for(b"refreshed", 20)
@@ -216,9 +246,9 @@ def readable_config(tmp_path: Path, emulator: Emulator) -> Path:
 
 
 async def test_a_config_readable_by_others_is_warned_about_on_screen(
-    emulator: Emulator, tmp_path: Path
+    http_emulator: Emulator, tmp_path: Path
 ) -> None:
-    config = readable_config(tmp_path, emulator)
+    config = readable_config(tmp_path, http_emulator)
     loaded = load_settings(config, {})
     profile = Profile(loaded.settings, config, tmp_path / "d", tmp_path / "c", loaded.warnings)
     app = LinkdeckApp(profile)
@@ -229,9 +259,9 @@ async def test_a_config_readable_by_others_is_warned_about_on_screen(
 
 
 def test_a_config_readable_by_others_is_warned_about_on_stderr(
-    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    http_emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = readable_config(tmp_path, emulator)
+    config = readable_config(tmp_path, http_emulator)
     assert main(["status", "--config", str(config)]) == 0
     err = capsys.readouterr().err
     assert "warning: config file" in err and "readable by others" in err

@@ -18,7 +18,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tui.api import ApiClient, ApiError, Credentials, InsecureTransport
+from tui.api import ApiClient, ApiError, Credentials, InsecureTransport, UntrustedCertificate
 from tui.api.parse import MAX_BODY_BYTES, MAX_HOSTERLIST_BYTES
 from tui.emulator import AccountSpec, Emulator, Faults, default_scenario
 
@@ -40,7 +40,7 @@ def leaks(text: str, pin: str) -> list[str]:
     return [form for form in forms(pin) if form in text]
 
 
-def emulator_with(pin: str) -> Emulator:
+def emulator_with(pin: str, tls: bool = False) -> Emulator:
     """The default scenario, but every account's PIN is the distinctive one."""
     scenario = default_scenario()
     scenario.accounts = [
@@ -48,7 +48,14 @@ def emulator_with(pin: str) -> Emulator:
         AccountSpec(FREE, pin, "free"),
         AccountSpec(EXHAUSTED, pin, "premium", expires_in_days=30, fairuse_left=0.0),
     ]
-    return Emulator(scenario)
+    return Emulator(scenario, tls=tls)
+
+
+def trust_file(emu: Emulator, folder: Path) -> str:
+    """The emulator's CA certificate in a file of `folder`, for `ca_file`."""
+    path = folder / f"ca-{emu.port}.pem"
+    path.write_bytes(emu.ca_pem)
+    return str(path)
 
 
 @contextlib.contextmanager
@@ -133,15 +140,18 @@ CLIENT_PATHS: dict[str, tuple[str, Call, Faults, dict[str, object]]] = {
 }
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 @pytest.mark.parametrize("pin", PINS, ids=["plain", "encoded"])
 @pytest.mark.parametrize("path", list(CLIENT_PATHS))
 async def test_client_error_paths_never_show_the_pin(
-    path: str, pin: str, caplog: pytest.LogCaptureFixture
+    path: str, pin: str, tls: bool, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     login, call, faults, options = CLIENT_PATHS[path]
     caplog.set_level(logging.DEBUG)
-    with emulator_with(pin) as emu:
+    with emulator_with(pin, tls) as emu:
         emu.faults = dataclasses.replace(faults)
+        if tls:
+            options = {**options, "ca_file": trust_file(emu, tmp_path)}
         client = ApiClient(emu.url, Credentials(login, pin), **options)  # type: ignore[arg-type]
         async with client:
             with pytest.raises(ApiError) as caught:
@@ -166,6 +176,21 @@ async def test_refused_connection_never_shows_the_pin(
                 await client.direct_download_link(rg())
             assert not leaks(repr(client), pin)
     assert caught.value.__context__ is None  # no httpx error (with its URL) kept around
+    for text in exception_texts(caught.value) + log_texts(caplog):
+        assert not leaks(text, pin), text
+
+
+@pytest.mark.parametrize("pin", PINS, ids=["plain", "encoded"])
+async def test_a_refused_certificate_never_shows_the_pin(
+    pin: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with emulator_with(pin, tls=True) as emu:
+        async with ApiClient(emu.url, Credentials(PREMIUM, pin)) as client:
+            with pytest.raises(UntrustedCertificate) as caught:
+                await client.direct_download_link(rg())
+    assert sum(emu.stats.calls.values()) == 0  # the request never left
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
     for text in exception_texts(caught.value) + log_texts(caplog):
         assert not leaks(text, pin), text
 
@@ -240,7 +265,25 @@ CLI_PATHS: dict[str, tuple[list[str], str, Faults]] = {
         PREMIUM,
         Faults(),
     ),
+    # Over HTTPS: "{trusted}" is a config that trusts the emulator's CA.
+    "https status 401": (
+        ["status", "--config", "{trusted}", "--api-url", "{url}"],
+        "111111111",
+        Faults(),
+    ),
+    "https unlock 401": (
+        ["unlock", rg(), "--config", "{trusted}", "--api-url", "{url}"],
+        "111111111",
+        Faults(),
+    ),
+    "https hosters reset": (
+        ["hosters", "--config", "{trusted}", "--api-url", "{url}"],
+        PREMIUM,
+        Faults(connection_reset=True),
+    ),
+    "https status untrusted": (["status", "--api-url", "{url}"], PREMIUM, Faults()),
 }
+NOTHING_SENT = ("status refused", "status insecure", "https status untrusted")
 
 
 @pytest.mark.parametrize("pin", PINS, ids=["plain", "encoded"])
@@ -255,11 +298,15 @@ def test_commands_never_print_the_pin(tmp_path: Path, pin: str) -> None:
         port = stack.enter_context(refused_port())
         running = {}
         for name, (args, login, faults) in CLI_PATHS.items():
-            emu = stack.enter_context(emulator_with(pin))
+            emu = stack.enter_context(emulator_with(pin, tls=name.startswith("https")))
             emu.faults = dataclasses.replace(faults)
+            trusted = tmp_path / f"trusting-{emu.port}.toml"
+            if emu.tls:
+                trusted.write_text(f'[api]\nca_file = "{trust_file(emu, tmp_path)}"\n')
+                trusted.chmod(0o600)
+            refused = f"http://127.0.0.1:{port}/pm-api/v1.php"
             argv = [
-                a.format(url=emu.url, slow=slow, refused=f"http://127.0.0.1:{port}/pm-api/v1.php")
-                for a in args
+                a.format(url=emu.url, slow=slow, refused=refused, trusted=trusted) for a in args
             ]
             command = [sys.executable, "-m", "tui", *argv, "--login", login]
             running[name] = (
@@ -277,5 +324,5 @@ def test_commands_never_print_the_pin(tmp_path: Path, pin: str) -> None:
         assert "Traceback" not in err, (name, err)
         assert err.startswith("linkdeck: "), (name, err)
         assert not leaks(out, pin) and not leaks(err, pin), (name, out, err)
-        expected_calls = 0 if name in ("status refused", "status insecure") else 1
+        expected_calls = 0 if name in NOTHING_SENT else 1
         assert sum(emu.stats.calls.values()) == expected_calls, name

@@ -164,6 +164,24 @@ async def test_connection_ok(tmp_path: Path, emu: Emulator, size: tuple[int, int
         assert not (tmp_path / "c.toml").exists()
 
 
+async def test_connection_over_https_uses_the_ca_file_of_the_form(tmp_path: Path) -> None:
+    with Emulator(tls=True) as tls:
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_bytes(tls.ca_pem)
+        app = host(configured(tls.url), tmp_path / "c.toml")
+        async with app.run_test(size=SMALL) as pilot:
+            await run_connection_test(pilot, app)
+            assert status(app).startswith(f"the certificate of 127.0.0.1:{tls.port} is not trusted")
+            assert "the PIN was not sent" in status(app)
+            await type_into(pilot, app, "api.ca_file", str(ca_file))
+            await run_connection_test(pilot, app)
+            assert status(app) == "ok: 111111111, premium, fair use 77% left"
+            await type_into(pilot, app, "api.ca_file", str(tmp_path / "nowhere.pem"))
+            await run_connection_test(pilot, app)
+            assert status(app).startswith(f"cannot read the CA file {tmp_path / 'nowhere.pem'}")
+    assert sum(tls.stats.calls.values()) == 1  # the trusted test alone reached the service
+
+
 async def test_connection_login_failed(tmp_path: Path, emu: Emulator) -> None:
     app = host(configured(emu.url, password="9876"), tmp_path / "c.toml")
     async with app.run_test(size=SMALL) as pilot:

@@ -18,13 +18,17 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from tui.api import (
+    Advice,
     ApiError,
+    CaFileError,
     Credentials,
     HosterList,
     HosterMatcher,
     InsecureTransport,
     LoginFailed,
+    UntrustedCertificate,
 )
+from tui.api.tls import ca_file_version
 from tui.commands.common import Profile
 from tui.disk_cache import load_account, load_hosters, save_account, save_hosters
 from tui.messages import AccountFailed, AccountRefreshed, HostersFailed, HostersRefreshed
@@ -54,6 +58,8 @@ FAIRUSE_SAMPLE_SECONDS = 600.0
 ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
 HOSTER_AWAY_STATUS = 428
 UNEXPECTED_FAILURE_DELAY = 60.0
+CA_FILE_CHECK_SECONDS = 5.0
+"""While the CA file is the trouble, how often to look for a new version of it."""
 
 
 @dataclass
@@ -103,6 +109,9 @@ class LinkdeckApp(App[None]):
         self.clock: Clock = clock or SystemClock()
         self._http = http
         self._owns_http = http is None
+        self._trust_read: tuple[str, object] | None = None
+        """The CA file last read for the owned HTTP client, and the version of it."""
+        self._ca_file_watch: Timer | None = None
         self.client: ApiClient | None = None
         self.history: History | None = None
         self.engine: UnlockEngine | None = None
@@ -197,19 +206,24 @@ class LinkdeckApp(App[None]):
             self._show_problem(Connection.LOGIN_FAILED, str(error))
             return
         credentials = Credentials(api.login, pin)
+        try:
+            http = await self._http_trusting(api.ca_file)
+        except CaFileError as error:
+            self._show_problem(Connection.UNREACHABLE, str(error))
+            self.notify(str(error), title="PIN not sent", severity="error", markup=False)
+            self._watch_ca_file()  # connects again once the file is fixed
+            return
         if self.client is None:
             # httpx costs a tenth of a second to import: not before the first frame.
             from tui.api.client import ApiClient
-            from tui.api.http_client import make_http_client
 
-            if self._http is None:
-                self._http = make_http_client()
             self.client = ApiClient(
-                api.url, credentials, http=self._http, allow_insecure_http=api.allow_insecure_http
+                api.url, credentials, http=http, allow_insecure_http=api.allow_insecure_http
             )
         else:
             self.client.url = api.url
             self.client.allow_insecure_http = api.allow_insecure_http
+            self.client.use_http(http)
         # Read at every call: saved settings take effect on the next one.
         self.client.timeout = api.timeout
         self.client.proxy_plain_http = api.proxy_plain_http
@@ -234,6 +248,46 @@ class LinkdeckApp(App[None]):
         self.engine.set_credentials(credentials)
         self.account_poll.now()
         self.hosters_poll.now()
+
+    async def _http_trusting(self, ca_file: str) -> httpx.AsyncClient:
+        """The HTTP client, trusting `ca_file`: a new one when another file is
+        named or the file changed (CaFileError when it cannot be used). One given
+        to the app is kept."""
+        if self._http is not None and (not self._owns_http or not self._ca_file_changed()):
+            return self._http
+        from tui.api.http_client import make_http_client
+
+        self._trust_read = (ca_file, ca_file_version(ca_file))
+        # Reading the CAs takes a few hundredths of a second: not on the event loop.
+        http = await asyncio.to_thread(make_http_client, ca_file)
+        old, self._http = self._http, http
+        if old is not None:
+            self.run_worker(_close_after(old, self.settings.api.timeout), group="retired-http")
+        return http
+
+    def _ca_file_changed(self) -> bool:
+        ca_file = self.settings.api.ca_file
+        return self._trust_read != (ca_file, ca_file_version(ca_file))
+
+    def _watch_ca_file(self) -> None:
+        """While the CA file cannot be used or does not make the server trusted,
+        look for a new version of it (a renewal, a file put in place) and connect
+        with it at once."""
+        if self._owns_http and self.settings.api.ca_file and self._ca_file_watch is None:
+            self._ca_file_watch = self.set_interval(
+                CA_FILE_CHECK_SECONDS, self._check_ca_file, name="ca-file"
+            )
+        self._check_ca_file()
+
+    def _check_ca_file(self) -> None:
+        if self._ca_file_watch is not None and self._ca_file_changed():
+            self._stop_watching_ca_file()
+            self.run_worker(self.connect(), group="connect", exclusive=True)
+
+    def _stop_watching_ca_file(self) -> None:
+        if self._ca_file_watch is not None:
+            self._ca_file_watch.stop()
+            self._ca_file_watch = None
 
     async def apply_settings(self, settings: Settings) -> None:
         """Settings were saved: use them at once."""
@@ -282,6 +336,7 @@ class LinkdeckApp(App[None]):
         return self.hosters_poll.succeeded(self.settings.refresh.hosters_interval)
 
     def on_account_refreshed(self, message: AccountRefreshed) -> None:
+        self._stop_watching_ca_file()
         dashboard = self.query_dashboard()
         dashboard.show_account(message.account, message.at, self.settings.warnings)
         value = message.account.fairuse_left
@@ -302,10 +357,12 @@ class LinkdeckApp(App[None]):
 
     def on_account_failed(self, message: AccountFailed) -> None:
         error = message.error
+        if isinstance(error, UntrustedCertificate):
+            self._watch_ca_file()
         if isinstance(error, LoginFailed):
             self._show_problem(Connection.LOGIN_FAILED, "login failed")
             return
-        if isinstance(error, InsecureTransport) and self.account_poll.failures == 1:
+        if error.advice is Advice.FIX_SETTINGS and self.account_poll.failures == 1:
             # The panel's line is too short for the reason: say it in full, once.
             self.notify(
                 str(error), title="PIN not sent", severity="error", timeout=30, markup=False
@@ -318,6 +375,8 @@ class LinkdeckApp(App[None]):
         self._use_hosters(message.hosters, message.matcher)
 
     def on_hosters_failed(self, message: HostersFailed) -> None:
+        if isinstance(message.error, UntrustedCertificate):
+            self._watch_ca_file()
         self.query_dashboard().hosters.set_problem(str(message.error))
 
     def _show_problem(self, state: Connection, text: str, retry_at: float | None = None) -> None:
@@ -549,3 +608,12 @@ class Poll:
         """15 s, 30 s, 60 s… up to the configured ceiling."""
         self.failures += 1
         return min(15.0 * 2 ** (self.failures - 1), refresh.max_backoff)
+
+
+async def _close_after(http: httpx.AsyncClient, seconds: float) -> None:
+    """Close a replaced HTTP client once the calls it carries have ended: each
+    ends within the API timeout."""
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await http.aclose()

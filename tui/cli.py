@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=port_number, default=8765)
     emulator.add_argument("--latency-ms", type=int, metavar="N")
     emulator.add_argument("--scenario", metavar="FILE", help="scenario TOML file")
+    emulator.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate made at start; its CA is written to a file",
+    )
+    emulator.add_argument(
+        "--ca-out",
+        metavar="PATH",
+        help="with --tls, write the CA certificate here (default: a temporary file)",
+    )
     return parser
 
 

@@ -6,6 +6,7 @@ No Textual imports here: the UI and the headless commands both use this layer.
 from tui.api.errors import (
     Advice,
     ApiError,
+    CaFileError,
     FairUseExhausted,
     FileNotFound,
     Forbidden,
@@ -21,6 +22,7 @@ from tui.api.errors import (
     TransportError,
     UndocumentedError,
     UnknownTechnicalError,
+    UntrustedCertificate,
     meaning_of,
 )
 from tui.api.matcher import HosterMatcher, InvalidPattern
@@ -44,6 +46,7 @@ __all__ = [
     "Advice",
     "ApiClient",
     "ApiError",
+    "CaFileError",
     "ConnectionSettings",
     "Credentials",
     "DirectLink",
@@ -66,6 +69,7 @@ __all__ = [
     "TransportError",
     "UndocumentedError",
     "UnknownTechnicalError",
+    "UntrustedCertificate",
     "check_transport",
     "is_loopback",
     "meaning_of",

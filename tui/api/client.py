@@ -21,6 +21,7 @@ from tui.api.parse import (
     parse_hoster_list,
 )
 from tui.api.redact import redact, redact_url
+from tui.api.tls import tls_failure
 from tui.api.transport import Credentials, check_transport
 
 log = logging.getLogger("tui.api")
@@ -88,7 +89,8 @@ class ApiClient:
 
     Every call raises a subclass of `ApiError` on failure, or `InsecureTransport`
     before sending anything when the URL would expose the PIN. A borrowed client
-    should come from `make_http_client`, which keeps plain HTTP off proxies.
+    should come from `make_http_client`, which keeps plain HTTP off proxies; one
+    the client makes itself trusts `ca_file` too (CaFileError when it cannot).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class ApiClient:
         proxy_plain_http: bool = False,
         http: httpx.AsyncClient | None = None,
         max_body_bytes: int | None = None,
+        ca_file: str = "",
     ) -> None:
         self.url = url
         self.credentials = credentials
@@ -112,10 +115,18 @@ class ApiClient:
         self.max_body_bytes = max_body_bytes
         """A cap on every answer; None: 4 MB, or 32 MB for the hoster list."""
         self._owns_http = http is None
-        self._http = http or make_http_client()
+        self._http = http or make_http_client(ca_file)  # a borrowed one trusts what it trusts
 
     def __repr__(self) -> str:
         return f"ApiClient(url={self.url!r}, login={self.credentials.login!r})"
+
+    def use_http(self, http: httpx.AsyncClient) -> None:
+        """Send the next calls through `http`, borrowed (its owner closes the old one)."""
+        if http is self._http:
+            return
+        if self._owns_http:
+            raise ValueError("this client owns its HTTP client; only a borrowed one is replaced")
+        self._http = http
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -161,7 +172,9 @@ class ApiClient:
         except httpx.DecodingError:
             failure = MalformedResponse("the body could not be decoded")
         except httpx.HTTPError as exc:  # transport errors, and too many redirects
-            failure = TransportError(self._reason(exc))
+            failure = tls_failure(exc, urlsplit(self.url).netloc) or TransportError(
+                self._reason(exc)
+            )
         except Exception as exc:
             # Anything else raised below httpx (a bug there, an odd OS error)
             # still ends here: its traceback runs through frames that hold the

@@ -119,6 +119,16 @@ class TransportError(ApiError):
     meaning, advice, retry_after = "service unreachable", Advice.RETRY_LATER, 180.0
 
 
+class UntrustedCertificate(TransportError):
+    """TLS refused the server's certificate: nothing was sent, the PIN least of all.
+    Waiting will not help; the settings (`ca_file`) or the server must change."""
+
+    meaning, advice, retry_after = "certificate not trusted", Advice.FIX_SETTINGS, None
+
+    def describe(self) -> str:
+        return self.server_message or self.meaning  # a whole sentence already
+
+
 class MalformedResponse(ApiError):
     """The body is not the documented envelope: not JSON, wrong types, too big."""
 
@@ -127,6 +137,12 @@ class MalformedResponse(ApiError):
 
 class InsecureTransport(LinkdeckError):
     """Credentials would travel in clear text to a non-loopback host."""
+
+    advice = Advice.FIX_SETTINGS
+
+
+class CaFileError(LinkdeckError):
+    """The CA file of the settings (`ca_file` in [api]) cannot be used; str() says why."""
 
     advice = Advice.FIX_SETTINGS
 

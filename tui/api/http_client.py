@@ -10,30 +10,35 @@ host, unless the request says the user allowed the proxy hop
 
 from __future__ import annotations
 
+import ssl
 import urllib.request
 from functools import partial
 
 import httpx
 
 from tui import __version__
+from tui.api.tls import tls_context
 from tui.api.transport import is_loopback
 
 PROXY_PLAIN_HTTP = "linkdeck.proxy_plain_http"
 """A request extension: true when this plain-HTTP request may use the environment's proxy."""
 
 
-def make_http_client() -> httpx.AsyncClient:
-    """An httpx client for the legacy API. A proxy in the environment that httpx
-    cannot use is not an error here: the calls it would carry fail, saying why."""
+def make_http_client(ca_file: str = "") -> httpx.AsyncClient:
+    """An httpx client for the legacy API, trusting `ca_file` too (CaFileError
+    when it cannot). A proxy in the environment that httpx cannot use is not an
+    error here: the calls it would carry fail, saying why."""
+    verify = tls_context(ca_file)
     build = partial(
         httpx.AsyncClient,
         # No timeout per read: ApiClient gives every call one deadline for all of it.
         timeout=None,
         headers={"User-Agent": f"linkdeck/{__version__}"},
         follow_redirects=False,
+        verify=verify,
     )
     try:
-        return build(mounts={"http://": _PlainHttpRoute(_environment_http_proxy())})
+        return build(mounts={"http://": _PlainHttpRoute(_environment_http_proxy(), verify)})
     except ImportError:  # the one package httpx imports for a proxy
         reason = "the SOCKS proxy set in the environment needs the socksio package"
     except (ValueError, httpx.InvalidURL) as error:  # an unknown scheme, a broken URL
@@ -43,7 +48,7 @@ def make_http_client() -> httpx.AsyncClient:
     return build(
         trust_env=False,
         transport=_UnusableProxy(reason),
-        mounts={"http://": _PlainHttpRoute(None)},
+        mounts={"http://": _PlainHttpRoute(None, verify)},
     )
 
 
@@ -60,9 +65,12 @@ class _PlainHttpRoute(httpx.AsyncBaseTransport):
     """Where a plain-HTTP request goes: straight to its host, or through the
     environment's proxy when the request allows it and the host is not loopback."""
 
-    def __init__(self, proxy: str | None) -> None:
-        self._direct = httpx.AsyncHTTPTransport()
-        self._proxied = None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy)
+    def __init__(self, proxy: str | None, verify: ssl.SSLContext) -> None:
+        # The context is for an HTTPS proxy; given, so that none is built for nothing.
+        self._direct = httpx.AsyncHTTPTransport(verify=verify)
+        self._proxied = (
+            None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy, verify=verify)
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from tui.api import (
     ApiError,
+    CaFileError,
     Credentials,
     InsecureTransport,
     LoginFailed,
     MalformedResponse,
     TransportError,
+    UntrustedCertificate,
 )
 from tui.settings import (
     ApiSettings,
@@ -140,6 +142,7 @@ def make_client(settings: Settings) -> ApiClient:
         timeout=api.timeout,
         allow_insecure_http=api.allow_insecure_http,
         proxy_plain_http=api.proxy_plain_http,
+        ca_file=api.ca_file,
     )
 
 
@@ -150,7 +153,7 @@ def exit_code_for(error: BaseException) -> ExitCode:
         return ExitCode.UNREACHABLE
     if isinstance(error, ApiError) and error.status is not None and error.status >= 500:
         return ExitCode.UNREACHABLE
-    if isinstance(error, SettingsError | InsecureTransport):
+    if isinstance(error, SettingsError | InsecureTransport | CaFileError):
         return ExitCode.USAGE
     return ExitCode.FAILED
 
@@ -159,6 +162,8 @@ def explain(error: BaseException) -> str:
     """One sentence for stderr."""
     if isinstance(error, LoginFailed):
         return "login failed: check the login and PIN in your settings"
+    if isinstance(error, UntrustedCertificate):
+        return str(error)
     if isinstance(error, TransportError):
         return f"the service is unreachable: {error.server_message}"
     if isinstance(error, MalformedResponse):

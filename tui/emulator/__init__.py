@@ -1,4 +1,4 @@
-"""A faithful local server of the legacy multi-hoster API (standard library only).
+"""A faithful local server of the legacy multi-hoster API (standard library; trustme for TLS).
 
 Used by ``linkdeck --demo``, ``linkdeck emulator`` and the tests. See README.md
 beside this file for the behaviour and the scenario file format.

@@ -7,6 +7,7 @@ import dataclasses
 import random
 import selectors
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -19,6 +20,7 @@ from tui.emulator import downloads
 from tui.emulator.faults import NGINX_502_PAGE, Faults, pad_body, truncate_body
 from tui.emulator.scenario import Scenario, default_scenario
 from tui.emulator.state import AccountState, Service, Stats, error
+from tui.emulator.tls import TlsIdentity
 
 API_PATH = "/pm-api/v1.php"
 JSON_TYPE = "application/json"
@@ -38,8 +40,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+    def __init__(
+        self, address: tuple[str, int], emulator: Emulator, tls: ssl.SSLContext | None
+    ) -> None:
         self.emulator = emulator
+        self.tls = tls
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -65,6 +70,14 @@ class _Server(ThreadingHTTPServer):
         super().server_close()
         self._waker.close()
         self._wake.close()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        request, client_address = super().get_request()
+        if self.tls is not None:
+            # The handshake waits for the handler's thread: a client that never
+            # finishes it holds only its own thread, never the accept loop.
+            request = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        return request, client_address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -94,10 +107,17 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # idle keep-alive connections give their thread back
 
     def setup(self) -> None:
-        super().setup()
+        super().setup()  # sets the timeout, which bounds the handshake too
         # Headers and body go out in separate writes; without this, Nagle's
         # algorithm and delayed ACKs add ~40 ms to every keep-alive answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                # A client that refuses the certificate ends here, before any request.
+                self.server.emulator._service.record_refused_handshake()
+                raise
 
     def version_string(self) -> str:
         return "nginx"
@@ -252,6 +272,7 @@ class Emulator:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
+        tls: bool = False,
     ) -> None:
         self.scenario = scenario if scenario is not None else default_scenario()
         self.host = host
@@ -261,6 +282,9 @@ class Emulator:
         self.faults = dataclasses.replace(faults if faults is not None else self.scenario.faults)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.tls = tls
+        self._tls: TlsIdentity | None = None
+        """Made at the first start and kept: clients trust the same CA after a restart."""
 
     @property
     def faults(self) -> Faults:
@@ -279,7 +303,18 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        # Listening on every address: loopback is one, and the certificate names it.
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def ca_pem(self) -> bytes:
+        """The certificate (PEM) of the CA that signed this server's, once started with TLS."""
+        if self._tls is None:
+            raise RuntimeError("the emulator serves TLS only when made with tls=True and started")
+        return self._tls.ca_pem
 
     @property
     def url(self) -> str:
@@ -303,7 +338,10 @@ class Emulator:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        server = _Server((self.host, self.port), self)
+        if self.tls and self._tls is None:
+            self._tls = TlsIdentity(self.host)
+        context = self._tls.server_context() if self._tls is not None else None
+        server = _Server((self.host, self.port), self, context)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(

@@ -67,6 +67,8 @@ class Stats:
     requested_links: list[str] = field(default_factory=list)
     unlocked_links: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    refused_handshakes: int = 0
+    """TLS connections that ended in the handshake (the client refused the certificate)."""
 
 
 def encode(status: int, message: str, result: Any) -> bytes:
@@ -141,6 +143,10 @@ class Service:
         if method == "directdownloadlink":
             with self.lock:
                 self.stats.concurrent_unlocks -= 1
+
+    def record_refused_handshake(self) -> None:
+        with self.lock:
+            self.stats.refused_handshakes += 1
 
     def record_error(self, text: str) -> None:
         with self.lock:

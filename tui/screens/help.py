@@ -62,6 +62,9 @@ def codes_table() -> Table:
     table.add_row("0, 2", UndocumentedError.meaning, "the item ends with the server's message")
     table.add_row("500+", "undocumented server error", "retried after 3 minutes")
     table.add_row("-", "unreachable or malformed answer", "retried after 3 minutes")
+    table.add_row(
+        "-", "certificate not trusted", "nothing is sent; the queue pauses until it is trusted"
+    )
     return table
 
 

@@ -26,7 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Collapsible, Footer, Input, Select, Static, Switch
 
 from tui.api import ApiClient, Credentials, LinkdeckError, LoginFailed, redact
-from tui.api.errors import TransportError
+from tui.api.errors import TransportError, UntrustedCertificate
 from tui.formatting import percent
 from tui.secret import Secret
 from tui.settings import (
@@ -97,6 +97,8 @@ def describe_failure(error: Exception, pin: Secret) -> str:
     """One sentence for a failed connection test; never contains the PIN."""
     if isinstance(error, LoginFailed):
         text = "login failed: check login and PIN"
+    elif isinstance(error, UntrustedCertificate):
+        text = str(error)
     elif isinstance(error, TransportError):
         text = f"unreachable: {error.server_message or error.meaning}"
     elif isinstance(error, LinkdeckError | SettingsError):
@@ -350,6 +352,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 timeout=api.timeout,
                 allow_insecure_http=api.allow_insecure_http,
                 proxy_plain_http=api.proxy_plain_http,
+                ca_file=api.ca_file,
             ) as client:
                 account = await client.account_status()
         except (LinkdeckError, SettingsError, httpx.InvalidURL, httpx.HTTPError) as error:

@@ -61,6 +61,9 @@ class ApiSettings:
     proxy_plain_http: bool = _opt(
         False, "Let allowed plain http:// use the environment's proxy (the proxy sees the PIN)"
     )
+    ca_file: str = _opt(
+        "", "Full path of a CA certificate (PEM or DER) to trust besides the system's"
+    )
 
 
 @dataclass(frozen=True)

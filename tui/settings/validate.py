@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time
@@ -116,7 +117,20 @@ def _check_login(login: str) -> str | None:
     return None
 
 
-_CHECKS = {"api.url": _check_url, "api.login": _check_login}
+def _check_ca_file(path: str) -> str | None:
+    if not path:
+        return None
+    if plain(path) != path:
+        return "api.ca_file must not contain control or invisible characters"
+    # Relative to what? The dashboard's folder changes from one start to the next.
+    if not (path.startswith("~") or os.path.isabs(path)):
+        return "api.ca_file must be a full path, from / or ~"
+    if os.path.expanduser(path).startswith("~"):
+        return "api.ca_file names the home folder of a user this machine does not know"
+    return None
+
+
+_CHECKS = {"api.url": _check_url, "api.login": _check_login, "api.ca_file": _check_ca_file}
 
 
 def check_value(f: SettingField, value: object) -> tuple[object, str | None]:

@@ -47,7 +47,7 @@ from tui.unlock.items import (
     QueueState,
 )
 from tui.unlock.owner import owner_gone
-from tui.unlock.policy import ACCOUNT_CANNOT_DOWNLOAD, LOGIN_FAILED, HoldScope, rule_for
+from tui.unlock.policy import FIXED_BY_SETTINGS, HoldScope, rule_for
 
 if TYPE_CHECKING:
     from tui.api.client import ApiClient
@@ -440,9 +440,9 @@ class UnlockEngine:
             log.warning("could not record the pause in the history: %s", error)
 
     def set_credentials(self, credentials: Credentials) -> None:
-        """Use new credentials; a pause caused by the account ends."""
+        """Use new credentials (and settings); a pause that asked for them ends."""
         self.client.credentials = credentials
-        if self._pause_reason in (LOGIN_FAILED, ACCOUNT_CANNOT_DOWNLOAD):
+        if self._pause_reason in FIXED_BY_SETTINGS:
             self.resume()
 
     def set_matcher(self, matcher: HosterMatcher) -> None:

@@ -16,6 +16,7 @@ from tui.api.errors import (
     LinkdeckError,
     MalformedResponse,
     TransportError,
+    UntrustedCertificate,
 )
 from tui.unlock.items import ItemState
 
@@ -45,6 +46,12 @@ END = Rule(ItemState.FAILED)
 RETRY = Rule(ItemState.WAITING, delay="retry_delay")
 LOGIN_FAILED = "login failed: give new credentials"
 ACCOUNT_CANNOT_DOWNLOAD = "account cannot download"
+INSECURE_URL = "insecure API URL"
+UNTRUSTED_CERTIFICATE = "certificate not trusted"
+FIXED_BY_SETTINGS = frozenset(
+    {LOGIN_FAILED, ACCOUNT_CANNOT_DOWNLOAD, INSECURE_URL, UNTRUSTED_CERTIFICATE}
+)
+"""Pauses that new settings end: the user was asked to change them."""
 
 RULES: dict[int | str, Rule] = {
     400: END,
@@ -64,7 +71,9 @@ RULES: dict[int | str, Rule] = {
     "client error": END,
     "transport": RETRY,
     "malformed": RETRY,
-    "insecure": Rule(ItemState.PENDING, counts_as_attempt=False, pause="insecure API URL"),
+    "insecure": Rule(ItemState.PENDING, counts_as_attempt=False, pause=INSECURE_URL),
+    # Nothing was sent, and waiting will not make the certificate trusted.
+    "certificate": Rule(ItemState.PENDING, counts_as_attempt=False, pause=UNTRUSTED_CERTIFICATE),
 }
 
 
@@ -72,6 +81,8 @@ def outcome_of(error: LinkdeckError) -> int | str:
     """The key of `error` in `RULES`."""
     if isinstance(error, InsecureTransport):
         return "insecure"
+    if isinstance(error, UntrustedCertificate):
+        return "certificate"
     if isinstance(error, TransportError):
         return "transport"
     if isinstance(error, MalformedResponse):

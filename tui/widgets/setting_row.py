@@ -26,6 +26,7 @@ _LABELS = {
     "api.password_command": "PIN command",
     "api.allow_insecure_http": "Allow plain HTTP",
     "api.proxy_plain_http": "Plain HTTP via proxy",
+    "api.ca_file": "CA file",
 }
 
 

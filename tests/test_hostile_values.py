@@ -178,6 +178,24 @@ def test_a_status_of_any_shape(status: Any, server: HostileServer, tmp_path: Pat
     assert rows and all(state in ("done", "failed") for state, *_ in rows), rows
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b"], ids=repr)
+def test_a_message_that_breaks_lines_stays_one_sentence(
+    separator: str, server: HostileServer, tmp_path: Path
+) -> None:
+    """Line and paragraph separators end a line wherever lines are split: a
+    server's message holding one would make one error two lines."""
+    server.results["envelope:accountstatus"] = {
+        "status": 0,
+        "statusmessage": f"Daily limit{separator}reached",
+        "result": None,
+    }
+    result = run(server, tmp_path, "status")
+    assert result.returncode == 1, result
+    err = no_traceback(result)
+    assert len(err.splitlines()) == 1, err
+    assert "Daily limit\ufffdreached" in err
+
+
 @pytest.mark.parametrize("login", ["john", "user@example.org", "12345"])
 def test_the_spec_s_own_example_login_works(login: str, tmp_path: Path) -> None:
     """The spec logs in as `john`: any login the service accepts is accepted."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 
-# C0 and C1 controls, DEL, and the invisible or direction-changing format
+# C0 and C1 controls, DEL, the line and paragraph separators (a line break to
+# whatever splits lines), and the invisible or direction-changing format
 # characters (zero-width, bidi overrides and isolates, BOM).
 _UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
 )
 
 

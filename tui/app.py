@@ -280,9 +280,12 @@ class LinkdeckApp(App[None]):
         self._check_ca_file()
 
     def _check_ca_file(self) -> None:
-        if self._ca_file_watch is not None and self._ca_file_changed():
-            self._stop_watching_ca_file()
-            self.run_worker(self.connect(), group="connect", exclusive=True)
+        if self._ca_file_watch is None or not self._ca_file_changed():
+            return
+        if any(worker.group == "connect" and not worker.is_finished for worker in self.workers):
+            return  # the connect under way reads the file
+        self._stop_watching_ca_file()
+        self.run_worker(self.connect, group="connect")
 
     def _stop_watching_ca_file(self) -> None:
         if self._ca_file_watch is not None:

@@ -422,19 +422,25 @@ async def test_the_dashboard_shows_a_ca_file_it_cannot_use(
     assert sent_nothing(tls_emulator)
 
 
+@pytest.mark.parametrize("first", ["a refresh", "an unlock"])
 async def test_a_renewed_ca_file_is_trusted_without_a_restart(
-    tmp_path: Path, tls_emulator: Emulator, ca_file: Path
+    tmp_path: Path, tls_emulator: Emulator, ca_file: Path, first: str
 ) -> None:
-    """The server comes back with a new CA, written over the same file: the next
-    refresh is refused, sees the file changed, and trusts the new one."""
+    """The server comes back with a new CA, written over the same file: the
+    first call to meet it (a refresh, or an unlock long before the next poll) is
+    refused, the file is seen to have changed, and the new CA is trusted."""
     app = LinkdeckApp(profile_for(tmp_path, tls_emulator, str(ca_file)))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
+        assert app.engine is not None
         port = tls_emulator.port
         tls_emulator.stop()
         with Emulator(port=port, tls=True) as renewed:
             ca_file.write_bytes(renewed.ca_pem)
-            await pilot.press("r")
+            if first == "a refresh":
+                await pilot.press("r")
+            else:
+                (item,) = app.engine.add(LINK)
             panel = app.query_dashboard().account
             await wait_for(
                 pilot,
@@ -442,6 +448,9 @@ async def test_a_renewed_ca_file_is_trusted_without_a_restart(
                     renewed.stats.calls["accountstatus"] > 0 and panel.connection is Connection.OK
                 ),
             )
+            if first == "an unlock":
+                await wait_for(pilot, lambda: app.engine.items[item.id].state == ItemState.DONE)
+            assert app.engine.pause_reason is None
             assert renewed.stats.refused_handshakes >= 1  # refused first, then trusted
 
 

@@ -45,7 +45,8 @@ from tui.unlock.history import (
     open_or_start_anew,
     unreadable_sentence,
 )
-from tui.unlock.items import Event, Item, ItemRemoved, ItemState
+from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
+from tui.unlock.policy import UNTRUSTED_CERTIFICATE
 from tui.widgets.account import Connection
 
 if TYPE_CHECKING:
@@ -340,6 +341,8 @@ class LinkdeckApp(App[None]):
 
     def on_account_refreshed(self, message: AccountRefreshed) -> None:
         self._stop_watching_ca_file()
+        if self.engine is not None and self.engine.pause_reason == UNTRUSTED_CERTIFICATE:
+            self.engine.resume()  # the same client was just trusted
         dashboard = self.query_dashboard()
         dashboard.show_account(message.account, message.at, self.settings.warnings)
         value = message.account.fairuse_left
@@ -482,6 +485,8 @@ class LinkdeckApp(App[None]):
         outcomes_changed = False
         for event in events.values():
             dashboard.on_engine_event(event)
+            if isinstance(event, QueueState) and event.pause_reason == UNTRUSTED_CERTIFICATE:
+                self._watch_ca_file()  # an unlock met the certificate before a poll did
             if isinstance(event, Item) and event.state is ItemState.DONE and not event.reused:
                 # An unlock spends fair use: show it soon rather than at the next poll.
                 self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)

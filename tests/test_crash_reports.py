@@ -25,6 +25,7 @@ import pytest
 from commandline import isolated_env
 from ptyrun import PtyRun
 from test_no_leaks import LOGIN, PIN, forms
+from tlsemulator import write_ca
 
 from tui.emulator import AccountSpec, Emulator, default_scenario
 from tui.unlock.items import ItemState
@@ -234,13 +235,14 @@ async def test_every_frame_of_a_failed_call_is_safe_to_show_with_its_locals(
     scenario = default_scenario()
     scenario.accounts = [AccountSpec(LOGIN, PIN, "premium", expires_in_days=30, fairuse_left=0.8)]
     emulator = Emulator(scenario, tls=tls).start()
-    ca_file = tmp_path / "ca.pem"
-    if tls:
-        ca_file.write_bytes(emulator.ca_pem)
     script = tmp_path / "print-pin.py"
     script.write_text(f"print({PIN!r})\n")
     pin = resolve_password(ApiSettings(password_command=f"{sys.executable} {script}"))
-    client = ApiClient(emulator.url, Credentials(LOGIN, pin), ca_file=str(ca_file) if tls else "")
+    client = ApiClient(
+        emulator.url,
+        Credentials(LOGIN, pin),
+        ca_file=str(write_ca(emulator, tmp_path)) if tls else "",
+    )
     monkeypatch.setattr(target, boom)
     try:
         with pytest.raises(Exception) as caught:

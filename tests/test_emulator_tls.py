@@ -5,28 +5,22 @@ of the service spoke it, the CA written to the file the start line names."""
 from __future__ import annotations
 
 import os
-import re
-import signal
 import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from commandline import isolated_env
+from tlsemulator import EmulatorProcess, refused_handshakes
 
 from tui.emulator import Emulator
 
 LOGIN, PIN = "111111111", "1111"
 LINK = "https://uploaded.net/file/abcd1234/holiday.zip"
-START_LINE = re.compile(
-    rb"linkdeck emulator listening on (https://127\.0\.0\.1:\d+/pm-api/v1\.php)"
-    rb" \(its CA certificate: (/\S+\.pem)\)\n"
-)
 
 
 def trusting(ca_pem: bytes) -> ssl.SSLContext:
@@ -38,55 +32,16 @@ def query(method: str, **extra: str) -> dict[str, str]:
     return {"method": method, "params[login]": LOGIN, "params[pass]": PIN, **extra}
 
 
-def refused_handshakes(emu: Emulator, expected: int) -> int:
-    """The emulator's count of refused handshakes once it reaches `expected` (its
-    thread counts after the client has given up), or after 5 seconds."""
-    deadline = time.monotonic() + 5
-    while emu.stats.refused_handshakes < expected and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return emu.stats.refused_handshakes
-
-
 @pytest.fixture
 def tls_emulator() -> Iterator[Emulator]:
     with Emulator(tls=True) as emu:
         yield emu
 
 
-class EmulatorProcess:
-    """`linkdeck emulator --tls --port 0 ARGS` in a subprocess, read up to its start line."""
-
-    def __init__(self, tmp_path: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tui", "emulator", "--tls", "--port", "0", *args],
-            env=isolated_env(tmp_path),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        found = START_LINE.fullmatch(line)
-        assert found, (line, self.process.stderr.read() if self.process.poll() else b"")
-        self.url = found[1].decode()
-        self.ca_file = Path(found[2].decode())
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        _, err = self.process.communicate(timeout=10)
-        assert not err, err
-        return self.process.returncode
-
-
 @pytest.fixture
 def emulator_process(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    running = EmulatorProcess(tmp_path)
-    try:
+    with EmulatorProcess(tmp_path) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.process.wait()
 
 
 def test_the_command_serves_https_and_names_its_ca_file(

@@ -29,6 +29,7 @@ from ptyrun import PtyRun
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
+from tlsemulator import write_ca
 
 from tui.app import LinkdeckApp
 from tui.cli import main
@@ -89,11 +90,7 @@ def http_emulator() -> Iterator[Emulator]:
 
 def trusted_ca(emulator: Emulator, folder: Path) -> str:
     """The CA file to trust for `emulator` ("" over plain HTTP)."""
-    if not emulator.tls:
-        return ""
-    path = folder / "emulator-ca.pem"
-    path.write_bytes(emulator.ca_pem)
-    return str(path)
+    return str(write_ca(emulator, folder)) if emulator.tls else ""
 
 
 def written_files(*roots: Path) -> dict[Path, bytes]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from tlsemulator import write_ca
 
 from tui.api import ApiClient, ApiError, Credentials, InsecureTransport, UntrustedCertificate
 from tui.api.parse import MAX_BODY_BYTES, MAX_HOSTERLIST_BYTES
@@ -49,13 +50,6 @@ def emulator_with(pin: str, tls: bool = False) -> Emulator:
         AccountSpec(EXHAUSTED, pin, "premium", expires_in_days=30, fairuse_left=0.0),
     ]
     return Emulator(scenario, tls=tls)
-
-
-def trust_file(emu: Emulator, folder: Path) -> str:
-    """The emulator's CA certificate in a file of `folder`, for `ca_file`."""
-    path = folder / f"ca-{emu.port}.pem"
-    path.write_bytes(emu.ca_pem)
-    return str(path)
 
 
 @contextlib.contextmanager
@@ -151,7 +145,7 @@ async def test_client_error_paths_never_show_the_pin(
     with emulator_with(pin, tls) as emu:
         emu.faults = dataclasses.replace(faults)
         if tls:
-            options = {**options, "ca_file": trust_file(emu, tmp_path)}
+            options = {**options, "ca_file": str(write_ca(emu, tmp_path))}
         client = ApiClient(emu.url, Credentials(login, pin), **options)  # type: ignore[arg-type]
         async with client:
             with pytest.raises(ApiError) as caught:
@@ -302,7 +296,7 @@ def test_commands_never_print_the_pin(tmp_path: Path, pin: str) -> None:
             emu.faults = dataclasses.replace(faults)
             trusted = tmp_path / f"trusting-{emu.port}.toml"
             if emu.tls:
-                trusted.write_text(f'[api]\nca_file = "{trust_file(emu, tmp_path)}"\n')
+                trusted.write_text(f'[api]\nca_file = "{write_ca(emu, tmp_path)!s}"\n')
                 trusted.chmod(0o600)
             refused = f"http://127.0.0.1:{port}/pm-api/v1.php"
             argv = [

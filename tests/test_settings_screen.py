@@ -17,6 +17,7 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Collapsible, Input, Select, Static, Switch
+from tlsemulator import write_ca
 
 from tui.emulator import Emulator
 from tui.screens.settings import SettingsScreen
@@ -166,8 +167,7 @@ async def test_connection_ok(tmp_path: Path, emu: Emulator, size: tuple[int, int
 
 async def test_connection_over_https_uses_the_ca_file_of_the_form(tmp_path: Path) -> None:
     with Emulator(tls=True) as tls:
-        ca_file = tmp_path / "ca.pem"
-        ca_file.write_bytes(tls.ca_pem)
+        ca_file = write_ca(tls, tmp_path)
         app = host(configured(tls.url), tmp_path / "c.toml")
         async with app.run_test(size=SMALL) as pilot:
             await run_connection_test(pilot, app)

@@ -25,7 +25,7 @@ import trustme
 from commandline import isolated_env, one_sentence
 from deck import PREMIUM_LOGIN, PREMIUM_PIN, settle, wait_for
 from loopback import LoopbackServer
-from test_emulator_tls import EmulatorProcess, refused_handshakes
+from tlsemulator import EmulatorProcess, refused_handshakes, write_ca
 
 from tui.api import (
     ApiClient,
@@ -54,9 +54,7 @@ def tls_emulator() -> Iterator[Emulator]:
 
 @pytest.fixture
 def ca_file(tls_emulator: Emulator, tmp_path: Path) -> Path:
-    path = tmp_path / "emulator-ca.pem"
-    path.write_bytes(tls_emulator.ca_pem)
-    return path
+    return write_ca(tls_emulator, tmp_path)
 
 
 def sent_nothing(emu: Emulator) -> bool:
@@ -283,10 +281,8 @@ def test_the_policy_pauses_the_queue_on_a_refused_certificate() -> None:
 
 @pytest.fixture
 def emulator_process(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    running = EmulatorProcess(tmp_path / "emulator")
-    try:
+    with EmulatorProcess(tmp_path / "emulator") as running:
         yield running
-    finally:
         running.stop()
 
 
@@ -472,3 +468,49 @@ async def test_a_ca_file_put_in_place_later_is_used_at_once(
         later.write_bytes(tls_emulator.ca_pem)
         await settle(pilot, app)
         assert panel.connection is Connection.OK
+
+
+@pytest.mark.parametrize("kind", ["missing", "no certificate", "a FIFO"])
+def test_a_bad_ssl_cert_file_in_the_environment_is_one_sentence(tmp_path: Path, kind: str) -> None:
+    """SSL_CERT_FILE replaces certifi's CAs (as httpx reads it): one that cannot
+    be used is named, as a bad ca_file is, instead of a traceback or a wait on
+    a FIFO (OpenSSL itself would read it for its default store)."""
+    bundle = tmp_path / "bundle.pem"
+    if kind == "no certificate":
+        bundle.write_bytes(b"garbage\n")
+    elif kind == "a FIFO":
+        os.mkfifo(bundle)
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "status", "--demo"],
+        env=isolated_env(tmp_path, SSL_CERT_FILE=str(bundle)),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    sentence = one_sentence(result, 2)
+    assert f"the CA file {bundle} (SSL_CERT_FILE in the environment)" in sentence
+
+
+def test_ssl_cert_file_names_the_cas_to_trust(
+    tmp_path: Path, emulator_process: EmulatorProcess
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[api]\n")
+    config.chmod(0o600)
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "status", "--config", str(config)],
+        env=isolated_env(
+            tmp_path,
+            SSL_CERT_FILE=str(emulator_process.ca_file),
+            LINKDECK_API_URL=emulator_process.url,
+            LINKDECK_LOGIN=PREMIUM_LOGIN,
+            LINKDECK_PASSWORD=PREMIUM_PIN,
+        ),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert PREMIUM_LOGIN in result.stdout

@@ -208,7 +208,7 @@ class LinkdeckApp(App[None]):
             return
         credentials = Credentials(api.login, pin)
         try:
-            http = await self._http_trusting(api.ca_file)
+            http = await self._http_trusting()
         except CaFileError as error:
             self._show_problem(Connection.UNREACHABLE, str(error))
             self.notify(str(error), title="PIN not sent", severity="error", markup=False)
@@ -250,14 +250,16 @@ class LinkdeckApp(App[None]):
         self.account_poll.now()
         self.hosters_poll.now()
 
-    async def _http_trusting(self, ca_file: str) -> httpx.AsyncClient:
-        """The HTTP client, trusting `ca_file`: a new one when another file is
-        named or the file changed (CaFileError when it cannot be used). One given
-        to the app is kept."""
+    async def _http_trusting(self) -> httpx.AsyncClient:
+        """The HTTP client, trusting the settings' CA file: a new one when another
+        file is named or the file changed (CaFileError when it cannot be used).
+        One given to the app is kept."""
         if self._http is not None and (not self._owns_http or not self._ca_file_changed()):
             return self._http
         from tui.api.http_client import make_http_client
 
+        ca_file = self.settings.api.ca_file
+        # Its version before it is read: a change while it is read is seen next time.
         self._trust_read = (ca_file, ca_file_version(ca_file))
         # Reading the CAs takes a few hundredths of a second: not on the event loop.
         http = await asyncio.to_thread(make_http_client, ca_file)

@@ -9,8 +9,10 @@ data directory moved to another disk is common.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import secrets
 import stat
 from pathlib import Path
 from typing import Literal
@@ -94,3 +96,53 @@ def create_numbered(
                 os.unlink(path)
             raise
     raise FileExistsError(errno.EEXIST, f"every name for {stem} is taken", str(folder))
+
+
+def replace_file(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` to the file at `path` (or where its link points: a config kept
+    among dotfiles stays a link) at once, with `mode`: a reader never sees half
+    of it, a failed write leaves the old file, and a device, FIFO or folder there
+    is refused, never replaced. The folder must exist. OSError names `path`."""
+    target = Path(os.path.realpath(path))
+    temporary = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS | getattr(os, "O_BINARY", 0)
+    descriptor: int | None = None
+    created = False
+    try:
+        if target.exists() and not target.is_file():
+            raise OSError(errno.EINVAL, "it is not a regular file")
+        descriptor = os.open(temporary, flags, mode)
+        created = True
+        if hasattr(os, "fchmod"):
+            os.fchmod(descriptor, mode)  # exact, whatever the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+        os.fsync(descriptor)
+        os.close(descriptor)
+        descriptor = None
+        os.replace(temporary, target)
+        created = False
+    except OSError as error:
+        if descriptor is not None:
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        raise OSError(error.errno, error.strerror, str(path)) from None
+    _fsync_folder(target.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable; a folder that cannot be opened is left."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # e.g. Windows: folders cannot be opened
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

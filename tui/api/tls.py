@@ -1,8 +1,8 @@
 """What the client trusts over HTTPS, and one sentence when TLS refuses a server.
 
-Trusted: the CAs httpx trusts (certifi's, or `SSL_CERT_FILE` / `SSL_CERT_DIR`),
-the system's store, and the settings' `ca_file` (a self-hosted or emulated
-service). The CA file is read here, once, as untrusted input: a FIFO, a device
+Trusted: what httpx trusts (certifi's CAs and the system's store, or what
+`SSL_CERT_FILE` / `SSL_CERT_DIR` name instead) and the settings' `ca_file` (a
+self-hosted or emulated service). CA files are read here, once, as untrusted input: a FIFO, a device
 or a huge file is refused rather than waited on.
 """
 
@@ -29,14 +29,21 @@ _NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQU
 
 
 def tls_context(ca_file: str = "") -> ssl.SSLContext:
-    """The context every HTTPS call verifies with; CaFileError names what is wrong
-    with `ca_file`."""
-    import httpx  # not for the first frame of the dashboard, which reads `ca_file_version`
+    """The context every HTTPS call verifies with: the CAs httpx would trust
+    (the system's store and certifi's, or those `SSL_CERT_FILE` / `SSL_CERT_DIR`
+    name instead), and `ca_file`. CaFileError names a file that cannot be used."""
+    if bundle := os.environ.get("SSL_CERT_FILE"):
+        # OpenSSL reads this file for its default store too, blocking on a FIFO:
+        # instead it is read once, here, as carefully as `ca_file`.
+        context = _trusting(None, bundle, "SSL_CERT_FILE in the environment")
+    else:
+        context = ssl.create_default_context()  # the system's store, or SSL_CERT_DIR's
+        if not os.environ.get("SSL_CERT_DIR"):
+            import certifi  # httpx's own CAs
 
-    context = httpx.create_ssl_context()
-    context.load_default_certs()
+            context.load_verify_locations(cafile=certifi.where())
     if ca_file:
-        _trust(context, ca_file)
+        _trusting(context, ca_file, "ca_file in [api]")
     return context
 
 
@@ -52,9 +59,10 @@ def ca_file_version(ca_file: str) -> tuple[int, ...] | None:
     return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
-def _trust(context: ssl.SSLContext, ca_file: str) -> None:
+def _trusting(context: ssl.SSLContext | None, ca_file: str, source: str) -> ssl.SSLContext:
+    """`context` (or a new default one) trusting the certificates of `ca_file`."""
     path = os.path.expanduser(ca_file)
-    where = f"the CA file {path} (ca_file in [api])"
+    where = f"the CA file {path} ({source})"
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
@@ -71,10 +79,14 @@ def _trust(context: ssl.SSLContext, ca_file: str) -> None:
         raise CaFileError(f"{where} is larger than 4 MB: it is no certificate file")
     # Only the certificates of a PEM file: bundles carry comments in any encoding.
     blocks = _PEM_CERTIFICATE.findall(data)
+    certificates = b"\n".join(blocks).decode() if blocks else data
     try:
-        context.load_verify_locations(cadata=b"\n".join(blocks).decode() if blocks else data)
+        if context is None:
+            return ssl.create_default_context(cadata=certificates)
+        context.load_verify_locations(cadata=certificates)
     except (ValueError, ssl.SSLError):
         raise CaFileError(f"{where} holds no certificate, or a damaged one (PEM or DER)") from None
+    return context
 
 
 def _read_at_most(descriptor: int, limit: int) -> bytes:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
-import os
 import signal
 import sys
 import tempfile
@@ -15,6 +13,7 @@ from pathlib import Path
 
 from tui.commands.common import ExitCode
 from tui.emulator import Emulator, ScenarioError, load_scenario
+from tui.safe_files import replace_file
 from tui.untrusted import plain
 
 
@@ -63,33 +62,11 @@ def _ca_file(emulator: Emulator, path: str | None) -> Iterator[Path | None]:
         return
     if path is not None:
         target = Path(path).expanduser().absolute()
-        _write_replacing(target, emulator.ca_pem)
+        # A certificate is public (0644); the key never leaves memory.
+        replace_file(target, emulator.ca_pem, 0o644)
         yield target
         return
     with tempfile.TemporaryDirectory(prefix="linkdeck-emulator-") as folder:
         target = Path(folder) / "ca.pem"
         target.write_bytes(emulator.ca_pem)
         yield target
-
-
-def _write_replacing(path: Path, data: bytes) -> None:
-    """Write `data` to the file at `path` (or where its link points) at once: a
-    client reading it never sees half a certificate, a failed write leaves the
-    old file, and a device, FIFO or folder there is refused, never replaced.
-    OSError names `path`."""
-    target = Path(os.path.realpath(path))
-    try:
-        if target.exists() and not target.is_file():
-            raise IsADirectoryError(errno.EISDIR, "it is not a regular file", str(path))
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    except OSError as error:
-        raise OSError(error.errno, error.strerror, str(path)) from None
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)  # a certificate is public; the key never leaves memory
-        os.replace(temporary, target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise OSError(error.errno, error.strerror, str(path)) from None

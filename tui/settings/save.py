@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+
+from tui.safe_files import replace_file
 
 from .model import FIELDS, SECTIONS, Settings, SettingsError
 from .validate import _locate, check_tree, raise_first, settings_to_dict
@@ -106,54 +106,12 @@ def _check_existing(path: Path) -> None:
         )
 
 
-def _fsync_dir(directory: Path) -> None:
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-    try:
-        fd = os.open(directory, flags)
-    except OSError:
-        return  # e.g. Windows: directories cannot be opened
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
-    target = Path(os.path.realpath(path))  # keep a symlinked config (dotfiles) a symlink
-    parent = target.parent
     try:
-        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        Path(os.path.realpath(path)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        replace_file(path, data, 0o600)
     except OSError as e:
         raise _save_error(path, e) from None
-    tmp = parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    fd: int | None = None
-    created = False
-    try:
-        fd = os.open(tmp, flags, 0o600)
-        created = True
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # exact, whatever the umask
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-        os.close(fd)
-        fd = None
-        os.replace(tmp, target)
-        created = False
-    except OSError as e:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        if created:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise _save_error(path, e) from None
-    _fsync_dir(parent)
 
 
 def save_settings(settings: Settings, path: Path) -> None:

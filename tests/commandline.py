@@ -12,7 +12,7 @@ from pathlib import Path
 def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """os.environ with XDG_* inside `tmp_path` and every LINKDECK_* cleared."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LINKDECK_")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         clean[name] = str(tmp_path / name.lower())
     clean["PYTHONDONTWRITEBYTECODE"] = "1"
     return {**clean, **extra}

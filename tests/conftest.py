@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from deck import FIXED_NOW, PREMIUM_LOGIN, PREMIUM_PIN
 
-from tui.commands.common import Profile
+from tui.core import Profile
 from tui.emulator import Emulator
 from tui.settings import Settings
 from tui.unlock import FakeClock
@@ -28,7 +28,7 @@ def isolated_env(
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     root = tmp_path_factory.mktemp("xdg")
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         folder = root / name.split("_")[1].lower()
         folder.mkdir()
         monkeypatch.setenv(name, str(folder))

@@ -41,9 +41,9 @@ async def settle(
 
     `account=False` waits for any settled connection state (login failed,
     unreachable…) instead of account data."""
-    from tui.widgets.account import Connection
+    from tui.core import Connection
 
-    dashboard = app.query_dashboard()
+    dashboard = app.dashboard
 
     def shown() -> bool:
         panel = dashboard.account
@@ -57,8 +57,8 @@ async def settle(
 
     await pilot.pause()
     await wait_for(pilot, shown, timeout)
-    if app.engine is not None:
-        await asyncio.wait_for(app.engine.wait_idle(), timeout)
+    if app.session.engine is not None:
+        await asyncio.wait_for(app.session.engine.wait_idle(), timeout)
     # Let the messages the engine posted reach the widgets, and repaint.
     await pilot.pause()
     await pilot.pause()

@@ -24,7 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import LinkdeckApp
-from tui.commands.common import Profile
+from tui.core import Profile
 from tui.emulator import Emulator
 from tui.settings import Settings
 from tui.unlock import FakeClock, ItemState
@@ -71,8 +71,8 @@ def then(*keys: str) -> Step:
 async def first_done_detail(pilot: Pilot[Any]) -> None:
     await unlock_batch(pilot)
     app = pilot.app
-    assert isinstance(app, LinkdeckApp) and app.engine is not None
-    done = next(i for i in app.engine.items.values() if i.state is ItemState.DONE)
+    assert isinstance(app, LinkdeckApp) and app.session.engine is not None
+    done = next(i for i in app.session.engine.items.values() if i.state is ItemState.DONE)
     table = app.query_one("#log")
     table.move_cursor(table.row_index(str(done.id)))  # type: ignore[attr-defined]
     await pilot.press("enter")

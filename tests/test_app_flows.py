@@ -22,14 +22,14 @@ from textual.widgets import Input, Static, TextArea
 from tui.api import ApiClient, Credentials
 from tui.api.errors import STATUS_ERRORS
 from tui.app import LinkdeckApp
+from tui.core import Connection
 from tui.disk_cache import save_hosters
 from tui.emulator import Emulator
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.detail import ItemDetailScreen
 from tui.screens.help import HelpScreen
-from tui.screens.settings import SettingsScreen
+from tui.screens.settings_form import SettingsScreen
 from tui.unlock import FakeClock, Item, ItemState
-from tui.widgets.account import Connection
 from tui.widgets.virtual_table import VirtualTable
 
 SIZE = (120, 40)
@@ -56,8 +56,8 @@ def connection_text(app: LinkdeckApp) -> str:
 
 
 def items_by_link(app: LinkdeckApp) -> dict[str, Item]:
-    assert app.engine is not None
-    return {item.link: item for item in app.engine.items.values()}
+    assert app.session.engine is not None
+    return {item.link: item for item in app.session.engine.items.values()}
 
 
 async def queue(pilot: Pilot[Any], app: LinkdeckApp, *links: str, **settle_args: bool) -> None:
@@ -98,7 +98,7 @@ async def test_first_run_opens_settings_then_the_dashboard(
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await settle(pilot, app)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         assert panel.account is not None and panel.account.type == "premium"
         assert connection_text(app).startswith("● ok")
         assert len(hoster_names(app)) == 69
@@ -127,7 +127,7 @@ async def test_filter_hosters_by_name_tld_and_link(
         await pilot.press("u", "p", "l")
         names = hoster_names(app)
         assert "uploaded.net" in names and len(names) < 69
-        hosters = {h.name: h for h in app.hosters.hosters}
+        hosters = {h.name: h for h in app.session.hosters.hosters}
         for name in names:
             assert "upl" in name or any("upl" in tld for tld in hosters[name].tlds)
         assert text_of(count).startswith(f"{len(names)} of 69")
@@ -250,7 +250,7 @@ async def test_command_palette_runs_the_dashboards_actions(
         await pilot.press(*"Pause")
         await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.engine is not None and app.engine.paused)
+        await wait_for(pilot, lambda: app.session.engine is not None and app.session.engine.paused)
 
 
 async def test_retry_cancel_and_detail_of_a_waiting_item(
@@ -326,14 +326,14 @@ async def test_login_failure_then_fixing_the_pin(
     app = LinkdeckApp(profile, clock=fake_clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app, account=False)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         assert panel.connection is Connection.LOGIN_FAILED
         assert "login failed" in connection_text(app)
         assert len(hoster_names(app)) == 69  # from the cache
 
         # A link queued now meets the 401: the queue pauses, the link waits.
         await queue(pilot, app, DONE, account=False)
-        assert app.engine is not None and app.engine.paused
+        assert app.session.engine is not None and app.session.engine.paused
         assert items_by_link(app)[DONE].state is ItemState.PENDING
         assert "paused" in text_of(app.query_one("#queue-line", Static))
 
@@ -345,7 +345,7 @@ async def test_login_failure_then_fixing_the_pin(
         await settle(pilot, app)
         assert panel.connection is Connection.OK
         assert panel.account is not None and panel.account.type == "premium"
-        assert not app.engine.paused
+        assert not app.session.engine.paused
         await wait_for(pilot, lambda: items_by_link(app)[DONE].state is ItemState.DONE)
         assert cell(app, items_by_link(app)[DONE], "state") == "done"
     assert stat.S_IMODE(profile.config_path.stat().st_mode) == 0o600
@@ -357,7 +357,7 @@ async def test_service_goes_away_and_comes_back(
     app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         emulator.stop()
         fake_clock.advance(120)
         await pilot.press("r")
@@ -381,7 +381,7 @@ async def test_unreachable_from_the_start_then_back(
     app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app, account=False, hosters=False)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         assert panel.connection is Connection.UNREACHABLE
         assert panel.account is None
         text = connection_text(app)
@@ -408,7 +408,7 @@ async def test_cached_account_and_hosters_show_before_the_service_answers(
     app = LinkdeckApp(profile, clock=fake_clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app, account=False, hosters=False)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         assert panel.account is not None and panel.account.account_name == "111111111"
         assert panel.connection is Connection.STALE
         assert "stale" in connection_text(app) and "data from" in connection_text(app)
@@ -424,7 +424,7 @@ async def test_small_terminal_switches_between_hosters_and_log(
     app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        screen = app.query_dashboard()
+        screen = app.dashboard
         account, hosters, unlock = screen.account, screen.hosters, screen.unlock
 
         def visible(widget) -> bool:

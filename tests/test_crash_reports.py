@@ -105,7 +105,7 @@ def leaked(data: bytes) -> list[bytes]:
 
 
 def assert_nothing_written_holds_the_pin(tmp_path: Path) -> None:
-    for root in ("xdg_config_home", "xdg_data_home", "xdg_cache_home"):
+    for root in ("xdg_config_home", "xdg_data_home", "xdg_cache_home", "xdg_state_home"):
         for path in (tmp_path / root).rglob("*"):
             if path.is_file() and path.name != "config.toml":
                 assert not leaked(path.read_bytes()), f"{path} holds the PIN"
@@ -140,6 +140,8 @@ def run_dashboard(
 # Depths that end in Textual's crash report, and those the app survives.
 CRASHING = ["connect", "row"]
 SURVIVED = ["refresh", "unlock", "transport", "client"]
+POLLED = ["refresh", "client"]
+"""Depths a refresh of the account meets first: the poll reports them."""
 
 
 @pytest.mark.parametrize("crash_at", CRASHING + SURVIVED)
@@ -153,6 +155,12 @@ def test_a_crash_in_the_dashboard_shows_no_pin_and_costs_nothing(
         # The crash report was printed, with the frames' local variables.
         assert code == 1, output[-3000:]
         assert b"injected crash" in output and b"locals" in output, output[-3000:]
+    if crash_at in POLLED:
+        # Seen: one sentence on screen, the whole record in the log file.
+        assert b"Something went wrong in the account task" in output, output[-3000:]
+        log = tmp_path / "xdg_state_home" / "linkdeck" / "linkdeck.log"
+        assert b"RuntimeError: injected crash" in log.read_bytes()
+        assert log.stat().st_mode & 0o777 == 0o600
     assert_nothing_written_holds_the_pin(tmp_path)
 
     # The next start works, and a link queued before the crash ends done. A
@@ -266,17 +274,17 @@ async def test_a_crash_from_the_settings_form_shows_no_pin(
     from textual.widgets import Input
 
     from tui.app import LinkdeckApp
-    from tui.commands.common import Profile
-    from tui.screens.settings import SettingsScreen
+    from tui.core import Profile
+    from tui.screens.settings_form import SettingsScreen
     from tui.settings import Settings
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("injected")
 
     if depth == "test":
-        monkeypatch.setattr("tui.screens.settings.ApiClient", boom)
+        monkeypatch.setattr("tui.screens.settings_form.ApiClient", boom)
     else:
-        monkeypatch.setattr("tui.app.UnlockEngine", boom)
+        monkeypatch.setattr("tui.core.session.UnlockEngine", boom)
     profile = Profile(Settings(), tmp_path / "config.toml", tmp_path / "data", tmp_path / "cache")
     app = LinkdeckApp(profile)
     with pytest.raises(RuntimeError) as caught:

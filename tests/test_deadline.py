@@ -32,8 +32,8 @@ from textual.widgets import Static
 
 from tui.api import ApiClient, Credentials, TransportError
 from tui.app import LinkdeckApp
+from tui.core import Connection
 from tui.unlock import FakeClock, ItemState
-from tui.widgets.account import Connection
 
 DEADLINE = 1.0
 SENTENCE = "timed out: no complete answer within 1 s"
@@ -201,11 +201,11 @@ def make_app(
 def assert_shows_deadline(app: LinkdeckApp) -> None:
     """The reason on screen (cut to the panel's width) and in full."""
     assert "timed out: no complete answer" in connection_text(app), connection_text(app)
-    assert SENTENCE in app.query_dashboard().account.problem
+    assert SENTENCE in app.dashboard.account.problem
 
 
 def assert_poll_rearmed(app: LinkdeckApp) -> None:
-    assert app.account_poll.timer is not None and app.account_poll.failures >= 1
+    assert app.session.account_poll.armed and app.session.account_poll.failures >= 1
 
 
 async def queue_links(pilot: Pilot[Any], app: LinkdeckApp, *links: str) -> None:
@@ -223,12 +223,12 @@ async def test_dashboard_from_the_start(
     with DribblingServer(mode) as server:
         app = make_app(make_profile, server, fake_clock, DEADLINE)
         async with app.run_test(size=(120, 40)) as pilot:
-            panel = app.query_dashboard().account
+            panel = app.dashboard.account
             await wait_for(pilot, lambda: panel.connection is Connection.UNREACHABLE, 10)
             assert connection_text(app).startswith("✗ unreachable")
             assert_shows_deadline(app)
             await wait_for(pilot, lambda: "refresh failed" in hoster_count(app), 10)
-            await wait_for(pilot, lambda: app.account_poll.timer is not None)
+            await wait_for(pilot, lambda: app.session.account_poll.armed)
             assert_poll_rearmed(app)
 
 
@@ -240,13 +240,13 @@ async def test_dashboard_after_a_good_start(
         app = make_app(make_profile, server, fake_clock, DEADLINE)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot, app)
-            panel = app.query_dashboard().account
+            panel = app.dashboard.account
             server.mode = mode
             server.slow_methods = frozenset({"accountstatus", "directdownloadlink"})
 
             await queue_links(pilot, app, *LINKS)
-            assert app.engine is not None
-            engine = app.engine
+            assert app.session.engine is not None
+            engine = app.session.engine
             await wait_for(pilot, lambda: len(engine.items) == 2)
             # Both links end waiting for their retry: the slot of the first was freed.
             await wait_for(
@@ -262,7 +262,7 @@ async def test_dashboard_after_a_good_start(
             await wait_for(pilot, lambda: panel.connection is Connection.REFRESHING)
             await wait_for(pilot, lambda: panel.connection is Connection.STALE, 10)
             assert_shows_deadline(app)
-            await wait_for(pilot, lambda: app.account_poll.timer is not None)
+            await wait_for(pilot, lambda: app.session.account_poll.armed)
             assert_poll_rearmed(app)
 
 
@@ -274,7 +274,7 @@ async def test_dashboard_takes_a_new_timeout_at_once(
         app = make_app(make_profile, server, fake_clock, timeout=60)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot, app)
-            panel = app.query_dashboard().account
+            panel = app.dashboard.account
             server.mode = "length-body"
             api = replace(app.settings.api, timeout=DEADLINE)
             started = time.monotonic()

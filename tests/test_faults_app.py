@@ -30,9 +30,9 @@ from textual.worker import Worker, WorkerState
 
 from tui.api.parse import MAX_HOSTERLIST_BYTES
 from tui.app import LinkdeckApp
+from tui.core import Connection
 from tui.emulator import Emulator, Faults
 from tui.unlock import FakeClock, Item, ItemState
-from tui.widgets.account import Connection
 
 SIZE = (120, 40)
 TIMEOUT = 0.5
@@ -129,13 +129,13 @@ def make_app(
 
 
 def items(app: LinkdeckApp) -> dict[str, Item]:
-    assert app.engine is not None
-    return {item.link: item for item in app.engine.items.values()}
+    assert app.session.engine is not None
+    return {item.link: item for item in app.session.engine.items.values()}
 
 
 def stored_states(app: LinkdeckApp) -> dict[str, tuple[str, int]]:
     """link -> (state, number of attempts) as the history database holds them."""
-    with sqlite3.connect(app.profile.history_path) as db:
+    with sqlite3.connect(app.session.profile.history_path) as db:
         rows = db.execute("SELECT link, state, attempts FROM items").fetchall()
     import json
 
@@ -153,9 +153,9 @@ async def queue_links(pilot: Pilot[Any], app: LinkdeckApp, *links: str) -> None:
 
 
 async def engine_idle(pilot: Pilot[Any], app: LinkdeckApp, timeout: float = 10.0) -> None:
-    assert app.engine is not None
+    assert app.session.engine is not None
     deadline = time.monotonic() + timeout
-    while not app.engine._idle(include_waiting=False):
+    while not app.session.engine._idle(include_waiting=False):
         assert time.monotonic() < deadline, "the engine never became idle"
         await pilot.pause(0.05)
     await pilot.pause()
@@ -183,7 +183,7 @@ def assert_nothing_lost(app: LinkdeckApp, links: tuple[str, ...]) -> None:
 
 async def recover(pilot: Pilot[Any], app: WatchedApp, clock: FakeClock) -> None:
     """The fault is gone: a refresh shows the account, the retries finish the links."""
-    panel = app.query_dashboard().account
+    panel = app.dashboard.account
     await pilot.press("r")
     await wait_for(pilot, lambda: panel.connection is Connection.OK, timeout=10)
     await wait_for(pilot, lambda: "refresh failed" not in hoster_count(app), timeout=10)
@@ -207,7 +207,7 @@ async def test_fault_after_a_good_start(
     app = make_app(make_profile, emulator, fake_clock, fault.timeout)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
 
         fault.on(emulator)
         await queue_links(pilot, app, *LINKS)
@@ -244,7 +244,7 @@ async def test_fault_from_the_start(
     fault.on(emulator)
     app = make_app(make_profile, emulator, fake_clock, fault.timeout)
     async with app.run_test(size=SIZE) as pilot:
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         await wait_for(pilot, lambda: panel.connection is Connection.UNREACHABLE, timeout=10)
         await wait_for(pilot, lambda: "refresh failed" in hoster_count(app), timeout=10)
         text = connection_text(app)
@@ -280,7 +280,7 @@ async def test_a_share_of_5xx_answers(
     links = tuple(f"https://uploaded.net/file/share{n:03d}/f.zip" for n in range(8))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         emulator.faults = Faults(error_rate=0.5, seed=7)
 
         # Every link either unlocks or waits for its retry after a 502 or 503.
@@ -298,9 +298,8 @@ async def test_a_share_of_5xx_answers(
         # Refreshes fail now and then: stale while they do, ok again at the next success.
         seen: dict[Connection, str] = {}
         for _ in range(16):
-            app.account_poll.timer = None
             await pilot.press("r")
-            await wait_for(pilot, lambda: app.account_poll.timer is not None)
+            await wait_for(pilot, lambda: app.session.account_poll.armed)
             await pilot.pause()
             seen.setdefault(panel.connection, connection_text(app))
             if Connection.OK in seen and Connection.STALE in seen:
@@ -339,7 +338,7 @@ async def test_fifty_thousand_hosters(
             longest = max(longest, time.monotonic() - before)
         shown_in = time.monotonic() - started
         assert longest < 2.0, f"the UI froze for {longest:.1f} s"
-        assert app.query_dashboard().account.connection is Connection.OK
+        assert app.dashboard.account.connection is Connection.OK
 
         await pilot.press("slash")
         search = app.query_one("#hoster-filter", Input)

@@ -23,7 +23,7 @@ from ptyrun import PtyRun
 
 from tui.api import Hoster, HosterList
 from tui.app import LinkdeckApp
-from tui.commands.common import Profile
+from tui.core import Profile
 from tui.disk_cache import cache_file, save_hosters
 from tui.emulator import Emulator
 from tui.unlock import FakeClock

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 
 from tui.api import ApiClient, Credentials, LinkdeckError
 from tui.app import LinkdeckApp
-from tui.commands.common import Profile
+from tui.core import Profile
 from tui.settings import Settings
 from tui.unlock import History, ItemState
 
@@ -351,8 +351,8 @@ def test_the_dashboard_survives_any_answer(
             await pilot.press("u")
             await pilot.press(*LINK, "enter")
             deadline = time.monotonic() + 10
-            while app.engine is not None and any(
-                item.state is ItemState.UNLOCKING for item in app.engine.items.values()
+            while app.session.engine is not None and any(
+                item.state is ItemState.UNLOCKING for item in app.session.engine.items.values()
             ):
                 assert time.monotonic() < deadline, "an unlock never ended"
                 await pilot.pause(0.05)

@@ -46,14 +46,14 @@ async def test_a_key_is_handled_while_a_paste_is_queued(
     app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
-        assert app.engine is not None
+        assert app.session.engine is not None
         queued_when_paused: list[int] = []
 
         def on_event(event: object) -> None:
             if isinstance(event, QueueState) and event.paused:
-                queued_when_paused.append(len(app.engine.items))  # type: ignore[union-attr]
+                queued_when_paused.append(len(app.session.engine.items))  # type: ignore[union-attr]
 
-        app.engine.subscribe(on_event)
+        app.session.engine.subscribe(on_event)
         await pilot.press("u")
         app.post_message(events.Paste("\n".join(links)))
         await pilot.pause()
@@ -68,10 +68,10 @@ async def test_a_key_is_handled_while_a_paste_is_queued(
         while not queued_when_paused:
             await asyncio.sleep(0.005)
         assert queued_when_paused[0] < len(links)  # handled while the paste was queued
-        while len(app.engine.items) < len(links):
+        while len(app.session.engine.items) < len(links):
             await pilot.pause(0.05)
         assert app.query_one("#links", Input).value == ""
-        assert app.engine.paused
+        assert app.session.engine.paused
         # The log grew its height a few times a second meanwhile; now it is all
         # there, and the newest row shows, under the cursor.
         log = app.query_one("#log", VirtualTable)

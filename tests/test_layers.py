@@ -1,10 +1,19 @@
-"""The layers below the UI never import Textual: the API client, the unlock
-engine, the emulator and the settings run headless and in tests without it."""
+"""The layers and who may import whom.
+
+The contracts are in pyproject.toml (import-linter): each layer imports only
+the layers below it (the CLI, the commands, the App, screens, widgets, the
+core, then the services), and nothing below the UI imports Textual. Here they
+are run, shown to catch a violation, and completed: no import cycle anywhere
+in `tui`, screens and widgets use nothing of the App but Textual's own API,
+and no two modules share a name. The headless layers are also imported one
+by one in a fresh interpreter, to see that none loads Textual."""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +23,7 @@ import pytest
 import tui
 
 ROOT = Path(tui.__file__).parent
-HEADLESS = ["tui.api", "tui.unlock", "tui.emulator", "tui.settings"]
+HEADLESS = ["tui.core", "tui.api", "tui.unlock", "tui.emulator", "tui.settings"]
 FORBIDDEN = "textual"
 
 
@@ -130,3 +139,140 @@ def test_the_import_check_finds_textual() -> None:
         timeout=60,
     )
     assert json.loads(result.stdout) == {"culprit": "textual.app"}
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """import-linter's contracts of pyproject.toml, on the `tui` package under `root`."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command;"
+            " sys.exit(lint_imports_command())",
+            "--config",
+            str(ROOT.parent / "pyproject.toml"),
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+
+
+def test_the_import_contracts_hold() -> None:
+    result = lint_imports(ROOT.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line"),
+    [
+        ("widgets/links_input.py", "import tui.screens.dashboard"),
+        ("screens/detail.py", "from tui.app import LinkdeckApp"),
+        ("core/item_store.py", "import textual.app"),
+        ("unlock/extract.py", "from tui.commands import common"),
+    ],
+)
+def test_the_contracts_catch_a_violation(tmp_path: Path, module: str, line: str) -> None:
+    shutil.copytree(ROOT, tmp_path / "tui", ignore=shutil.ignore_patterns("__pycache__"))
+    target = tmp_path / "tui" / module
+    target.write_text(target.read_text("utf-8") + f"\n{line}  # noqa\n", "utf-8")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert "BROKEN" in result.stdout
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every tui module and the tui modules it imports (at run time: not those
+    imported for type checking only)."""
+    import grimp
+
+    graph = grimp.build_graph("tui", exclude_type_checking_imports=True)
+    return {
+        module: set(graph.find_modules_directly_imported_by(module)) & graph.modules
+        for module in graph.modules
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    lowest: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = lowest[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            if imported not in index:
+                visit(imported)
+                lowest[module] = min(lowest[module], lowest[imported])
+            elif imported in stack:
+                lowest[module] = min(lowest[module], index[imported])
+        if lowest[module] == index[module]:
+            component = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_check_finds_one() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def app_attributes_used(path: Path) -> set[str]:
+    """The names X of every `self.app.X` in `path`."""
+    tree = ast.parse(path.read_text("utf-8"), str(path))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "app"
+        and isinstance(node.value.value, ast.Name)
+        and node.value.value.id == "self"
+    }
+
+
+@pytest.mark.parametrize("folder", ["screens", "widgets"])
+def test_screens_and_widgets_do_not_reach_up_into_the_app(folder: str) -> None:
+    """What they show comes by injection: of the App they use Textual's API only."""
+    from textual.app import App
+
+    textual_api = set(dir(App())) | set(dir(App))
+    for path in sorted((ROOT / folder).glob("*.py")):
+        foreign = app_attributes_used(path) - textual_api
+        assert not foreign, f"{path.name} uses self.app.{sorted(foreign)}"
+        assert "cast(" not in path.read_text("utf-8"), path.name
+
+
+def test_the_reach_up_check_finds_one(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("class S:\n    def f(self):\n        self.app.engine.retry(1)\n")
+    assert app_attributes_used(sample) == {"engine"}
+
+
+def test_every_module_name_is_used_once() -> None:
+    """One name per job: `hosters` is the widget, not also a command."""
+    names: dict[str, list[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        if "__pycache__" in path.parts:
+            continue
+        name = path.parent.name if path.name == "__init__.py" else path.stem
+        names.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    shared = {name: paths for name, paths in names.items() if len(paths) > 1 and name != "tui"}
+    assert not shared, shared

@@ -33,11 +33,10 @@ from tlsemulator import write_ca
 
 from tui.app import LinkdeckApp
 from tui.cli import main
-from tui.commands.common import Profile
+from tui.core import Connection, Profile
 from tui.emulator import AccountSpec, Emulator, default_scenario
-from tui.screens.settings import SettingsScreen
+from tui.screens.settings_form import SettingsScreen
 from tui.settings import Settings, load_settings
-from tui.widgets.account import Connection
 
 LOGIN, PIN, WRONG_PIN = "123456789", "7319Zq+/x", "0000"
 DONE = "https://uploaded.net/file/abcd1234/holiday.zip"
@@ -132,7 +131,7 @@ async def test_a_full_session_leaks_the_pin_nowhere(
     app = LinkdeckApp(profile)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot, app, account=False, hosters=False)
-        assert app.query_dashboard().account.connection is Connection.LOGIN_FAILED
+        assert app.dashboard.account.connection is Connection.LOGIN_FAILED
         await pilot.press("s")
         screen = app.screen
         assert isinstance(screen, SettingsScreen)
@@ -151,8 +150,10 @@ async def test_a_full_session_leaks_the_pin_nowhere(
         await pilot.press("escape")
         await queue(pilot, app, *LINKS)
         await queue(pilot, app, DONE)  # reused from the history
-        assert app.engine is not None
-        states = sorted({(i.state.value, i.status, i.reused) for i in app.engine.items.values()})
+        assert app.session.engine is not None
+        states = sorted(
+            {(i.state.value, i.status, i.reused) for i in app.session.engine.items.values()}
+        )
         assert states == [
             ("done", 200, False),
             ("done", 200, True),
@@ -195,7 +196,7 @@ def test_the_terminal_stream_holds_no_pin(emulator: Emulator, tmp_path: Path) ->
     refresh, filter, unlock every outcome, copy (OSC 52), export, the settings
     screen (its PIN field), quit. No form of the PIN in the bytes it wrote."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINKDECK_")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env[name] = str(tmp_path / name.lower())
     env["LINKDECK_PASSWORD"] = PIN
     config = tmp_path / "xdg_config_home" / "linkdeck" / "config.toml"
@@ -226,7 +227,7 @@ def test_the_terminal_stream_holds_no_pin(emulator: Emulator, tmp_path: Path) ->
     assert b"\x1b]52;c;" in out  # the copy went out
     assert not leaks(out), leaks(out)
     files = written_files(*(tmp_path / n for n in ("xdg_config_home", "xdg_data_home")))
-    files |= written_files(tmp_path / "xdg_cache_home")
+    files |= written_files(tmp_path / "xdg_cache_home", tmp_path / "xdg_state_home")
     assert files
     for path, data in files.items():
         assert not leaks(data), f"{path} holds the PIN"

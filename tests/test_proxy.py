@@ -36,9 +36,9 @@ from deck import wait_for
 from loopback import LoopbackServer
 
 from tui.app import LinkdeckApp
+from tui.core import Connection
 from tui.emulator import Emulator
 from tui.unlock import FakeClock
-from tui.widgets.account import Connection
 
 PIN = "86420975"
 LOGIN = "123456789"
@@ -253,7 +253,7 @@ async def test_dashboard_follows_the_setting_while_it_runs(
         )
         app = LinkdeckApp(profile, clock=fake_clock)
         async with app.run_test(size=(120, 40)) as pilot:
-            panel = app.query_dashboard().account
+            panel = app.dashboard.account
             await wait_for(pilot, lambda: panel.connection is Connection.UNREACHABLE, 10)
             assert proxy.request_lines == []
 

@@ -219,7 +219,7 @@ async def test_a_successful_call_logs_no_pin(caplog: pytest.LogCaptureFixture) -
 
 def cli_env(tmp_path: Path, pin: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINKDECK_")}
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env[name] = str(tmp_path / name.lower())
     env["LINKDECK_PASSWORD"] = pin
     env["PYTHONDONTWRITEBYTECODE"] = "1"

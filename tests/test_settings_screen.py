@@ -1,6 +1,6 @@
 """The settings screen and first-run screen, driven with Pilot in a tiny host app.
 
-The host stands in for LinkdeckApp (it only records ``apply_settings``), so these
+The host stands in for LinkdeckApp (it only records what the screen closes with), so these
 tests do not depend on the dashboard. "Test connection" runs against the
 emulator over real loopback HTTP.
 """
@@ -16,15 +16,17 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
+from textual.theme import BUILTIN_THEMES
 from textual.widgets import Collapsible, Input, Select, Static, Switch
 from tlsemulator import write_ca
 
 from tui.emulator import Emulator
-from tui.screens.settings import SettingsScreen
+from tui.screens.settings_form import SettingsScreen
 from tui.settings import ApiSettings, Override, Settings, UiSettings, setting_fields
 from tui.widgets.setting_row import SettingRow
 
 SMALL, LARGE = (80, 24), (120, 40)
+THEMES = sorted(BUILTIN_THEMES)
 LOGIN, PIN = "111111111", "1111"
 
 
@@ -34,11 +36,12 @@ class Host(App[None]):
     def __init__(self, screen: SettingsScreen) -> None:
         super().__init__()
         self.settings_screen = screen
-        self.applied: list[Settings] = []
         self.dismissed_with: list[Settings | None] = []
 
-    async def apply_settings(self, settings: Settings) -> None:
-        self.applied.append(settings)
+    @property
+    def applied(self) -> list[Settings]:
+        """What the screen gave back to apply: the settings it saved."""
+        return [settings for settings in self.dismissed_with if settings is not None]
 
     async def on_mount(self) -> None:
         await self.push_screen(self.settings_screen, self.dismissed_with.append)
@@ -53,7 +56,7 @@ def emu() -> Iterator[Emulator]:
 
 
 def host(settings: Settings, path: Path, *, first_run: bool = False) -> Host:
-    return Host(SettingsScreen(settings, path, first_run=first_run))
+    return Host(SettingsScreen(settings, path, themes=THEMES, first_run=first_run))
 
 
 def configured(url: str, password: str = PIN, **api: object) -> Settings:

@@ -24,9 +24,9 @@ from deck import wait_for
 from textual.widgets import Input, Static
 
 from tui.app import LinkdeckApp
-from tui.commands.common import fallback_profile, open_profile
+from tui.commands.common import defaults_profile, profile_of
 from tui.emulator import Emulator
-from tui.screens.settings import SettingsScreen
+from tui.screens.settings_form import SettingsScreen
 from tui.settings import SettingsError
 from tui.unlock import FakeClock
 
@@ -179,9 +179,9 @@ async def test_dashboard_on_a_bad_config_shows_it_and_keeps_the_file(
     args = argparse.Namespace(config=str(config), demo=False)
     env = {**os.environ}
     # As tui/commands/dashboard.py does: the profile fails, the fallback opens.
-    with pytest.raises(SettingsError) as caught, open_profile(args, env):
+    with pytest.raises(SettingsError) as caught, profile_of(args, env):
         pass
-    profile = fallback_profile(args, caught.value, env)
+    profile = defaults_profile(args, caught.value, env)
     app = LinkdeckApp(profile, clock=fake_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()

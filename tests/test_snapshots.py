@@ -19,13 +19,12 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import LinkdeckApp
-from tui.commands.common import Profile
+from tui.core import Connection, Profile
 from tui.emulator import Emulator
 from tui.screens.detail import ItemDetailScreen
 from tui.screens.help import HelpScreen
-from tui.screens.settings import SettingsScreen
+from tui.screens.settings_form import SettingsScreen
 from tui.unlock import FakeClock, ItemState
-from tui.widgets.account import Connection
 
 SNAPSHOT_PORT = 47654
 # One worker runs them all, one after another: they share the port.
@@ -123,23 +122,23 @@ def every_state(emulator: Emulator) -> RunBefore:
 
     async def step(pilot: Pilot[Any]) -> None:
         app = pilot.app
-        assert isinstance(app, LinkdeckApp) and app.engine is not None
+        assert isinstance(app, LinkdeckApp) and app.session.engine is not None
         await unlock(DONE, MISSING, UNAVAILABLE, UNSUPPORTED, BUSY, CANCELLED)(pilot)
         # After the 428, share-online.biz is held; the same link again is reused.
         await unlock(HELD, DONE)(pilot)
-        items = {item.link: item for item in app.engine.items.values()}
-        app.engine.cancel(items[CANCELLED].id)
+        items = {item.link: item for item in app.session.engine.items.values()}
+        app.session.engine.cancel(items[CANCELLED].id)
         emulator.faults.hang_seconds = 30  # ends when the emulator stops
         await pilot.press("u")
         app.query_one("#links", Input).value = HANGING
         await pilot.press("enter", "escape")
 
         def unlocking() -> bool:
-            shown = app.query_dashboard().unlock.items
-            return any(i.state is ItemState.UNLOCKING for i in shown.values())
+            return any(i.state is ItemState.UNLOCKING for i in app.session.items())
 
         await wait_for(pilot, unlocking)
-        states = {item.state for item in app.engine.items.values()}
+        await pilot.pause()  # and shown
+        states = {item.state for item in app.session.engine.items.values()}
         assert states == set(ItemState) - {ItemState.PENDING}, states
 
     return step
@@ -180,7 +179,7 @@ class TestConnection:
         async def check(pilot: Pilot[Any]) -> None:
             app = pilot.app
             assert isinstance(app, LinkdeckApp)
-            assert app.query_dashboard().account.connection is Connection.LOGIN_FAILED
+            assert app.dashboard.account.connection is Connection.LOGIN_FAILED
 
         assert snap_compare(
             deck(pin="9999"),
@@ -195,7 +194,7 @@ class TestConnection:
         async def check(pilot: Pilot[Any]) -> None:
             app = pilot.app
             assert isinstance(app, LinkdeckApp)
-            assert app.query_dashboard().account.connection is Connection.UNREACHABLE
+            assert app.dashboard.account.connection is Connection.UNREACHABLE
 
         assert snap_compare(
             deck(), terminal_size=size, run_before=ready(check, account=False, hosters=False)

@@ -35,12 +35,11 @@ from tui.api import (
     UntrustedCertificate,
 )
 from tui.app import LinkdeckApp
-from tui.commands.common import Profile
+from tui.core import Connection, Profile
 from tui.emulator import Emulator
 from tui.settings import Settings, SettingsError, load_settings
 from tui.unlock import ItemState
 from tui.unlock.policy import UNTRUSTED_CERTIFICATE, rule_for
-from tui.widgets.account import Connection
 
 LINK = "https://uploaded.net/file/abcd1234/holiday.zip"
 CREDENTIALS = Credentials(PREMIUM_LOGIN, PREMIUM_PIN)
@@ -360,10 +359,10 @@ async def test_the_dashboard_over_https(
     app = LinkdeckApp(profile_for(tmp_path, tls_emulator, str(ca_file)))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
-        assert app.engine is not None
-        (item,) = app.engine.add(LINK)
+        assert app.session.engine is not None
+        (item,) = app.session.engine.add(LINK)
         await settle(pilot, app)
-        done = app.engine.items[item.id]
+        done = app.session.engine.items[item.id]
     assert done.state == ItemState.DONE
     assert done.location and done.location.startswith(f"{tls_emulator.base_url}/dl/")
 
@@ -381,7 +380,7 @@ async def test_the_dashboard_refuses_an_untrusted_certificate_until_the_settings
         settings = app.settings
         await app.apply_settings(replace(settings, api=replace(settings.api, ca_file=str(other))))
         await settle(pilot, app, account=False)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         assert panel.connection is Connection.STALE
         assert panel.problem and "not trusted" in panel.problem
         notes = [(n.title, n.message) for n in app._notifications]
@@ -389,18 +388,18 @@ async def test_the_dashboard_refuses_an_untrusted_certificate_until_the_settings
         assert any("set ca_file in [api]" in message for _, message in notes)
         tls_emulator.reset_stats()
 
-        assert app.engine is not None
-        (item,) = app.engine.add(LINK)
-        await wait_for(pilot, lambda: app.engine.pause_reason == UNTRUSTED_CERTIFICATE)
-        waiting = app.engine.items[item.id]
+        assert app.session.engine is not None
+        (item,) = app.session.engine.add(LINK)
+        await wait_for(pilot, lambda: app.session.engine.pause_reason == UNTRUSTED_CERTIFICATE)
+        waiting = app.session.engine.items[item.id]
         assert waiting.state == ItemState.PENDING
         assert [attempt.counted for attempt in waiting.attempts] == [False]
         assert sent_nothing(tls_emulator)
 
         await app.apply_settings(settings)
         await settle(pilot, app)
-        await wait_for(pilot, lambda: app.engine.items[item.id].state == ItemState.DONE)
-        assert app.engine.pause_reason is None
+        await wait_for(pilot, lambda: app.session.engine.items[item.id].state == ItemState.DONE)
+        assert app.session.engine.pause_reason is None
         assert panel.connection is Connection.OK
 
 
@@ -411,7 +410,7 @@ async def test_the_dashboard_shows_a_ca_file_it_cannot_use(
     app = LinkdeckApp(profile_for(tmp_path, tls_emulator, str(missing)))
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot, app, account=False, hosters=False)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         assert panel.connection is Connection.UNREACHABLE
         assert panel.problem and str(missing) in panel.problem
         assert any(str(missing) in n.message for n in app._notifications)
@@ -428,7 +427,7 @@ async def test_a_renewed_ca_file_is_trusted_without_a_restart(
     app = LinkdeckApp(profile_for(tmp_path, tls_emulator, str(ca_file)))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
-        assert app.engine is not None
+        assert app.session.engine is not None
         port = tls_emulator.port
         tls_emulator.stop()
         with Emulator(port=port, tls=True) as renewed:
@@ -436,8 +435,8 @@ async def test_a_renewed_ca_file_is_trusted_without_a_restart(
             if first == "a refresh":
                 await pilot.press("r")
             else:
-                (item,) = app.engine.add(LINK)
-            panel = app.query_dashboard().account
+                (item,) = app.session.engine.add(LINK)
+            panel = app.dashboard.account
             await wait_for(
                 pilot,
                 lambda: (
@@ -445,8 +444,10 @@ async def test_a_renewed_ca_file_is_trusted_without_a_restart(
                 ),
             )
             if first == "an unlock":
-                await wait_for(pilot, lambda: app.engine.items[item.id].state == ItemState.DONE)
-            assert app.engine.pause_reason is None
+                await wait_for(
+                    pilot, lambda: app.session.engine.items[item.id].state == ItemState.DONE
+                )
+            assert app.session.engine.pause_reason is None
             assert renewed.stats.refused_handshakes >= 1  # refused first, then trusted
 
 
@@ -455,12 +456,12 @@ async def test_a_ca_file_put_in_place_later_is_used_at_once(
 ) -> None:
     """Started before the file exists (the server's CA not copied yet): the
     dashboard says so, looks for the file, and connects when it comes."""
-    monkeypatch.setattr("tui.app.CA_FILE_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr("tui.core.session.CA_FILE_CHECK_SECONDS", 0.05)
     later = tmp_path / "later.pem"
     app = LinkdeckApp(profile_for(tmp_path, tls_emulator, str(later)))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app, account=False, hosters=False)
-        panel = app.query_dashboard().account
+        panel = app.dashboard.account
         assert panel.problem and "No such file or directory" in panel.problem
         later.write_text("not yet a certificate")  # a renewal half done
         await pilot.pause(0.3)

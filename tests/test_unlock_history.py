@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui import formatting
-from tui.commands.unlock import human_line, json_record
+from tui.commands.unlock_links import human_line, json_record
 from tui.unlock.history import (
     SCHEMA_VERSION,
     History,

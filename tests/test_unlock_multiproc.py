@@ -28,7 +28,7 @@ from deck import PREMIUM_LOGIN, PREMIUM_PIN, wait_for
 from ptyrun import PtyRun
 
 from tui.api import ApiClient, Credentials, HosterMatcher
-from tui.commands.common import Profile
+from tui.core import Profile
 from tui.emulator import Emulator
 from tui.settings import Settings, UnlockSettings
 from tui.unlock import History, ItemState, UnlockEngine
@@ -304,12 +304,14 @@ async def test_two_dashboards_and_two_cli_runs_on_one_history(
     with PtyRun(["--config", str(setup.config)], setup.env, size=(120, 40)) as deck:
         app = LinkdeckApp(profile)
         async with app.run_test(size=(120, 40)) as pilot:
-            unlock = app.query_dashboard().unlock
+            unlock = app.dashboard.unlock
             counts_seen: list[dict[ItemState, int]] = []
 
             def connected() -> bool:
                 counts_seen.append(dict(unlock._counts))
-                return app.engine is not None and app.query_one("#hoster-table").row_count > 0
+                return (
+                    app.session.engine is not None and app.query_one("#hoster-table").row_count > 0
+                )
 
             await wait_for(pilot, connected, 30)
             await asyncio.to_thread(deck.wait_for, b"1fichier", 30)  # connected too

@@ -34,7 +34,7 @@ from textual.pilot import Pilot
 
 from tui.app import LinkdeckApp
 from tui.cli import main
-from tui.commands.common import Profile
+from tui.core import Profile
 from tui.settings import Settings
 from tui.untrusted import plain
 

@@ -27,6 +27,12 @@ def add_profile_options(parser: argparse.ArgumentParser, suppress: bool) -> None
         help="run against the built-in emulator with a demo account and a throw-away profile",
         **default,
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="write every step, HTTP requests included (PIN hidden), to the log file",
+        **default,
+    )
 
 
 def port_number(text: str) -> int:
@@ -95,30 +101,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
     if args.command == "emulator":
-        from tui.commands.emulator import run_emulator
+        from tui.commands.serve_emulator import run_emulator
 
         return run_emulator(args)
     if args.command in ("status", "hosters"):
         return run_headless(args)
     if args.command == "unlock":
-        from tui.commands.unlock import main_unlock
+        from tui.commands.unlock_links import main_unlock
 
         return main_unlock(args)
-    from tui.commands.dashboard import run_dashboard
+    from tui.commands.start_dashboard import run_dashboard
 
     return run_dashboard(args)
 
 
 def run_headless(args: argparse.Namespace) -> int:
     from tui.api import LinkdeckError
-    from tui.commands.common import open_profile, print_warnings, report
-    from tui.commands.hosters import run_hosters
+    from tui.commands.common import print_warnings, profile_of, report
+    from tui.commands.list_hosters import run_hosters
     from tui.commands.status import run_status
     from tui.settings import SettingsError
 
     commands = {"status": run_status, "hosters": run_hosters}
     try:
-        with open_profile(args) as profile:
+        with profile_of(args) as profile:
             print_warnings(profile)
             return asyncio.run(commands[args.command](args, profile))
     except (LinkdeckError, SettingsError) as error:

@@ -1,4 +1,4 @@
-"""Typed messages the workers post to the UI."""
+"""The messages of the UI, in one place."""
 
 from __future__ import annotations
 
@@ -6,31 +6,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tui.api import AccountStatus, ApiError, HosterList, HosterMatcher, InsecureTransport
-
 
 @dataclass
-class AccountRefreshed(Message):
-    account: AccountStatus
-    at: float
-
-
-@dataclass
-class AccountFailed(Message):
-    error: ApiError | InsecureTransport
-    at: float
-    retry_at: float
-
-
-@dataclass
-class HostersRefreshed(Message):
-    hosters: HosterList
-    at: float
-    matcher: HosterMatcher
-    """The list's matcher, built off the UI thread."""
-
-
-@dataclass
-class HostersFailed(Message):
-    error: ApiError | InsecureTransport
-    at: float
+class SessionEvents(Message):
+    """The session has events waiting for the App: one such message at a time,
+    so that a paste of 10,000 links is a few batches in the queue rather than
+    30,000 messages that every key press waits behind."""

@@ -41,6 +41,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 from tui.api import ConnectionSettings, Hoster, HosterList, HosterMatcher
+from tui.core.item_store import ItemStore
 from tui.unlock.history import History
 from tui.unlock.items import Attempt, Item, ItemState
 from tui.widgets.hosters import HostersRegion, connections_text
@@ -226,13 +227,15 @@ class LogApp(App[None]):
         super().__init__()
         self.path = path
         self.history: History | None = None
+        self.store = ItemStore()
 
     def compose(self) -> ComposeResult:
-        yield UnlockRegion(time.time, id="unlock")
+        yield UnlockRegion(time.time, self.store, id="unlock")
 
     def on_mount(self) -> None:
         self.history = History(self.path)
-        self.query_one(UnlockRegion).load_history(self.history)
+        self.store.use(self.history)
+        self.query_one(UnlockRegion).load_history()
         self.query_one("#log").focus()
 
     def on_unmount(self) -> None:

@@ -1,44 +1,26 @@
-"""What every command needs: the profile (settings and directories), the
-client, the demo emulator, exit codes and one-sentence errors on stderr."""
+"""What every command needs: the profile the command line asks for, exit
+codes and one-sentence errors on stderr."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from enum import IntEnum
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tui.api import (
     ApiError,
     CaFileError,
-    Credentials,
     InsecureTransport,
     LoginFailed,
     MalformedResponse,
     TransportError,
     UntrustedCertificate,
 )
-from tui.settings import (
-    ApiSettings,
-    Settings,
-    SettingsError,
-    cache_dir,
-    config_path,
-    data_dir,
-    load_settings,
-    resolve_password,
-)
-
-if TYPE_CHECKING:
-    from tui.api.client import ApiClient
-
-DEMO_LOGIN, DEMO_PIN = "111111111", "1111"
+from tui.core import Profile, fallback_profile, open_profile
+from tui.settings import SettingsError
 
 
 class ExitCode(IntEnum):
@@ -47,39 +29,6 @@ class ExitCode(IntEnum):
     USAGE = 2
     LOGIN_FAILED = 3
     UNREACHABLE = 4
-
-
-@dataclass(frozen=True)
-class Profile:
-    """The settings and the directories one run of linkdeck works with."""
-
-    settings: Settings
-    config_path: Path
-    data_dir: Path
-    cache_dir: Path
-    warnings: tuple[str, ...] = ()
-    demo: bool = False
-    config_error: str | None = None
-    """Why the config file could not be used (the dashboard then starts on defaults)."""
-
-    @property
-    def history_path(self) -> Path:
-        return self.data_dir / "history.sqlite3"
-
-    def cache_path(self, kind: str, api: ApiSettings | None = None) -> Path:
-        """The cache of `kind` for the account of `api` (default: these settings')."""
-        from tui.disk_cache import cache_file
-
-        api = api or self.settings.api
-        return cache_file(self.cache_dir, kind, api.url, api.login)
-
-    @property
-    def hosters_cache_path(self) -> Path:
-        return self.cache_path("hosters")
-
-    @property
-    def account_cache_path(self) -> Path:
-        return self.cache_path("account")
 
 
 def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -94,56 +43,25 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 @contextmanager
-def open_profile(
-    args: argparse.Namespace, env: Mapping[str, str] = os.environ
-) -> Iterator[Profile]:
-    """The user's profile, or with `--demo` a throw-away one beside a running emulator.
+def profile_of(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Iterator[Profile]:
+    """The profile the command line asks for (see `tui.core.open_profile`).
 
     Raises SettingsError when the configuration cannot be used.
     """
-    if not getattr(args, "demo", False):
-        path = config_path(getattr(args, "config", None), env)
-        loaded = load_settings(path, env, flag_overrides(args))
-        yield Profile(loaded.settings, path, data_dir(env), cache_dir(env), loaded.warnings)
-        return
-
-    from tui.emulator import Emulator
-
-    with tempfile.TemporaryDirectory(prefix="linkdeck-demo-") as tmp, Emulator() as emulator:
-        root = Path(tmp)
-        path = root / "config" / "config.toml"
-        loaded = load_settings(path, {}, flag_overrides(args))
-        api = replace(loaded.settings.api, url=emulator.url, login=DEMO_LOGIN, password=DEMO_PIN)
-        settings = replace(loaded.settings, api=api)
-        yield Profile(settings, path, root / "data", root / "cache", demo=True)
+    with open_profile(
+        getattr(args, "config", None),
+        flag_overrides(args),
+        demo=getattr(args, "demo", False),
+        env=env,
+    ) as profile:
+        yield profile
 
 
-def fallback_profile(
+def defaults_profile(
     args: argparse.Namespace, error: SettingsError, env: Mapping[str, str] = os.environ
 ) -> Profile:
-    """Defaults, for a dashboard that opens on a config file it cannot use:
-    the error is shown and the file is left as it is."""
-    path = config_path(getattr(args, "config", None), env)
-    return Profile(Settings(), path, data_dir(env), cache_dir(env), config_error=str(error))
-
-
-def make_client(settings: Settings) -> ApiClient:
-    """A client for the configured service; raises SettingsError or InsecureTransport."""
-    api = settings.api
-    if not api.url:
-        raise SettingsError("no API URL is configured: set url in [api] or pass --api-url")
-    if not api.login:
-        raise SettingsError("no login is configured: set login in [api] or pass --login")
-    from tui.api.client import ApiClient
-
-    return ApiClient(
-        api.url,
-        Credentials(api.login, resolve_password(api)),
-        timeout=api.timeout,
-        allow_insecure_http=api.allow_insecure_http,
-        proxy_plain_http=api.proxy_plain_http,
-        ca_file=api.ca_file,
-    )
+    """Defaults, for a dashboard that opens on a config file it cannot use."""
+    return fallback_profile(getattr(args, "config", None), error, env)
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

@@ -8,12 +8,13 @@ import time
 
 from tui import formatting
 from tui.api import AccountStatus
-from tui.commands.common import ExitCode, Profile, make_client
+from tui.commands.common import ExitCode
+from tui.core import Profile, client_for
 from tui.untrusted import plain
 
 
 async def run_status(args: argparse.Namespace, profile: Profile) -> ExitCode:
-    async with make_client(profile.settings) as client:
+    async with client_for(profile.settings) as client:
         account = await client.account_status()
     print(account_json(account) if args.json else account_text(account, time.time()))
     return ExitCode.OK

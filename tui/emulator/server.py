@@ -17,10 +17,10 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tui.emulator import downloads
+from tui.emulator.certificates import TlsIdentity
 from tui.emulator.faults import NGINX_502_PAGE, Faults, pad_body, truncate_body
 from tui.emulator.scenario import Scenario, default_scenario
 from tui.emulator.state import AccountState, Service, Stats, error
-from tui.emulator.tls import TlsIdentity
 
 API_PATH = "/pm-api/v1.php"
 JSON_TYPE = "application/json"

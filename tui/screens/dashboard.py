@@ -7,11 +7,8 @@ of them shows at a time (keys 2 and 3 switch), so nothing is cut off; from
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -21,25 +18,29 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
-from tui.api import AccountStatus
-from tui.formatting import days_left, percent
-from tui.safe_files import RefusedFile, create_numbered
-from tui.settings import WarningSettings
-from tui.unlock.history import History, unreadable_sentence
-from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
+from tui.core import (
+    AccountChanged,
+    ActionRefused,
+    ExportFailed,
+    FairUseTrend,
+    HistoryOpened,
+    HosterOutcomes,
+    HostersChanged,
+    HostersFailed,
+    ItemAction,
+    Session,
+)
+from tui.core.events import Event
+from tui.unlock.history import unreadable_sentence
+from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
 from tui.untrusted import plain
-from tui.widgets.account import AccountPanel, Connection
+from tui.widgets.account import AccountPanel
 from tui.widgets.hosters import HostersRegion
 from tui.widgets.unlock_log import UnlockRegion
 from tui.widgets.virtual_table import VirtualTable
 
 SHORT_HEIGHT = 32
 WIDE_WIDTH = 200
-
-
-if TYPE_CHECKING:
-    from tui.app import LinkdeckApp
-    from tui.unlock.engine import UnlockEngine
 
 
 class DashboardScreen(Screen[None]):
@@ -113,20 +114,16 @@ class DashboardScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
-        self.clock = clock
-        self._warned: set[str] = set()
-
-    @property
-    def deck(self) -> LinkdeckApp:
-        return cast("LinkdeckApp", self.app)
+        self.session = session
+        self.clock = session.clock.now
 
     def compose(self) -> ComposeResult:
         yield AccountPanel(self.clock, id="account")
         with Horizontal(id="regions"):
             yield HostersRegion(self.clock, id="hosters")
-            yield UnlockRegion(self.clock, id="unlock")
+            yield UnlockRegion(self.clock, self.session.store, id="unlock")
         yield Footer()
 
     @property
@@ -188,59 +185,48 @@ class DashboardScreen(Screen[None]):
         elif isinstance(focused, Input) and focused.id == "links":
             self.query_one("#log").focus()
 
-    # --- account ----------------------------------------------------------
+    # --- what the session tells ---------------------------------------------
 
-    def show_account(self, account: AccountStatus, at: float, warnings: WarningSettings) -> None:
-        panel = self.account
-        panel.account = account
-        panel.last_ok = at
-        panel.next_retry = None
-        panel.problem = ""
-        panel.connection = Connection.OK
-        low_fairuse = account.fairuse_left < warnings.fairuse_below
-        left = days_left(account.expires, at)
-        expiring = left is not None and left < warnings.expiry_days_below
-        panel.fairuse_warning = low_fairuse
-        panel.expiry_warning = expiring
-        self._warn_once(
-            "fairuse", low_fairuse, f"Fair use is low: {percent(account.fairuse_left)} left"
-        )
-        if left is not None:
-            self._warn_once("expiry", expiring, f"The account expires in {max(int(left), 0)} days")
-
-    def _warn_once(self, name: str, active: bool, text: str) -> None:
-        """Notify when a threshold is crossed, not at every refresh."""
-        if active and name not in self._warned:
-            self._warned.add(name)
-            self.notify(text, title="Account", severity="warning", timeout=10)
-        elif not active:
-            self._warned.discard(name)
-
-    # --- unlock -----------------------------------------------------------
-
-    def on_engine_event(self, event: Event) -> None:
+    def show_event(self, event: Event) -> None:
         if isinstance(event, Item):
             self.unlock.show(event)
         elif isinstance(event, ItemRemoved):
             self.unlock.remove(event.id)
         elif isinstance(event, QueueState):
             self.unlock.set_queue(event)
+        elif isinstance(event, AccountChanged):
+            self.account.show(event.view)
+        elif isinstance(event, FairUseTrend):
+            self.account.set_fairuse_history(list(event.values))
+        elif isinstance(event, HostersChanged):
+            self.hosters.set_hosters(event.hosters, event.matcher)
+        elif isinstance(event, HosterOutcomes):
+            self.hosters.set_outcomes(event.outcomes)
+        elif isinstance(event, HostersFailed):
+            self.hosters.set_problem(event.problem)
+        elif isinstance(event, HistoryOpened):
+            self.unlock.load_history()
+
+    # --- unlock -----------------------------------------------------------
 
     @on(Input.Submitted, "#links")
     def queue_links(self, event: Input.Submitted) -> None:
-        engine = self.deck.engine
-        if engine is None:
+        if self.session.engine is None:
             self.notify("Not connected yet: check the settings (s)", severity="warning")
             return
         if not event.value.strip():
             return
         event.input.clear()
-        self._queue(engine, event.value, event.input)
+        self._queue(event.value, event.input)
 
-    @work(group="queue")
-    async def _queue(self, engine: UnlockEngine, text: str, box: Input) -> None:
+    @work(group="queue", exit_on_error=False)
+    async def _queue(self, text: str, box: Input) -> None:
         """Queue in a worker: 10,000 links take the engine a second, in steps."""
-        queued = await engine.queue(text)
+        try:
+            queued = await self.session.queue(text)
+        except ActionRefused as refused:
+            self.notify(str(refused), severity="warning")
+            return
         if queued.error is not None:
             # What was not queued goes back in the box (unless something new
             # was typed meanwhile), to try again.
@@ -268,9 +254,9 @@ class DashboardScreen(Screen[None]):
     def open_item(self, event: VirtualTable.RowSelected) -> None:
         from tui.screens.detail import ItemDetailScreen
 
-        item = self.unlock.item(int(event.key))
+        item = self.session.item(int(event.key))
         if item is not None:
-            self.app.push_screen(ItemDetailScreen(item.id))
+            self.app.push_screen(ItemDetailScreen(self.session, item.id))
 
     def _selected(self) -> Item | None:
         item = self.unlock.selected
@@ -291,54 +277,45 @@ class DashboardScreen(Screen[None]):
         self.notify(f"Copied the direct link of {name}", timeout=3, markup=False)
 
     def action_copy_all(self) -> None:
-        links = [
-            item.location
-            for item in self.unlock.items.values()
-            if item.state is ItemState.DONE and item.location
-        ]
+        links = [item.location for item in self.session.items([ItemState.DONE]) if item.location]
         if not links:
             self.notify("No finished item has a direct link yet", severity="warning", timeout=3)
             return
         self.app.copy_to_clipboard("\n".join(links))
         self.notify(f"Copied {len(links)} direct link(s)", timeout=3)
 
+    def act(self, action: ItemAction, item_id: int) -> None:
+        try:
+            self.session.act(item_id, action)
+        except ActionRefused as refused:
+            self.notify(str(refused), severity=refused.severity, markup=False)
+
     def action_retry_item(self) -> None:
         item = self._selected()
         if item is not None:
-            self.deck.item_action("retry", item.id)
+            self.act(ItemAction.RETRY, item.id)
 
     def action_cancel_item(self) -> None:
         item = self._selected()
         if item is not None:
-            self.deck.item_action("cancel", item.id)
+            self.act(ItemAction.CANCEL, item.id)
 
     def action_export(self) -> None:
-        history = self.deck.history
-        if history is None:
+        if self.session.history is None:
             return
-        folder: Path = self.deck.profile.data_dir / "exports"
+        folder = self.session.profile.data_dir / "exports"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
-        self._export(history, folder, stamp)
+        self._export(folder, stamp)
 
-    def _export(self, history: History, folder: Path, stamp: str) -> None:
+    @work(group="export", exit_on_error=False)
+    async def _export(self, folder: Path, stamp: str) -> None:
+        """In a worker: the history is written out off the event loop."""
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            (jsonl, jsonl_fd), (links, links_fd) = create_numbered(
-                folder, f"linkdeck-{stamp}", (".jsonl", "-links.txt"), "exports"
-            )
-            with (
-                os.fdopen(jsonl_fd, "w", encoding="utf-8") as jsonl_fp,
-                os.fdopen(links_fd, "w", encoding="utf-8") as links_fp,
-            ):
-                count = history.export_jsonl(jsonl_fp)
-                history.export_links(links_fp)
-        except RefusedFile as refused:
-            self.notify(f"Export refused: {refused}", severity="error", markup=False)
+            result = await self.session.export(folder, stamp)
+        except (ActionRefused, ExportFailed) as refused:
+            self.notify(str(refused), severity="error", markup=False)
             return
-        except OSError as error:
-            self.notify(f"Export failed: {error.strerror}", severity="error", markup=False)
-            return
-        text = f"Exported {count} item(s) to {jsonl} and {links.name}"
-        if history.unreadable_ids:
-            text += f"; {unreadable_sentence(len(history.unreadable_ids))}"
+        text = f"Exported {result.count} item(s) to {result.jsonl} and {result.links.name}"
+        if result.unreadable:
+            text += f"; {unreadable_sentence(result.unreadable)}"
         self.notify(text, timeout=8, markup=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,12 +11,10 @@ from textual.widgets import Button, Footer, Static, TextArea
 
 from tui import formatting
 from tui.api import meaning_of
+from tui.core import ActionRefused, ItemAction, Session
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
 from tui.widgets.unlock_log import STATE_STYLES, code_text
-
-if TYPE_CHECKING:
-    from tui.app import LinkdeckApp
 
 
 class ItemDetailScreen(ModalScreen[None]):
@@ -45,17 +41,14 @@ class ItemDetailScreen(ModalScreen[None]):
         ),
     ]
 
-    def __init__(self, item_id: int) -> None:
+    def __init__(self, session: Session, item_id: int) -> None:
         super().__init__()
+        self.session = session
         self.item_id = item_id
 
     @property
-    def deck(self) -> LinkdeckApp:
-        return cast("LinkdeckApp", self.app)
-
-    @property
     def item(self) -> Item | None:
-        return self.deck.query_dashboard().unlock.item(self.item_id)
+        return self.session.item(self.item_id)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
@@ -83,7 +76,7 @@ class ItemDetailScreen(ModalScreen[None]):
         if item is None:
             self.dismiss()
             return
-        now = self.deck.clock.now()
+        now = self.session.clock.now()
         summary = Text.assemble(
             ("link      ", "dim"),
             plain(item.link),
@@ -136,26 +129,29 @@ class ItemDetailScreen(ModalScreen[None]):
         if action is not None:
             action()
 
-    def _engine(self):
-        return self.deck.engine
-
     def action_copy(self) -> None:
         item = self.item
         if item and item.location:
             self.app.copy_to_clipboard(item.location)
             self.notify("Copied the direct link", timeout=3)
 
+    def _act(self, action: ItemAction) -> None:
+        try:
+            self.session.act(self.item_id, action)
+        except ActionRefused as refused:
+            self.notify(str(refused), severity=refused.severity, markup=False)
+
     def action_retry(self) -> None:
-        self.deck.item_action("retry", self.item_id)
+        self._act(ItemAction.RETRY)
 
     def action_cancel(self) -> None:
-        self.deck.item_action("cancel", self.item_id)
+        self._act(ItemAction.CANCEL)
 
     def action_force(self) -> None:
-        self.deck.item_action("force", self.item_id)
+        self._act(ItemAction.FORCE)
 
     def action_remove(self) -> None:
-        self.deck.item_action("remove", self.item_id)
+        self._act(ItemAction.REMOVE)
 
 
 def _set(widget: Static, text: Text) -> None:

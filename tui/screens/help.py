@@ -75,21 +75,24 @@ class HelpScreen(ModalScreen[None]):
         ),
     ]
 
-    def compose(self) -> ComposeResult:
-        from tui.screens.dashboard import DashboardScreen
+    def __init__(
+        self,
+        bindings: list[Binding],
+        keymap: dict[str, str],
+        key_display: Callable[[Binding], str],
+    ) -> None:
+        super().__init__()
+        self.bindings = bindings
+        self.keymap = keymap
+        self.key_display = key_display
 
-        bindings = [
-            binding
-            for binding in [*DashboardScreen.BINDINGS, *self.app.BINDINGS]
-            if isinstance(binding, Binding)
-        ]
-        keymap = dict(self.app.settings.keymap)  # type: ignore[attr-defined]
+    def compose(self) -> ComposeResult:
         note = Text.from_markup(
             "Keys can be rebound by id in the [bold]\\[keymap][/] table of the config file, "
             'e.g. [bold]copy-link = "ctrl+y"[/].'
         )
         content = Group(
-            keys_table(bindings, keymap, self.app.get_key_display), "", codes_table(), "", note
+            keys_table(self.bindings, self.keymap, self.key_display), "", codes_table(), "", note
         )
         with VerticalScroll(id="help"):
             yield Static(content)

@@ -23,7 +23,7 @@ from .model import (
     setting_fields,
 )
 from .password import resolve_password
-from .paths import cache_dir, config_path, data_dir
+from .paths import cache_dir, config_path, data_dir, state_dir
 from .save import save_settings
 from .validate import find_line, parse_value, settings_from_dict, settings_to_dict, validate
 
@@ -50,5 +50,6 @@ __all__ = [
     "setting_fields",
     "settings_from_dict",
     "settings_to_dict",
+    "state_dir",
     "validate",
 ]

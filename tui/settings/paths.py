@@ -1,4 +1,5 @@
-"""Where linkdeck keeps its files: config, data (history database) and cache.
+"""Where linkdeck keeps its files: config, data (history database), cache and
+state (the log file).
 
 On Linux and other XDG systems the ``XDG_*_HOME`` variables are read from the
 ``env`` mapping passed in (default ``os.environ``) with the same rules as
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["APP_NAME", "CONFIG_ENV", "cache_dir", "config_path", "data_dir"]
+__all__ = ["APP_NAME", "CONFIG_ENV", "cache_dir", "config_path", "data_dir", "state_dir"]
 
 APP_NAME = "linkdeck"
 CONFIG_ENV = "LINKDECK_CONFIG"
@@ -25,6 +26,7 @@ _XDG = {
     "config": ("XDG_CONFIG_HOME", ".config"),
     "data": ("XDG_DATA_HOME", ".local/share"),
     "cache": ("XDG_CACHE_HOME", ".cache"),
+    "state": ("XDG_STATE_HOME", ".local/state"),
 }
 
 
@@ -65,3 +67,8 @@ def data_dir(env: Mapping[str, str] = os.environ) -> Path:
 def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
     """The user cache directory (``$XDG_CACHE_HOME/linkdeck``): the hoster list."""
     return _user_dir("cache", env)
+
+
+def state_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """The user state directory (``$XDG_STATE_HOME/linkdeck``): the log file."""
+    return _user_dir("state", env)

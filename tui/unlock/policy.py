@@ -18,7 +18,7 @@ from tui.api.errors import (
     TransportError,
     UntrustedCertificate,
 )
-from tui.unlock.items import ItemState
+from tui.unlock.items import Item, ItemState
 
 
 class HoldScope(StrEnum):
@@ -95,3 +95,16 @@ def outcome_of(error: LinkdeckError) -> int | str:
 
 def rule_for(error: LinkdeckError) -> Rule:
     return RULES[outcome_of(error)]
+
+
+def asks_for_settings(error: LinkdeckError) -> bool:
+    """Whether only new settings (or a change on the server) can end `error`."""
+    return rule_for(error).pause in FIXED_BY_SETTINGS
+
+
+def changes_hoster_status(item: Item) -> bool:
+    """Whether `item`'s latest answer changes what is known of its hoster."""
+    if item.state is ItemState.DONE:
+        return True
+    rule = RULES.get(item.status) if item.status is not None else None
+    return rule is not None and rule.hold is HoldScope.HOSTER

@@ -4,7 +4,6 @@ the data is fresh."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,22 +13,12 @@ from textual.widgets import ProgressBar, Static
 
 from tui import formatting
 from tui.api import AccountStatus
+from tui.core.events import AccountView, Connection
 from tui.untrusted import plain
 
 
-class Connection(StrEnum):
-    """How fresh the account data is."""
-
-    WAITING = "waiting"
-    OK = "ok"
-    REFRESHING = "refreshing"
-    STALE = "stale"
-    LOGIN_FAILED = "login failed"
-    UNREACHABLE = "unreachable"
-
-
 class AccountPanel(Vertical):
-    """Reactive view of the account; the app sets its reactives, nothing else.
+    """Reactive view of the account, set from the session's `AccountView`.
 
     The watchers update only the lines that changed: `repaint=False`, or every
     refresh would repaint the whole panel (about 2.4 KB to the terminal).
@@ -66,6 +55,15 @@ class AccountPanel(Vertical):
         # Ages such as "data from 3 min ago" need a slow tick; it repaints only
         # the connection line, and only when its text changes.
         self.set_interval(30, self._show_connection)
+
+    def show(self, view: AccountView) -> None:
+        self.account = view.account
+        self.last_ok = view.last_ok
+        self.next_retry = view.next_retry
+        self.problem = view.problem
+        self.connection = view.connection
+        self.fairuse_warning = view.fairuse_warning
+        self.expiry_warning = view.expiry_warning
 
     def set_fairuse_history(self, values: Sequence[float]) -> None:
         self.fairuse_values = list(values)

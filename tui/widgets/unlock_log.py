@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from tui import formatting
 from tui.api import meaning_of
-from tui.unlock.history import History
 from tui.unlock.items import Item, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.links_input import LinksInput
 from tui.widgets.virtual_table import Column, VirtualTable
+
+if TYPE_CHECKING:
+    from tui.core.item_store import ItemStore
 
 STATE_STYLES = {
     ItemState.PENDING: "dim",
@@ -37,8 +39,6 @@ ANSWER_MIN, ANSWER_MAX, LINK_MIN = 16, 34, 12
 CHROME_WIDTH = 2 * len(COLUMNS)
 OTHER_PROCESS = "other process"
 """The answer column of an item another linkdeck process has in its queue."""
-HISTORY_CACHE = 1024
-"""Items of earlier sessions kept after being read for the screen or the detail."""
 
 
 def column_widths(table_width: int) -> tuple[int, int]:
@@ -79,20 +79,15 @@ def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
 class UnlockRegion(Vertical):
     """Links input, queue line and the log table, one row per item, updated in place.
 
-    The log holds every item of the history: the items of earlier sessions as
-    ids only, read from the history when their rows come on screen; the items
-    of this session (the engine's events, other processes' items included) in
-    `items`. Every row's cells are made when the row is drawn, at the width its
-    columns have then. The counts are the history's, which other processes
-    change too."""
+    The log holds every item of the history, as ids: each row is read from the
+    item store (the session's) when it comes on screen, and its cells are made
+    then, at the width its columns have. The counts are the history's, which
+    other processes change too."""
 
-    def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
+    def __init__(self, clock: Callable[[], float], store: ItemStore, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
-        self.items: dict[int, Item] = {}
-        """The items of this session, by id."""
-        self.history: History | None = None
-        self._earlier: LRUCache[int, Item] = LRUCache(HISTORY_CACHE)
+        self.store = store
         self._counts: Counter[ItemState] = Counter()
         self._recount_due = False
         self._follow_end = False
@@ -132,34 +127,19 @@ class UnlockRegion(Vertical):
     def table(self) -> VirtualTable:
         return self.query_one("#log", VirtualTable)
 
-    def item(self, item_id: int) -> Item | None:
-        """An item of the log: of this session, or read from the history."""
-        item = self.items.get(item_id)
-        if item is not None or self.history is None or str(item_id) not in self.table:
-            return item
-        item = self._earlier.get(item_id)
-        if item is None:
-            item = self.history.get(item_id)
-            if item is not None:
-                self._earlier[item_id] = item
-        return item
-
     @property
     def selected(self) -> Item | None:
         key = self.table.cursor_key
-        return None if key is None else self.item(int(key))
+        return None if key is None else self.store.item(int(key))
 
-    def load_history(self, history: History) -> None:
-        """Show every item of `history` (ids only: rows are read when drawn),
+    def load_history(self) -> None:
+        """Show every item of the history (ids only: rows are read when drawn),
         with the cursor on the newest."""
-        self.history = history
-        self._earlier.clear()
-        ids = history.ids()
         cells = self._row_cells
         table = self.table
-        table.set_rows([(str(n), cells) for n in ids])
-        for item_id in self.items:
-            table.upsert_row(str(item_id), cells)
+        table.set_rows([(str(n), cells) for n in self.store.ids()])
+        for item in self.store.current():
+            table.upsert_row(str(item.id), cells)
         table.move_cursor(table.row_count - 1)
         self._recount()
         self._show_queue()
@@ -167,8 +147,7 @@ class UnlockRegion(Vertical):
     def _recount(self) -> None:
         """The counts as the history has them (a table of a few rows, kept by SQLite)."""
         self._recount_due = False
-        if self.history is not None:
-            self._counts = Counter(self.history.counts_by_state())
+        self._counts = Counter(self.store.counts())
 
     def _settle_soon(self) -> None:
         """Recount, and follow the newest row, once the messages queued now are
@@ -187,8 +166,8 @@ class UnlockRegion(Vertical):
 
     def _row_cells(self, key: str) -> tuple[Text | str, ...]:
         item_id = int(key)
-        item = self.item(item_id)
-        if item is None and self.history is not None and item_id in self.history.unreadable_ids:
+        item = self.store.item(item_id)
+        if item is None and self.store.unreadable(item_id):
             return ("", "", Text("unreadable", style="red"), "", "")  # a damaged row, kept
         if item is None:  # deleted meanwhile (by `linkdeck unlock --prune`, say)
             return ("", "", Text("gone", style="dim"), "", "")
@@ -198,8 +177,6 @@ class UnlockRegion(Vertical):
         """Add the item's row, or update it in place (only its line is repainted)."""
         table = self.table
         key = str(item.id)
-        self._earlier.discard(item.id)
-        self.items[item.id] = item
         if item.state in TIMED_STATES:
             self._countdowns[item.id] = self._state_text(item)
             self._countdown_timer.resume()
@@ -214,8 +191,6 @@ class UnlockRegion(Vertical):
         self._settle_soon()
 
     def remove(self, item_id: int) -> None:
-        self.items.pop(item_id, None)
-        self._earlier.discard(item_id)
         self._countdowns.pop(item_id, None)
         if str(item_id) in self.table:
             self.table.remove_row(str(item_id))
@@ -226,7 +201,7 @@ class UnlockRegion(Vertical):
         self._show_queue()
 
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
-        if self._elsewhere(item):
+        if self.store.held_elsewhere(item):
             answer = Text(OTHER_PROCESS, style="italic")
         elif item.not_saved:
             # Why is in the status line: the column is too narrow at 80 columns.
@@ -240,10 +215,6 @@ class UnlockRegion(Vertical):
             answer,
             self._link_text(item),
         )
-
-    def _elsewhere(self, item: Item) -> bool:
-        """In the queue of another linkdeck process: that one sends it, not this one."""
-        return item.held_elsewhere(self.history.owner if self.history is not None else None)
 
     def _state_text(self, item: Item) -> Text:
         """ "waiting x2 2:53": the state, the attempts past the first, the countdown."""
@@ -266,7 +237,10 @@ class UnlockRegion(Vertical):
             return
         table = self.table
         for item_id, shown in self._countdowns.items():
-            text = self._state_text(self.items[item_id])
+            item = self.store.item(item_id)
+            if item is None:
+                continue
+            text = self._state_text(item)
             if text != shown:
                 self._countdowns[item_id] = text
                 table.refresh_row(str(item_id))

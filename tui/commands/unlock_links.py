@@ -19,14 +19,15 @@ import time
 from collections.abc import Iterable
 from typing import TextIO
 
-from tui.api import HosterMatcher, LinkdeckError
-from tui.commands.common import ExitCode, Profile, make_client, open_profile, print_warnings, report
+from tui.api import LinkdeckError
+from tui.commands.common import ExitCode, print_warnings, profile_of, report
+from tui.core import Profile, Session
+from tui.core.events import Event
+from tui.core.log_file import LogFile
 from tui.settings import SettingsError
 from tui.unlock import (
     UNFINISHED,
     Clock,
-    Event,
-    History,
     HistoryError,
     Item,
     ItemState,
@@ -42,9 +43,12 @@ _ENDED = frozenset({ItemState.DONE, ItemState.FAILED, ItemState.UNSUPPORTED, Ite
 
 def main_unlock(args: argparse.Namespace) -> int:
     try:
-        with open_profile(args) as profile:
+        with (
+            profile_of(args) as profile,
+            LogFile(profile.log_path, debug=getattr(args, "debug", False)) as log,
+        ):
             print_warnings(profile)
-            return asyncio.run(run_unlock(args, profile))
+            return asyncio.run(run_unlock(args, profile, log_file=log))
     except HistoryDamaged as error:
         # Left in place: a script must not go on with a new, empty history unseen.
         print(
@@ -73,6 +77,7 @@ async def run_unlock(
     out: TextIO | None = None,
     err: TextIO | None = None,
     clock: Clock | None = None,
+    log_file: LogFile | None = None,
 ) -> ExitCode:
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
     try:
@@ -83,44 +88,35 @@ async def run_unlock(
     if not extract_links(text):
         print("linkdeck: no http(s) link given", file=err)
         return ExitCode.USAGE
-    async with make_client(profile.settings) as client:
-        # Checks the login too: a wrong PIN ends here with exit code 3.
-        matcher = HosterMatcher((await client.hoster_list()).hosters)
-        with History(profile.history_path) as history:
-            engine = UnlockEngine(
-                client,
-                history,
-                profile.settings.unlock,
-                matcher=matcher,
-                clock=clock,
-                retry_temporary=not args.no_retry,
+    session = Session(profile, clock=clock, log_file=log_file)
+    printer = Printer(out, args.json)
+    session.subscribe(printer.on_event)
+    try:
+        # Checks the login too (the hoster list): a wrong PIN ends here with exit code 3.
+        engine = await session.start_command(retry_temporary=not args.no_retry)
+        queued = await engine.queue(text)
+        if queued.error is not None and not queued.added:
+            raise queued.error  # nothing was queued
+        # This engine follows only its links: those it added, those queued elsewhere.
+        ids = list(engine.items)
+        elsewhere = sum(engine.held_elsewhere(item) for item in engine.items.values())
+        if elsewhere:
+            print(
+                f"linkdeck: {elsewhere} of the links are already queued by another"
+                " linkdeck process; waiting for its results",
+                file=err,
+                flush=True,
             )
-            printer = Printer(out, args.json)
-            engine.subscribe(printer.on_event)
-            # The dashboard's own queue is its business: only these links are sent.
-            await engine.start(restore=False)
-            try:
-                queued = await engine.queue(text)
-                if queued.error is not None and not queued.added:
-                    raise queued.error  # nothing was queued
-                # This engine follows only its links: those it added, those queued elsewhere.
-                ids = list(engine.items)
-                elsewhere = sum(engine.held_elsewhere(item) for item in engine.items.values())
-                if elsewhere:
-                    print(
-                        f"linkdeck: {elsewhere} of the links are already queued by another"
-                        " linkdeck process; waiting for its results",
-                        file=err,
-                        flush=True,
-                    )
-                if args.wait:
-                    await wait_with_countdown(engine, err)
-                else:
-                    await engine.wait_idle()
-            finally:
-                await engine.stop()
-            final = [engine.items[item_id] for item_id in ids if item_id in engine.items]
-            unreadable = len(history.unreadable_ids)
+        if args.wait:
+            await wait_with_countdown(engine, err)
+        else:
+            await engine.wait_idle()
+    finally:
+        await session.close()
+    assert session.history is not None
+    history = session.history
+    final = [engine.items[item_id] for item_id in ids if item_id in engine.items]
+    unreadable = len(history.unreadable_ids)
     printer.print_rest(final)
     if unreadable:
         print(f"linkdeck: warning: {unreadable_sentence(unreadable)}", file=err)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +172,18 @@ class SettingsScreen(ModalScreen[Settings | None]):
         ),
     ]
 
-    def __init__(self, settings: Settings, config_path: Path, *, first_run: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config_path: Path,
+        *,
+        themes: Sequence[str] = (),
+        first_run: bool = False,
+    ) -> None:
         super().__init__()
         self.settings = settings
+        self.themes = list(themes)
+        """The themes the form offers."""
         self.config_path = Path(config_path)
         self.first_run = first_run
         self.title = "Welcome to linkdeck" if first_run else "Settings"
@@ -187,7 +196,6 @@ class SettingsScreen(ModalScreen[Settings | None]):
     # --- building the form ------------------------------------------------
 
     def _make_rows(self) -> None:
-        themes = sorted(self.app.available_themes)
         for field in setting_fields():
             override = self.settings.overrides.get(field.key)
             note = (
@@ -196,7 +204,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             self._rows[field.key] = SettingRow(
                 field,
                 self.settings.get(field.key),
-                choices=themes if field.key == "ui.theme" else (),
+                choices=self.themes if field.key == "ui.theme" else (),
                 note=note,
             )
 
@@ -394,8 +402,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             )
             return
         self.notify(f"Settings saved to {self.config_path}", timeout=3, markup=False)
-        await self.app.apply_settings(new)  # type: ignore[attr-defined]
-        self.dismiss(new)
+        self.dismiss(new)  # the new settings: whoever opened the form applies them
 
     @on(Button.Pressed, "#settings-cancel")
     def action_cancel(self) -> None:

@@ -7,12 +7,13 @@ import json
 import sys
 
 from tui.api import Hoster, HosterList, HosterMatcher
-from tui.commands.common import ExitCode, Profile, make_client
+from tui.commands.common import ExitCode
+from tui.core import Profile, client_for
 from tui.untrusted import plain
 
 
 async def run_hosters(args: argparse.Namespace, profile: Profile) -> ExitCode:
-    async with make_client(profile.settings) as client:
+    async with client_for(profile.settings) as client:
         hosters = await client.hoster_list()
     matcher = HosterMatcher(hosters.hosters)
     if matcher.invalid_count:

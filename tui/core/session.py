@@ -1,0 +1,579 @@
+"""The session: one linkdeck run's hold on the service, under every front end.
+
+It owns the client, the unlock history and engine, the hoster list and its
+matcher, the caches on disk, the polls and the fair-use series, and tells what
+happens through one stream of typed events (`tui.core.events`). The dashboard
+shows that stream and calls the operations below; `linkdeck unlock` runs on the
+same session. No Textual here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from enum import StrEnum
+from pathlib import Path
+from textwrap import shorten
+from typing import TYPE_CHECKING
+
+from tui.api import (
+    ApiError,
+    CaFileError,
+    Credentials,
+    HosterList,
+    HosterMatcher,
+    InsecureTransport,
+    LoginFailed,
+    UntrustedCertificate,
+)
+from tui.api.tls import ca_file_version
+from tui.core.account_watch import AccountWatch
+from tui.core.events import (
+    Connection,
+    Event,
+    HistoryOpened,
+    HosterOutcomes,
+    HostersChanged,
+    HostersFailed,
+    Notice,
+    SettingsNeeded,
+)
+from tui.core.exports import ExportResult, export_history
+from tui.core.item_store import ItemStore
+from tui.core.polls import Poll
+from tui.core.profile import Profile, client_for
+from tui.disk_cache import load_account, load_hosters, save_account, save_hosters
+from tui.safe_files import RefusedFile
+from tui.settings import Settings, SettingsError, resolve_password
+from tui.unlock.clock import Clock, SystemClock
+from tui.unlock.engine import HeldElsewhere, Queued, UnlockEngine
+from tui.unlock.history import (
+    History,
+    HistoryError,
+    HistoryWriteError,
+    open_or_start_anew,
+    unreadable_sentence,
+)
+from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
+from tui.unlock.policy import UNTRUSTED_CERTIFICATE, asks_for_settings, changes_hoster_status
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tui.api.client import ApiClient
+    from tui.core.log_file import LogFile
+
+log = logging.getLogger("tui.core")
+
+ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
+CA_FILE_CHECK_SECONDS = 5.0
+"""While the CA file is the trouble, how often to look for a new version of it."""
+NOT_CONNECTED = "Not connected: open the settings (s)"
+
+
+class ItemAction(StrEnum):
+    """What the user can do to one item of the log."""
+
+    RETRY = "retry"
+    CANCEL = "cancel"
+    FORCE = "force"
+    REMOVE = "remove"
+
+
+class ActionRefused(Exception):
+    """An operation that could not be done; str() is the sentence for the user."""
+
+    def __init__(self, sentence: str, severity: str = "warning") -> None:
+        super().__init__(sentence)
+        self.severity = severity
+
+
+class Session:
+    """One run's session. Build it with `Session(profile)` (tests inject a clock
+    and an `httpx.AsyncClient`), `subscribe` to its events, then `open()` it (the
+    dashboard) or `start_command()` it (a command), and `close()` it at the end.
+
+    Use from one event loop."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        clock: Clock | None = None,
+        http: httpx.AsyncClient | None = None,
+        log_file: LogFile | None = None,
+    ) -> None:
+        self.profile = profile
+        self.settings: Settings = profile.settings
+        self.clock: Clock = clock or SystemClock()
+        self.log_file = log_file
+        self.client: ApiClient | None = None
+        self.history: History | None = None
+        self.engine: UnlockEngine | None = None
+        self.hosters = HosterList(())
+        self.matcher = HosterMatcher(())
+        self.store = ItemStore()
+        self.account = AccountWatch(self.clock, self._emit)
+        self.account_poll = Poll(
+            "account", self._refresh_account, self.clock, self.report_unexpected
+        )
+        self.hosters_poll = Poll(
+            "hosters", self._refresh_hosters, self.clock, self.report_unexpected
+        )
+        self._http = http
+        self._owns_http = http is None
+        self._trust_read: tuple[str, object] | None = None
+        """The CA file last read for the owned HTTP client, and the version of it."""
+        self._ca_file_watch: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[object]] = set()
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._unsubscribe_engine: Callable[[], None] = lambda: None
+        self._history_cursor: int | None = None
+        self._unreadable_reported = 0
+        self._outcomes_due = False
+        self._command_client = False
+
+    # --- the stream ---------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call `callback` with every event; returns the function that unsubscribes."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def _emit(self, event: Event) -> None:
+        for callback in list(self._subscribers):
+            callback(event)
+
+    def _notice(self, text: str, **kwargs: object) -> None:
+        self._emit(Notice(text, **kwargs))  # type: ignore[arg-type]
+
+    def report_unexpected(self, what: str, error: Exception) -> None:
+        """A task that raised what nobody expected: the user sees one sentence, the
+        log file the whole record."""
+        log.error("the %s task failed", what, exc_info=error)
+        where = f"; the details are in {self.log_path_text()}" if self.log_file else ""
+        reason = shorten(f"{type(error).__name__}: {error}", 200, placeholder="…")
+        self._notice(
+            f"Something went wrong in the {what} task ({reason}){where}",
+            title="Unexpected error",
+            severity="error",
+            timeout=20,
+        )
+
+    def log_path_text(self) -> str:
+        if self.log_file is None:
+            return "no log file"
+        return str(self.log_file.path)
+
+    def _spawn(self, coroutine: object, what: str) -> None:
+        """Run `coroutine` beside the session; a failure is reported, never lost."""
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._background.add(task)
+
+        def done(finished: asyncio.Future[object]) -> None:
+            self._background.discard(task)
+            if not finished.cancelled() and finished.exception() is not None:
+                error = finished.exception()
+                assert isinstance(error, Exception)
+                self.report_unexpected(what, error)
+
+        task.add_done_callback(done)
+
+    # --- start and stop (the dashboard) -------------------------------------
+
+    async def open(self) -> None:
+        """Open the history, show what is cached, then connect, or ask for settings."""
+        if self.profile.config_error:
+            self._notice(
+                f"{self.profile.config_error}. The file was left as it is; "
+                "linkdeck runs on defaults until it is fixed.",
+                title="Config file",
+                severity="error",
+                timeout=60,
+            )
+        for warning in self.profile.warnings:
+            self._notice(warning, title="Settings", severity="warning", timeout=15)
+        if self.log_file is not None and self.log_file.problem:
+            self._notice(self.log_file.problem, title="Log file", severity="warning", timeout=15)
+        try:
+            self.history, started_anew = await asyncio.to_thread(
+                open_or_start_anew, self.profile.history_path
+            )
+        except (HistoryError, OSError) as error:
+            self._notice(
+                f"The unlock history cannot be opened: {error}", severity="error", timeout=30
+            )
+            return
+        if started_anew:
+            self._notice(started_anew, title="Unlock history", severity="error", timeout=60)
+        await self._show_cached_hosters()
+        self._show_cached_account()
+        self._history_cursor = self.history.change_cursor()
+        self.store.use(self.history)
+        self._emit(HistoryOpened())
+        self.account.show_trend(self.history)
+        if not self.settings.is_usable():
+            self._emit(SettingsNeeded())
+            self.report_unreadable_rows()
+
+    def can_connect(self) -> bool:
+        return self.settings.is_usable() and self.history is not None
+
+    def _connect_soon(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            return  # the connect under way reads the settings and the CA file
+        self._connecting = asyncio.create_task(self.connect(), name="connect")
+        self._spawn(self._connecting, "connect")
+
+    # --- start and stop (a command) -------------------------------------------
+
+    async def start_command(self, *, retry_temporary: bool = True) -> UnlockEngine:
+        """Start for a command: what cannot be used raises (SettingsError,
+        InsecureTransport, an ApiError from the hoster list, which checks the
+        login too, HistoryError). The engine sends and follows only the links
+        queued here: the dashboard's own queue is its business."""
+        self.client = client_for(self.settings)
+        self._command_client = True
+        if self.log_file is not None:
+            self.log_file.add_secret(self.client.credentials.password)
+        hosters = await self.client.hoster_list()
+        self.hosters, self.matcher = hosters, HosterMatcher(hosters.hosters)
+        self.history = History(self.profile.history_path)
+        self.store.use(self.history)
+        self.engine = UnlockEngine(
+            self.client,
+            self.history,
+            self.settings.unlock,
+            matcher=self.matcher,
+            clock=self.clock,
+            retry_temporary=retry_temporary,
+        )
+        self._unsubscribe_engine = self.engine.subscribe(self._engine_event)
+        await self.engine.start(restore=False)
+        return self.engine
+
+    async def close(self) -> None:
+        self._stop_watching_ca_file()
+        self.account_poll.stop()
+        self.hosters_poll.stop()
+        tasks = [task for task in self._background if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._unsubscribe_engine()
+        if self.engine is not None:
+            await self.engine.stop()
+        if self.history is not None:
+            self.history.close()
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+        if self._command_client and self.client is not None:
+            await self.client.aclose()
+
+    async def connect(self) -> None:
+        """(Re)build the client from the settings, start the engine and the polls."""
+        assert self.history is not None
+        api = self.settings.api
+        try:
+            pin = await asyncio.to_thread(resolve_password, api)
+        except SettingsError as error:
+            self.account.problem(Connection.LOGIN_FAILED, str(error))
+            return
+        credentials = Credentials(api.login, pin)
+        if self.log_file is not None:
+            self.log_file.add_secret(credentials.password)
+        try:
+            http = await self._http_trusting()
+        except CaFileError as error:
+            self.account.problem(Connection.UNREACHABLE, str(error))
+            self._notice(str(error), title="PIN not sent", severity="error")
+            self._watch_ca_file()  # connects again once the file is fixed
+            return
+        if self.client is None:
+            # httpx costs a tenth of a second to import: not before the first frame.
+            from tui.api.client import ApiClient
+
+            self.client = ApiClient(
+                api.url, credentials, http=http, allow_insecure_http=api.allow_insecure_http
+            )
+        else:
+            self.client.url = api.url
+            self.client.allow_insecure_http = api.allow_insecure_http
+            self.client.use_http(http)
+        # Read at every call: saved settings take effect on the next one.
+        self.client.timeout = api.timeout
+        self.client.proxy_plain_http = api.proxy_plain_http
+        if self.engine is None:
+            self.engine = UnlockEngine(
+                self.client,
+                self.history,
+                self.settings.unlock,
+                # No list yet (no cache, first refresh pending or failing): the
+                # engine holds links until one comes, rather than calling them
+                # unsupported.
+                matcher=self.matcher if self.hosters.hosters else None,
+                clock=self.clock,
+            )
+            self._unsubscribe_engine = self.engine.subscribe(self._engine_event)
+            # From where the log was read: what other processes did since shows up too.
+            await self.engine.start(since=self._history_cursor)
+            self.report_unreadable_rows()
+        else:
+            self.engine.settings = self.settings.unlock
+        self.engine.set_credentials(credentials)
+        self.account_poll.now()
+        self.hosters_poll.now()
+
+    async def apply(self, settings: Settings) -> None:
+        """Settings were saved: use them at once, timeouts and delays included."""
+        self.settings = settings
+        if self.can_connect():
+            await self.connect()
+
+    # --- the HTTP client and its CA file -------------------------------------
+
+    async def _http_trusting(self) -> httpx.AsyncClient:
+        """The HTTP client, trusting the settings' CA file: a new one when another
+        file is named or the file changed (CaFileError when it cannot be used).
+        One given to the session is kept."""
+        if self._http is not None and (not self._owns_http or not self._ca_file_changed()):
+            return self._http
+        from tui.api.http_client import make_http_client
+
+        ca_file = self.settings.api.ca_file
+        # Its version before it is read: a change while it is read is seen next time.
+        self._trust_read = (ca_file, ca_file_version(ca_file))
+        # Reading the CAs takes a few hundredths of a second: not on the event loop.
+        http = await asyncio.to_thread(make_http_client, ca_file)
+        old, self._http = self._http, http
+        if old is not None:
+            self._spawn(_close_after(old, self.settings.api.timeout), "closing an old connection")
+        return http
+
+    def _ca_file_changed(self) -> bool:
+        ca_file = self.settings.api.ca_file
+        return self._trust_read != (ca_file, ca_file_version(ca_file))
+
+    def _watch_ca_file(self) -> None:
+        """While the CA file cannot be used or does not make the server trusted,
+        look for a new version of it (a renewal, a file put in place) and connect
+        with it at once."""
+        if self._owns_http and self.settings.api.ca_file and self._ca_file_watch is None:
+            self._ca_file_watch = asyncio.create_task(self._ca_file_loop(), name="ca-file")
+        self._check_ca_file()
+
+    async def _ca_file_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CA_FILE_CHECK_SECONDS)
+            self._check_ca_file()
+
+    def _check_ca_file(self) -> None:
+        if self._ca_file_watch is None or not self._ca_file_changed():
+            return
+        if self._connecting is not None and not self._connecting.done():
+            return  # the connect under way reads the file
+        self._stop_watching_ca_file()
+        self._connect_soon()
+
+    def _stop_watching_ca_file(self) -> None:
+        if self._ca_file_watch is not None:
+            self._ca_file_watch.cancel()
+            self._ca_file_watch = None
+
+    # --- polls --------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Refresh the account and the hosters now (ActionRefused when not connected)."""
+        if self.client is None:
+            raise ActionRefused(NOT_CONNECTED)
+        self.account_poll.now()
+        self.hosters_poll.now()
+
+    async def _refresh_account(self) -> float:
+        """One account refresh; returns the seconds until the next one."""
+        assert self.client is not None
+        self.account.refreshing()
+        cache = self._cache("account")  # of the account asked, whatever is saved meanwhile
+        try:
+            account = await self.client.account_status()
+        except (ApiError, InsecureTransport) as error:
+            delay = self.account_poll.backoff(self.settings.refresh.max_backoff)
+            self._account_failed(error, retry_at=self.clock.now() + delay)
+            return delay
+        at = self.clock.now()
+        await asyncio.to_thread(save_account, cache, account, at)
+        self._stop_watching_ca_file()
+        if self.engine is not None and self.engine.pause_reason == UNTRUSTED_CERTIFICATE:
+            self.engine.resume()  # the same client was just trusted
+        self.account.refreshed(account, at, self.settings.warnings, self.history)
+        return self.account_poll.succeeded(self.settings.refresh.account_interval)
+
+    def _account_failed(self, error: ApiError | InsecureTransport, retry_at: float) -> None:
+        if isinstance(error, UntrustedCertificate):
+            self._watch_ca_file()
+        if isinstance(error, LoginFailed):
+            self.account.problem(Connection.LOGIN_FAILED, "login failed")
+            return
+        if asks_for_settings(error) and self.account_poll.failures == 1:
+            # The panel's line is too short for the reason: say it in full, once.
+            self._notice(str(error), title="PIN not sent", severity="error", timeout=30)
+        self.account.failed(str(error), retry_at)
+
+    async def _refresh_hosters(self) -> float:
+        assert self.client is not None
+        cache = self._cache("hosters")
+        try:
+            hosters = await self.client.hoster_list()
+        except (ApiError, InsecureTransport) as error:
+            if isinstance(error, UntrustedCertificate):
+                self._watch_ca_file()
+            self._emit(HostersFailed(str(error)))
+            return self.hosters_poll.backoff(self.settings.refresh.max_backoff)
+        at = self.clock.now()
+        await asyncio.to_thread(save_hosters, cache, hosters, at)
+        # Compiling the patterns takes seconds for a list of thousands of hosters
+        # (13 s for 50,000): off the event loop, so the dashboard never freezes.
+        matcher = await asyncio.to_thread(HosterMatcher, hosters.hosters)
+        self._use_hosters(hosters, matcher)
+        return self.hosters_poll.succeeded(self.settings.refresh.hosters_interval)
+
+    # --- data on start --------------------------------------------------------
+
+    async def _show_cached_hosters(self) -> None:
+        try:
+            cached = await asyncio.to_thread(load_hosters, self._cache("hosters"))
+        except RefusedFile as refused:
+            self._notice_refused_cache(refused)
+            return
+        if cached is not None:
+            # Off the event loop for the same reason as after a refresh.
+            matcher = await asyncio.to_thread(HosterMatcher, cached[0].hosters)
+            self._use_hosters(cached[0], matcher)
+
+    def _cache(self, kind: str) -> Path:
+        """The cache file of `kind` for the account the settings name now."""
+        return self.profile.cache_path(kind, self.settings.api)
+
+    def _show_cached_account(self) -> None:
+        """The last account seen, marked stale until the first refresh answers."""
+        try:
+            cached = load_account(self._cache("account"))
+        except RefusedFile as refused:
+            self._notice_refused_cache(refused)
+            return
+        if cached is not None:
+            self.account.cached(*cached)
+
+    def report_unreadable_rows(self) -> None:
+        count = len(self.history.unreadable_ids) if self.history is not None else 0
+        if count > self._unreadable_reported:
+            self._unreadable_reported = count
+            self._notice(
+                f"{unreadable_sentence(count)}: they are left as they are, and shown as "
+                "unreadable in the log",
+                title="Unlock history",
+                severity="warning",
+                timeout=20,
+            )
+
+    def _notice_refused_cache(self, refused: RefusedFile) -> None:
+        self._notice(
+            f"{refused}. It is not read nor written.", title="Cache", severity="warning", timeout=15
+        )
+
+    def _use_hosters(self, hosters: HosterList, matcher: HosterMatcher) -> None:
+        self.hosters, self.matcher = hosters, matcher
+        if self.engine is not None:
+            self.engine.set_matcher(self.matcher)
+        self._emit(HostersChanged(hosters, matcher))
+        if self.history is not None:
+            self._emit(HosterOutcomes(self.history.hoster_outcomes()))
+
+    # --- unlock events ----------------------------------------------------
+
+    def _engine_event(self, event: Item | ItemRemoved | QueueState) -> None:
+        self.store.seen(event)
+        self._emit(event)
+        if isinstance(event, QueueState) and event.pause_reason == UNTRUSTED_CERTIFICATE:
+            self._watch_ca_file()  # an unlock met the certificate before a poll did
+        if isinstance(event, Item):
+            if event.state is ItemState.DONE and not event.reused:
+                # An unlock spends fair use: show it soon rather than at the next poll.
+                self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
+            if changes_hoster_status(event) and not self._outcomes_due:
+                # Once for every answer of this turn of the loop: 10,000 links
+                # ending at once would read the table 10,000 times.
+                self._outcomes_due = True
+                asyncio.get_running_loop().call_soon(self._show_outcomes)
+
+    def _show_outcomes(self) -> None:
+        self._outcomes_due = False
+        if self.history is not None:
+            self._emit(HosterOutcomes(self.history.hoster_outcomes()))
+
+    # --- operations ---------------------------------------------------------
+
+    async def queue(self, text: str) -> Queued:
+        """Queue the links in `text` (ActionRefused when not connected yet)."""
+        if self.engine is None:
+            raise ActionRefused("Not connected yet: check the settings (s)")
+        return await self.engine.queue(text)
+
+    def act(self, item_id: int, action: ItemAction) -> None:
+        """Retry, cancel, force or remove an item of the log (of this session or
+        an earlier one: the engine takes those back from the history).
+        Raises ActionRefused, saying why, when it cannot be done."""
+        if self.engine is None:
+            raise ActionRefused(NOT_CONNECTED)
+        try:
+            getattr(self.engine, action.value)(item_id)
+        except HeldElsewhere:
+            raise ActionRefused("This item is in the queue of another linkdeck process") from None
+        except HistoryWriteError as error:
+            raise ActionRefused(
+                f"Not done: the history cannot be written ({error.reason})", "error"
+            ) from None
+        except KeyError:
+            raise ActionRefused("This item is no longer in the history") from None
+
+    def toggle_pause(self) -> bool | None:
+        """Pause or resume the queue; returns whether it is paused now (None: no queue)."""
+        if self.engine is None:
+            return None
+        if self.engine.paused:
+            self.engine.resume()
+        else:
+            self.engine.pause()
+        return self.engine.paused
+
+    def item(self, item_id: int) -> Item | None:
+        """An item of the log: of this session, or read from the history."""
+        return self.store.item(item_id)
+
+    def items(self, states: Iterable[ItemState] | None = None) -> Iterator[Item]:
+        """This session's items (those the engine follows), oldest first,
+        in `states` if given."""
+        wanted = None if states is None else frozenset(states)
+        for item in self.store.current():
+            if wanted is None or item.state in wanted:
+                yield item
+
+    async def export(self, folder: Path, stamp: str) -> ExportResult:
+        """Export the history beside `folder` (off the event loop); raises
+        ActionRefused saying why it could not."""
+        if self.history is None:
+            raise ActionRefused("The unlock history is not open")
+        return await asyncio.to_thread(export_history, self.history, folder, stamp)
+
+
+async def _close_after(http: httpx.AsyncClient, seconds: float) -> None:
+    """Close a replaced HTTP client once the calls it carries have ended: each
+    ends within the API timeout."""
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await http.aclose()
+
+

@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from tui.api import (
-    Advice,
     ApiError,
     CaFileError,
     Credentials,
@@ -46,7 +45,7 @@ from tui.unlock.history import (
     unreadable_sentence,
 )
 from tui.unlock.items import Event, Item, ItemRemoved, ItemState, QueueState
-from tui.unlock.policy import UNTRUSTED_CERTIFICATE
+from tui.unlock.policy import UNTRUSTED_CERTIFICATE, holds_hoster, status_rows
 from tui.widgets.account import Connection
 
 if TYPE_CHECKING:
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
 FAIRUSE_SERIES_SECONDS = 7 * 86400
 FAIRUSE_SAMPLE_SECONDS = 600.0
 ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
-HOSTER_AWAY_STATUS = 428
 UNEXPECTED_FAILURE_DELAY = 60.0
 CA_FILE_CHECK_SECONDS = 5.0
 """While the CA file is the trouble, how often to look for a new version of it."""
@@ -370,7 +368,8 @@ class LinkdeckApp(App[None]):
         if isinstance(error, LoginFailed):
             self._show_problem(Connection.LOGIN_FAILED, "login failed")
             return
-        if error.advice is Advice.FIX_SETTINGS and self.account_poll.failures == 1:
+        pin_not_sent = isinstance(error, InsecureTransport | UntrustedCertificate)
+        if pin_not_sent and self.account_poll.failures == 1:
             # The panel's line is too short for the reason: say it in full, once.
             self.notify(
                 str(error), title="PIN not sent", severity="error", timeout=30, markup=False
@@ -493,7 +492,7 @@ class LinkdeckApp(App[None]):
                 # An unlock spends fair use: show it soon rather than at the next poll.
                 self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
             if isinstance(event, Item) and (
-                event.state is ItemState.DONE or event.status == HOSTER_AWAY_STATUS
+                event.state is ItemState.DONE or holds_hoster(event.status)
             ):
                 outcomes_changed = True  # only these change a hoster's status column
         if outcomes_changed and self.history is not None:
@@ -552,7 +551,10 @@ class LinkdeckApp(App[None]):
         if not self.is_screen_installed("help"):
             from tui.screens.help import HelpScreen
 
-            self.install_screen(HelpScreen(), "help")
+            bindings = [*DashboardScreen.BINDINGS, *self.BINDINGS]
+            rows = status_rows(self.settings.unlock)
+            help_screen = HelpScreen(bindings, self.settings.keymap, self.get_key_display, rows)
+            self.install_screen(help_screen, "help")
         self.push_screen("help")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -20,7 +20,6 @@ import pytest
 
 from tui.api import (
     AccountStatus,
-    Advice,
     ApiClient,
     ApiError,
     Credentials,
@@ -44,6 +43,7 @@ from tui.api import (
 )
 from tui.api.parse import MAX_BODY_BYTES
 from tui.emulator import Emulator
+from tui.unlock.policy import FIXED_BY_SETTINGS, LOGIN_FAILED, RETRY, outcome_of, rule_for
 
 PREMIUM = ("111111111", "1111")
 FREE = ("222222222", "2222")
@@ -124,56 +124,31 @@ def envelope(status: int, message: str, result: object = None) -> bytes:
 
 # --- every status code through the client ------------------------------------
 
-# (account, link, error class, status, advice, retry_after)
+# (account, link, error class, status, its key in the policy's RULES)
 UNLOCK_ERRORS = [
-    pytest.param(PREMIUM, NO_HOSTER, InvalidLink, 400, Advice.END_ITEM, None, id="400"),
-    pytest.param((PREMIUM[0], "0000"), rg(), LoginFailed, 401, Advice.FIX_LOGIN, None, id="401"),
-    pytest.param(FREE, rg(), PaymentRequired, 402, Advice.END_ITEM, None, id="402"),
-    pytest.param(PREMIUM, rg("forbidden/a.zip"), Forbidden, 403, Advice.END_ITEM, None, id="403"),
-    pytest.param(PREMIUM, rg("missing/a.zip"), FileNotFound, 404, Advice.END_ITEM, None, id="404"),
-    pytest.param(PREMIUM, SHARE_ONLINE, HosterUnavailable, 428, Advice.HOSTER_AWAY, None, id="428"),
-    pytest.param(
-        PREMIUM,
-        rg("broken/a.zip"),
-        UnknownTechnicalError,
-        502,
-        Advice.RETRY_LATER,
-        180.0,
-        id="502",
-    ),
-    pytest.param(
-        PREMIUM, rg("busy/a.zip"), TemporaryError, 503, Advice.RETRY_LATER, 180.0, id="503"
-    ),
-    pytest.param(
-        EXHAUSTED, rg(), FairUseExhausted, 509, Advice.FAIR_USE_EXHAUSTED, 600.0, id="509"
-    ),
-    pytest.param(
-        PREMIUM, rg("daily-limit/a.zip"), UndocumentedError, 0, Advice.END_ITEM, None, id="0"
-    ),
-    pytest.param(PREMIUM, rg("strange/a.zip"), UndocumentedError, 2, Advice.END_ITEM, None, id="2"),
-    pytest.param(
-        PREMIUM,
-        rg("link-limit/a.zip"),
-        UndocumentedError,
-        500,
-        Advice.RETRY_LATER,
-        180.0,
-        id="500",
-    ),
+    pytest.param(PREMIUM, NO_HOSTER, InvalidLink, 400, 400, id="400"),
+    pytest.param((PREMIUM[0], "0000"), rg(), LoginFailed, 401, 401, id="401"),
+    pytest.param(FREE, rg(), PaymentRequired, 402, 402, id="402"),
+    pytest.param(PREMIUM, rg("forbidden/a.zip"), Forbidden, 403, 403, id="403"),
+    pytest.param(PREMIUM, rg("missing/a.zip"), FileNotFound, 404, 404, id="404"),
+    pytest.param(PREMIUM, SHARE_ONLINE, HosterUnavailable, 428, 428, id="428"),
+    pytest.param(PREMIUM, rg("broken/a.zip"), UnknownTechnicalError, 502, 502, id="502"),
+    pytest.param(PREMIUM, rg("busy/a.zip"), TemporaryError, 503, 503, id="503"),
+    pytest.param(EXHAUSTED, rg(), FairUseExhausted, 509, 509, id="509"),
+    pytest.param(PREMIUM, rg("daily-limit/a.zip"), UndocumentedError, 0, "client error", id="0"),
+    pytest.param(PREMIUM, rg("strange/a.zip"), UndocumentedError, 2, "client error", id="2"),
+    pytest.param(PREMIUM, rg("link-limit/a.zip"), UndocumentedError, 500, "server error", id="500"),
 ]
 
 
-@pytest.mark.parametrize(
-    ("account", "link", "error", "status", "advice", "retry_after"), UNLOCK_ERRORS
-)
+@pytest.mark.parametrize(("account", "link", "error", "status", "outcome"), UNLOCK_ERRORS)
 async def test_every_status_code_is_a_typed_error(
     emu: Emulator,
     account: tuple[str, str],
     link: str,
     error: type[ApiError],
     status: int,
-    advice: Advice,
-    retry_after: float | None,
+    outcome: int | str,
 ) -> None:
     async with client_for(emu.url, account) as client:
         with pytest.raises(error) as caught:
@@ -181,9 +156,7 @@ async def test_every_status_code_is_a_typed_error(
     exc = caught.value
     assert type(exc) is error
     assert exc.status == status
-    assert exc.advice is advice
-    assert exc.retry_after == retry_after
-    assert exc.temporary is (advice in (Advice.RETRY_LATER, Advice.FAIR_USE_EXHAUSTED))
+    assert outcome_of(exc) == outcome
     assert str(exc).startswith(f"{status} ")
     assert emu.stats.calls["directdownloadlink"] == 1
 
@@ -212,7 +185,7 @@ async def test_wrong_pin_is_login_failed_for_every_call(emu: Emulator, call: str
         with pytest.raises(LoginFailed) as caught:
             await getattr(client, call)()
     assert caught.value.status == 401
-    assert caught.value.advice is Advice.FIX_LOGIN
+    assert rule_for(caught.value).pause == LOGIN_FAILED
 
 
 async def test_unknown_login_is_login_failed(emu: Emulator) -> None:
@@ -227,7 +200,7 @@ async def test_flaky_link_is_temporary_twice_then_unlocks(emu: Emulator) -> None
         for _ in range(2):
             with pytest.raises(TemporaryError) as caught:
                 await client.direct_download_link(link)
-            assert caught.value.retry_after == 180.0
+            assert rule_for(caught.value) is RETRY
         unlocked = await client.direct_download_link(link)
     assert unlocked.location.startswith(emu.base_url + "/dl/")
 
@@ -465,8 +438,7 @@ async def test_connection_refused_is_a_transport_error() -> None:
                 await client.account_status()
     exc = caught.value
     assert exc.status is None
-    assert exc.advice is Advice.RETRY_LATER and exc.retry_after == 180.0
-    assert exc.temporary
+    assert rule_for(exc) is RETRY
     assert "connection failed" in str(exc)
     assert f"127.0.0.1:{port}" in str(exc)
 
@@ -478,7 +450,7 @@ async def test_timeout_is_a_transport_error(emu: Emulator) -> None:
         with pytest.raises(TransportError, match="timed out") as caught:
             await client.account_status()
     assert time.monotonic() - started < 30  # the client's timeout, not the hang
-    assert caught.value.temporary
+    assert rule_for(caught.value) is RETRY
 
 
 async def test_connection_reset_is_a_transport_error(emu: Emulator) -> None:
@@ -486,7 +458,7 @@ async def test_connection_reset_is_a_transport_error(emu: Emulator) -> None:
     async with client_for(emu.url) as client:
         with pytest.raises(TransportError) as caught:
             await client.direct_download_link(rg())
-    assert caught.value.advice is Advice.RETRY_LATER
+    assert rule_for(caught.value) is RETRY
 
 
 async def test_malformed_json_is_a_malformed_response(emu: Emulator) -> None:
@@ -496,8 +468,7 @@ async def test_malformed_json_is_a_malformed_response(emu: Emulator) -> None:
             with pytest.raises(MalformedResponse, match="not JSON") as caught:
                 await call()
             assert caught.value.status is None
-            assert caught.value.advice is Advice.RETRY_LATER
-            assert caught.value.retry_after == 180.0
+            assert rule_for(caught.value) is RETRY
 
 
 async def test_html_error_page_is_a_malformed_response(emu: Emulator) -> None:
@@ -585,7 +556,7 @@ async def test_plain_http_to_a_remote_host_is_refused_before_any_request(
         ):
             with pytest.raises(InsecureTransport) as caught:
                 await call()
-            assert caught.value.advice is Advice.FIX_SETTINGS
+            assert rule_for(caught.value).pause in FIXED_BY_SETTINGS
             assert "allow_insecure_http" in str(caught.value)
     assert sum(emu.stats.calls.values()) == 0
 

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tui.api import (
-    Advice,
     ApiError,
     FairUseExhausted,
     HosterUnavailable,
@@ -24,6 +23,8 @@ from tui.api import (
 )
 from tui.api.errors import STATUS_ERRORS, meaning_of
 from tui.api.parse import MAX_BODY_BYTES
+from tui.unlock import HoldScope, ItemState
+from tui.unlock.policy import rule_for
 
 
 def envelope(result: object, status: int = 200, message: str = "OK") -> bytes:
@@ -123,28 +124,29 @@ def test_every_documented_code_is_a_typed_error(status: int, http_status: object
 
 
 @pytest.mark.parametrize(
-    ("status", "advice", "retry_after"),
+    ("status", "state", "delay", "hold"),
     [
-        (400, Advice.END_ITEM, None),
-        (401, Advice.FIX_LOGIN, None),
-        (402, Advice.END_ITEM, None),
-        (403, Advice.END_ITEM, None),
-        (404, Advice.END_ITEM, None),
-        (428, Advice.HOSTER_AWAY, None),
-        (502, Advice.RETRY_LATER, 180.0),
-        (503, Advice.RETRY_LATER, 180.0),
-        (509, Advice.FAIR_USE_EXHAUSTED, 600.0),
-        (500, Advice.RETRY_LATER, 180.0),
-        (0, Advice.END_ITEM, None),
-        (2, Advice.END_ITEM, None),
+        (400, ItemState.FAILED, None, HoldScope.NONE),
+        (401, ItemState.PENDING, None, HoldScope.NONE),
+        (402, ItemState.FAILED, None, HoldScope.NONE),
+        (403, ItemState.FAILED, None, HoldScope.NONE),
+        (404, ItemState.FAILED, None, HoldScope.NONE),
+        (428, ItemState.FAILED, "hoster_hold", HoldScope.HOSTER),
+        (502, ItemState.WAITING, "retry_delay", HoldScope.NONE),
+        (503, ItemState.WAITING, "retry_delay", HoldScope.NONE),
+        (509, ItemState.WAITING, "fair_use_delay", HoldScope.ACCOUNT),
+        (500, ItemState.WAITING, "retry_delay", HoldScope.NONE),
+        (0, ItemState.FAILED, None, HoldScope.NONE),
+        (2, ItemState.FAILED, None, HoldScope.NONE),
     ],
 )
-def test_advice_follows_the_spec(status: int, advice: Advice, retry_after: float | None) -> None:
+def test_the_policy_follows_the_spec(
+    status: int, state: ItemState, delay: str | None, hold: HoldScope
+) -> None:
     with pytest.raises(ApiError) as caught:
         parse_account_status(200, envelope([], status, "x"))
-    assert caught.value.advice is advice
-    assert caught.value.retry_after == retry_after
-    assert caught.value.temporary == (retry_after is not None)
+    rule = rule_for(caught.value)
+    assert (rule.state, rule.delay, rule.hold) == (state, delay, hold)
 
 
 def test_undocumented_codes_show_the_servers_message() -> None:
@@ -156,9 +158,9 @@ def test_undocumented_codes_show_the_servers_message() -> None:
 
 def test_error_classes_are_distinct() -> None:
     assert LoginFailed().status == 401
-    assert InvalidLink().advice is Advice.END_ITEM
-    assert HosterUnavailable().advice is Advice.HOSTER_AWAY
-    assert FairUseExhausted().temporary
+    assert rule_for(InvalidLink()).state is ItemState.FAILED
+    assert rule_for(HosterUnavailable()).hold is HoldScope.HOSTER
+    assert rule_for(FairUseExhausted()).state is ItemState.WAITING
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -471,6 +472,31 @@ async def test_help_lists_every_key_and_status_code(
             assert any(str(status) in line and error.meaning in line for line in lines), status
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
+
+
+def help_text(app: LinkdeckApp) -> str:
+    assert isinstance(app.screen, HelpScreen)
+    console = Console(width=300, record=True, file=io.StringIO())
+    console.print(app.screen.query_one("#help Static", Static).content)
+    return console.export_text()
+
+
+async def test_help_states_the_delays_of_the_current_settings(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator, unlock={"retry_delay": 90.0, "max_attempts": 3})
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("question_mark")
+        assert "retried after 90 seconds, up to 3 attempts" in help_text(app)
+        await pilot.press("escape")
+        unlock = replace(app.settings.unlock, retry_delay=7200.0, hoster_hold=60.0)
+        await app.apply_settings(replace(app.settings, unlock=unlock))
+        await pilot.press("question_mark")
+        text = help_text(app)
+        assert "retried after 2 hours, up to 3 attempts" in text
+        assert "the other links of its hoster wait 1 minute" in text
 
 
 async def test_export_writes_private_files(

@@ -34,6 +34,7 @@ from tui.api import ApiClient, Credentials, TransportError
 from tui.app import LinkdeckApp
 from tui.core import Connection
 from tui.unlock import FakeClock, ItemState
+from tui.unlock.policy import RETRY, rule_for
 
 DEADLINE = 1.0
 SENTENCE = "timed out: no complete answer within 1 s"
@@ -65,7 +66,7 @@ async def test_every_call_ends_at_the_deadline(mode: str) -> None:
                 await asyncio.sleep(0.05)
         for outcome in outcomes:
             assert isinstance(outcome, TransportError), outcome
-            assert outcome.temporary
+            assert rule_for(outcome) is RETRY
             assert SENTENCE in str(outcome)
         assert DEADLINE <= elapsed < DEADLINE + 4, elapsed
         assert sorted(server.calls) == ["accountstatus", "directdownloadlink", "hosterlist"]

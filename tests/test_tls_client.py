@@ -86,7 +86,7 @@ async def test_an_unknown_ca_is_refused_before_the_pin_is_sent(tls_emulator: Emu
     assert "set ca_file in [api]" in sentence
     assert sent_nothing(tls_emulator)
     assert refused_handshakes(tls_emulator, 1) == 1
-    assert not caught.value.temporary  # waiting will not make it trusted
+    assert rule_for(caught.value).state is not ItemState.WAITING  # waiting will not make it trusted
 
 
 async def test_the_ca_of_another_server_is_no_trust(tls_emulator: Emulator, tmp_path: Path) -> None:

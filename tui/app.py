@@ -32,6 +32,7 @@ from tui.screens.dashboard import DashboardScreen
 from tui.settings import Settings
 from tui.unlock.clock import Clock
 from tui.unlock.items import Item, ItemRemoved
+from tui.unlock.policy import status_rows
 
 if TYPE_CHECKING:
     import httpx
@@ -216,13 +217,10 @@ class LinkdeckApp(App[None]):
         if not self.is_screen_installed("help"):
             from tui.screens.help import HelpScreen
 
-            bindings = [
-                binding
-                for binding in [*DashboardScreen.BINDINGS, *self.BINDINGS]
-                if isinstance(binding, Binding)
-            ]
-            keymap = dict(self.settings.keymap)
-            self.install_screen(HelpScreen(bindings, keymap, self.get_key_display), "help")
+            bindings = [*DashboardScreen.BINDINGS, *self.BINDINGS]
+            rows = status_rows(self.settings.unlock)
+            help_screen = HelpScreen(bindings, self.settings.keymap, self.get_key_display, rows)
+            self.install_screen(help_screen, "help")
         self.push_screen("help")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -26,6 +26,19 @@ def span(seconds: float) -> str:
     return f"{round(seconds / 86400)} days"
 
 
+def duration(seconds: float) -> str:
+    """An exact duration in the largest whole unit: "3 minutes", "1 hour", "90 seconds"
+    (a setting shown as "1 min" when it is 90 s would mislead)."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return _count(int(seconds // size), unit)
+    return _count(int(seconds) if float(seconds).is_integer() else seconds, "second")
+
+
+def _count(number: float, unit: str) -> str:
+    return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
+
+
 def relative(timestamp: float, now: float) -> str:
     """ "in 29 days" or "3 min ago"."""
     delta = timestamp - now

@@ -4,7 +4,6 @@ No Textual imports here: the UI and the headless commands both use this layer.
 """
 
 from tui.api.errors import (
-    Advice,
     ApiError,
     CaFileError,
     FairUseExhausted,
@@ -43,7 +42,6 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "AccountStatus",
-    "Advice",
     "ApiClient",
     "ApiError",
     "CaFileError",

@@ -1,24 +1,11 @@
 """Typed errors for every answer of the legacy API that is not a success.
 
-Each error carries the status code, its meaning from the spec, what a caller
-should do about it (`advice`) and, for temporary ones, the recommended delay.
-Messages never contain a URL unless it was redacted first.
+Each error carries the status code and its meaning from the spec; what the
+unlock queue does about it is `tui.unlock.policy`'s. Messages never contain a
+URL unless it was redacted first.
 """
 
 from __future__ import annotations
-
-from enum import Enum
-
-
-class Advice(Enum):
-    """What a caller should do after an error, following the spec's advice."""
-
-    END_ITEM = "end the item"
-    FIX_LOGIN = "fix the login"
-    HOSTER_AWAY = "hoster away: hold its links"
-    RETRY_LATER = "retry later"
-    FAIR_USE_EXHAUSTED = "fair use exhausted: pause unlocking"
-    FIX_SETTINGS = "fix the settings"
 
 
 class LinkdeckError(Exception):
@@ -30,17 +17,10 @@ class ApiError(LinkdeckError):
 
     status: int | None = None
     meaning: str = "error"
-    advice: Advice = Advice.END_ITEM
-    retry_after: float | None = None
-    """Seconds the spec recommends waiting before trying again."""
 
     def __init__(self, message: str = "") -> None:
         self.server_message = message
         super().__init__(self.describe())
-
-    @property
-    def temporary(self) -> bool:
-        return self.advice in (Advice.RETRY_LATER, Advice.FAIR_USE_EXHAUSTED)
 
     def describe(self) -> str:
         code = "" if self.status is None else f"{self.status} "
@@ -59,7 +39,7 @@ class InvalidLink(ServiceError):
 
 
 class LoginFailed(ServiceError):
-    status, meaning, advice = 401, "login failed", Advice.FIX_LOGIN
+    status, meaning = 401, "login failed"
 
 
 class PaymentRequired(ServiceError):
@@ -75,30 +55,19 @@ class FileNotFound(ServiceError):
 
 
 class HosterUnavailable(ServiceError):
-    status, meaning, advice = 428, "hoster currently not available", Advice.HOSTER_AWAY
+    status, meaning = 428, "hoster currently not available"
 
 
 class UnknownTechnicalError(ServiceError):
     status, meaning = 502, "unknown technical error"
-    advice, retry_after = Advice.RETRY_LATER, 180.0
 
 
 class TemporaryError(ServiceError):
-    status, meaning, advice, retry_after = (
-        503,
-        "temporary error or maintenance",
-        Advice.RETRY_LATER,
-        180.0,
-    )
+    status, meaning = 503, "temporary error or maintenance"
 
 
 class FairUseExhausted(ServiceError):
-    status, meaning, advice, retry_after = (
-        509,
-        "fair use limit exhausted",
-        Advice.FAIR_USE_EXHAUSTED,
-        600.0,
-    )
+    status, meaning = 509, "fair use limit exhausted"
 
 
 class UndocumentedError(ServiceError):
@@ -108,22 +77,20 @@ class UndocumentedError(ServiceError):
 
     def __init__(self, status: int, message: str = "") -> None:
         self.status = status
-        if status >= 500:
-            self.advice, self.retry_after = Advice.RETRY_LATER, 180.0
         super().__init__(message)
 
 
 class TransportError(ApiError):
     """The service could not be reached: refused, DNS, timeout, reset."""
 
-    meaning, advice, retry_after = "service unreachable", Advice.RETRY_LATER, 180.0
+    meaning = "service unreachable"
 
 
 class UntrustedCertificate(TransportError):
     """TLS refused the server's certificate: nothing was sent, the PIN least of all.
     Waiting will not help; the settings (`ca_file`) or the server must change."""
 
-    meaning, advice, retry_after = "certificate not trusted", Advice.FIX_SETTINGS, None
+    meaning = "certificate not trusted"
 
     def describe(self) -> str:
         return self.server_message or self.meaning  # a whole sentence already
@@ -132,19 +99,17 @@ class UntrustedCertificate(TransportError):
 class MalformedResponse(ApiError):
     """The body is not the documented envelope: not JSON, wrong types, too big."""
 
-    meaning, advice, retry_after = "malformed answer", Advice.RETRY_LATER, 180.0
+    meaning = "malformed answer"
 
 
 class InsecureTransport(LinkdeckError):
     """Credentials would travel in clear text to a non-loopback host."""
 
-    advice = Advice.FIX_SETTINGS
+    meaning = "the PIN would travel unencrypted"
 
 
 class CaFileError(LinkdeckError):
     """The CA file of the settings (`ca_file` in [api]) cannot be used; str() says why."""
-
-    advice = Advice.FIX_SETTINGS
 
 
 STATUS_ERRORS: dict[int, type[ServiceError]] = {

@@ -56,7 +56,7 @@ from tui.unlock.history import (
     unreadable_sentence,
 )
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
-from tui.unlock.policy import UNTRUSTED_CERTIFICATE, asks_for_settings, changes_hoster_status
+from tui.unlock.policy import UNTRUSTED_CERTIFICATE, holds_hoster
 
 if TYPE_CHECKING:
     import httpx
@@ -416,7 +416,8 @@ class Session:
         if isinstance(error, LoginFailed):
             self.account.problem(Connection.LOGIN_FAILED, "login failed")
             return
-        if asks_for_settings(error) and self.account_poll.failures == 1:
+        pin_not_sent = isinstance(error, InsecureTransport | UntrustedCertificate)
+        if pin_not_sent and self.account_poll.failures == 1:
             # The panel's line is too short for the reason: say it in full, once.
             self._notice(str(error), title="PIN not sent", severity="error", timeout=30)
         self.account.failed(str(error), retry_at)
@@ -502,7 +503,8 @@ class Session:
             if event.state is ItemState.DONE and not event.reused:
                 # An unlock spends fair use: show it soon rather than at the next poll.
                 self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
-            if changes_hoster_status(event) and not self._outcomes_due:
+            changes_hoster = event.state is ItemState.DONE or holds_hoster(event.status)
+            if changes_hoster and not self._outcomes_due:
                 # Once for every answer of this turn of the loop: 10,000 links
                 # ending at once would read the table 10,000 times.
                 self._outcomes_due = True
@@ -575,5 +577,3 @@ async def _close_after(http: httpx.AsyncClient, seconds: float) -> None:
         await asyncio.sleep(seconds)
     finally:
         await http.aclose()
-
-

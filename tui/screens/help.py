@@ -1,35 +1,24 @@
 """Help: what every key does (as currently bound) and what each status means.
 
 Drawn as Rich tables in one Static: a Markdown document with two tables took
-0.3 to 0.6 s to build each time the help opened.
+0.3 to 0.6 s to build each time the help opened. The screen shows what it is
+given: the app knows its bindings, and its settings give the policy's delays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from tui.api.errors import STATUS_ERRORS, UndocumentedError
-
-ADVICE_TEXT = {
-    400: "the item ends",
-    401: "the queue pauses until the login is fixed in settings; no link is lost",
-    402: "the item ends and the queue pauses: the account cannot download",
-    403: "the item ends",
-    404: "the item ends: the file is gone",
-    428: "the item ends; other links of that hoster wait 30 minutes",
-    502: "retried after 3 minutes, up to the attempt limit",
-    503: "retried after 3 minutes, up to the attempt limit",
-    509: "every link waits 10 minutes",
-}
+from tui.unlock.policy import StatusRow
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -40,7 +29,7 @@ def _table(title: str, *columns: str) -> Table:
 
 
 def keys_table(
-    bindings: list[Binding], keymap: dict[str, str], display: Callable[[Binding], str]
+    bindings: Iterable[Binding], keymap: Mapping[str, str], display: Callable[[Binding], str]
 ) -> Table:
     table = _table("linkdeck keys", "key", "what it does", "id (for [keymap])")
     for binding in bindings:
@@ -55,16 +44,10 @@ def keys_table(
     return table
 
 
-def codes_table() -> Table:
+def codes_table(rows: Iterable[StatusRow]) -> Table:
     table = _table("Status codes of the service", "code", "meaning", "what linkdeck does")
-    for status, cls in sorted(STATUS_ERRORS.items()):
-        table.add_row(str(status), cls.meaning, ADVICE_TEXT[status])
-    table.add_row("0, 2", UndocumentedError.meaning, "the item ends with the server's message")
-    table.add_row("500+", "undocumented server error", "retried after 3 minutes")
-    table.add_row("-", "unreachable or malformed answer", "retried after 3 minutes")
-    table.add_row(
-        "-", "certificate not trusted", "nothing is sent; the queue pauses until it is trusted"
-    )
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -77,14 +60,19 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(
         self,
-        bindings: list[Binding],
-        keymap: dict[str, str],
+        bindings: Iterable[BindingType],
+        keymap: Mapping[str, str],
         key_display: Callable[[Binding], str],
+        status_rows: Iterable[StatusRow],
     ) -> None:
+        """`keymap` is the [keymap] of the settings; `status_rows` the policy's
+        (`tui.unlock.policy.status_rows`) for the current settings."""
         super().__init__()
-        self.bindings = bindings
-        self.keymap = keymap
-        self.key_display = key_display
+        # Not `_bindings` nor `_keymap`: Textual's Screen has both.
+        self._listed_bindings = [binding for binding in bindings if isinstance(binding, Binding)]
+        self._listed_keymap = keymap
+        self._key_display = key_display
+        self._status_rows = list(status_rows)
 
     def compose(self) -> ComposeResult:
         note = Text.from_markup(
@@ -92,7 +80,11 @@ class HelpScreen(ModalScreen[None]):
             'e.g. [bold]copy-link = "ctrl+y"[/].'
         )
         content = Group(
-            keys_table(self.bindings, self.keymap, self.key_display), "", codes_table(), "", note
+            keys_table(self._listed_bindings, self._listed_keymap, self._key_display),
+            "",
+            codes_table(self._status_rows),
+            "",
+            note,
         )
         with VerticalScroll(id="help"):
             yield Static(content)

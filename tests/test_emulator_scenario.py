@@ -120,6 +120,7 @@ def test_load_scenario_and_serve_it(tmp_path: Path) -> None:
     ("text", "fragment"),
     [
         ("[[accounts]\nlogin = 1", "not valid TOML"),
+        ("[faults]\nlatency_ms = " + "9" * 5000, "not valid TOML: a number has too many digits"),
         ("colour = 1", "unknown key(s) colour"),
         ("[faults]\nlatency = 5", "faults has unknown key(s) latency"),
         ("[faults]\nmalformed_json = 1", "faults.malformed_json must be true or false"),

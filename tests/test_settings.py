@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from tui.api.errors import InsecureTransport
+from tui.api.transport import check_transport
 from tui.settings import (
     ApiSettings,
     LoadResult,
@@ -33,11 +35,11 @@ from tui.settings import (
     UnlockSettings,
     WarningSettings,
     cache_dir,
+    coerce,
     config_path,
     data_dir,
     find_line,
     load_settings,
-    parse_value,
     resolve_password,
     save_settings,
     setting_fields,
@@ -208,6 +210,7 @@ class TestLoad:
             ('[api]\ntimeout = "20"\n', 2, "api.timeout", "number"),
             ("[api]\ntimeout = true\n", 2, "api.timeout", "number"),
             ("[api]\ntimeout = nan\n", 2, "api.timeout", "finite"),
+            (f"[api]\ntimeout = 1{'0' * 400}\n", 2, "api.timeout", "finite"),
             ("[refresh]\naccount_interval = 0\n", 2, "refresh.account_interval", "greater"),
             ("[unlock]\nconcurrency = 17\n", 2, "unlock.concurrency", "from 1 to 16"),
             ("[unlock]\nconcurrency = 0\n", 2, "unlock.concurrency", "from 1 to 16"),
@@ -588,7 +591,7 @@ class TestSave:
         assert load_settings(real, env=NO_ENV).settings == custom_settings()
 
 
-# -- dict helpers, validate, parse_value ---------------------------------------
+# -- dict helpers, validate, coerce ---------------------------------------------
 
 
 class TestHelpers:
@@ -624,18 +627,69 @@ class TestHelpers:
         assert find_line(text, "api.timeout") == 5
         assert find_line(text, "ui.theme") is None
 
-    def test_parse_value(self) -> None:
-        assert parse_value("unlock.concurrency", " 4 ") == 4
-        assert parse_value("api.timeout", "2.5") == 2.5
-        assert parse_value("ui.mouse", "off") is False
-        assert parse_value("ui.theme", "nord") == "nord"
-        assert parse_value("keymap.unlock", "u") == "u"
+    def test_coerce_text(self) -> None:
+        def typed(key: str, text: str) -> object:
+            return coerce(key, text, from_text=True)
+
+        assert typed("unlock.concurrency", " 4 ") == 4
+        assert typed("api.timeout", "2.5") == 2.5
+        assert typed("ui.mouse", "off") is False
+        assert typed("ui.theme", "nord") == "nord"
+        assert typed("keymap.unlock", "u") == "u"
         with pytest.raises(SettingsError, match="from 1 to 16"):
-            parse_value("unlock.concurrency", "20")
+            typed("unlock.concurrency", "20")
         with pytest.raises(SettingsError, match="whole number"):
-            parse_value("unlock.concurrency", "two")
+            typed("unlock.concurrency", "two")
         with pytest.raises(SettingsError, match="did you mean"):
-            parse_value("ui.moose", "1")
+            typed("ui.moose", "1")
+
+    @pytest.mark.parametrize(
+        ("key", "text", "toml_value"),
+        [
+            ("unlock.concurrency", "2.5", 2.5),
+            ("unlock.concurrency", "two", "two"),
+            ("api.timeout", "nan", float("nan")),
+            ("ui.mouse", "maybe", "maybe"),
+            ("warnings.fairuse_below", "1.5", 1.5),
+        ],
+    )
+    def test_one_wording_for_text_and_toml(self, key: str, text: str, toml_value: object) -> None:
+        """The form's text and the file's value of the same mistake read the same."""
+        with pytest.raises(SettingsError) as from_form:
+            coerce(key, text, from_text=True)
+        with pytest.raises(SettingsError) as from_file:
+            coerce(key, toml_value)
+        assert from_form.value.detail == from_file.value.detail
+        assert from_form.value.key == from_file.value.key == key
+
+    @pytest.mark.parametrize(
+        ("host", "loopback"),
+        [
+            ("127.0.0.1", True),
+            ("::1", True),
+            ("[::1]", True),
+            ("localhost", True),
+            ("LOCALHOST", True),  # a URL's host name is read in lower case
+            ("box.localhost", False),
+            ("127.1.2.3", True),
+            ("example.com", False),
+            ("0.0.0.0", False),
+            ("localhost.", False),
+        ],
+    )
+    def test_settings_and_transport_agree_on_plain_http(self, host: str, loopback: bool) -> None:
+        """One loopback rule: plain http passes the settings check exactly where
+        the API client would send the PIN over it."""
+        netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        url = f"http://{netloc}:8080/pm-api/v1.php"
+        for allowed in (False, True):
+            problems = validate({"api": {"url": url, "allow_insecure_http": allowed}})
+            try:
+                check_transport(url, allow_insecure_http=allowed)
+                transport_sends = True
+            except InsecureTransport:
+                transport_sends = False
+            assert (problems == []) is transport_sends is (loopback or allowed)
 
 
 # -- paths ----------------------------------------------------------------------

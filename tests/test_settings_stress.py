@@ -59,8 +59,9 @@ def write(path: Path, text: str) -> bytes:
     [
         (NOT_TOML, ["is not valid TOML", "(line 3)"]),
         (WRONG_TYPE, ["unlock.concurrency", "(line 5)"]),
+        ("[unlock]\nconcurrency = " + "9" * 5000, ["is not valid TOML", "too many digits"]),
     ],
-    ids=["does-not-parse", "wrong-type"],
+    ids=["does-not-parse", "wrong-type", "too-many-digits"],
 )
 def test_status_with_a_bad_config_exits_2(tmp_path: Path, text: str, words: list[str]) -> None:
     config = tmp_path / "bad.toml"

@@ -81,6 +81,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source} is not valid TOML: {exc}") from exc
+    except ValueError:  # tomllib's int() of more than 4300 digits
+        raise ScenarioError(f"{source} is not valid TOML: a number has too many digits") from None
     return _Reader(source).scenario(data)
 
 

@@ -1,7 +1,7 @@
 """The settings screen, which is also the first-run screen.
 
 The form is generated from ``setting_fields()``: adding a setting to the model
-adds it here. Every rule comes from ``tui.settings`` (``parse_value`` per field,
+adds it here. Every rule comes from ``tui.settings`` (``coerce`` per field,
 ``validate`` for the rules that span fields), so the screen, the config file
 and the CLI agree. "Test connection" builds a throw-away ``ApiClient`` from what
 is in the form, never from the saved settings. The PIN only ever lives in a

@@ -5,10 +5,15 @@ No Textual imports here: the CLI and the UI share this module.
 Typical use::
 
     result = load_settings(config_path(args.config), overrides={"api.url": args.url})
-    for w in result.warnings: ...
+    for warning in result.warnings: ...
     save_settings(dataclasses.replace(result.settings, ui=...), result.path)
+
+Every value, from the file, the environment, a flag or the settings form, is
+made typed by ``coerce(key, raw)``: one rule, and one wording of its problems.
 """
 
+from .coerce import coerce
+from .lines import find_line
 from .load import ENV_OVERRIDES, LoadResult, load_settings
 from .model import (
     ApiSettings,
@@ -25,7 +30,7 @@ from .model import (
 from .password import resolve_password
 from .paths import cache_dir, config_path, data_dir, state_dir
 from .save import save_settings
-from .validate import find_line, parse_value, settings_from_dict, settings_to_dict, validate
+from .validate import settings_from_dict, settings_to_dict, validate
 
 __all__ = [
     "ENV_OVERRIDES",
@@ -40,11 +45,11 @@ __all__ = [
     "UnlockSettings",
     "WarningSettings",
     "cache_dir",
+    "coerce",
     "config_path",
     "data_dir",
     "find_line",
     "load_settings",
-    "parse_value",
     "resolve_password",
     "save_settings",
     "setting_fields",

@@ -11,18 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import FIELDS, Override, Settings, SettingsError
-from .validate import (
-    _locate,
-    _suggest,
-    build,
-    check_keymap_entry,
-    check_tree,
-    check_value,
-    cross_checks,
-    parse_value,
-    raise_first,
-)
+from .coerce import coerce
+from .lines import locate
+from .model import Override, Settings, SettingsError
+from .validate import Tree, build, check_tree, cross_checks, raise_first
 
 __all__ = ["ENV_OVERRIDES", "LoadResult", "load_settings", "read_toml"]
 
@@ -54,6 +46,10 @@ def _read_error(path: Path, what: str) -> SettingsError:
     return SettingsError(f"cannot read the settings file: {what}", path=path)
 
 
+def _os_reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()
+
+
 def read_toml(path: Path) -> tuple[str, dict[str, Any], int, int] | None:
     """Read and parse a TOML file: ``(text, data, mode, owner uid)``, or ``None`` if it
     does not exist.
@@ -61,18 +57,18 @@ def read_toml(path: Path) -> tuple[str, dict[str, Any], int, int] | None:
     Raises ``SettingsError`` for an unreadable file or a syntax error (with its line).
     """
     try:
-        st = os.stat(path)
+        status = os.stat(path)
     except FileNotFoundError:
         return None
     except NotADirectoryError:
         raise _read_error(path, "a parent of it is not a directory") from None
-    except OSError as e:
-        raise _read_error(path, (e.strerror or str(e)).lower()) from None
-    if stat.S_ISDIR(st.st_mode):
+    except OSError as error:
+        raise _read_error(path, _os_reason(error)) from None
+    if stat.S_ISDIR(status.st_mode):
         raise SettingsError("is a directory, not a settings file", path=path)
-    if not stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(status.st_mode):
         raise SettingsError("is not a regular file", path=path)
-    if st.st_size > MAX_CONFIG_BYTES:
+    if status.st_size > MAX_CONFIG_BYTES:
         raise SettingsError("is too large to be a settings file", path=path)
     try:
         with open(path, "rb") as fh:
@@ -80,12 +76,12 @@ def read_toml(path: Path) -> tuple[str, dict[str, Any], int, int] | None:
             opened = os.fstat(fh.fileno())
     except PermissionError:
         raise _read_error(path, "permission denied (check its owner and mode)") from None
-    except OSError as e:
-        raise _read_error(path, (e.strerror or str(e)).lower()) from None
+    except OSError as error:
+        raise _read_error(path, _os_reason(error)) from None
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
         raise SettingsError("is not UTF-8 text", path=path, line=line) from None
     return text, parse_toml(text, path), stat.S_IMODE(opened.st_mode), opened.st_uid
 
@@ -97,48 +93,37 @@ def parse_toml(text: str, path: object | None = None) -> dict[str, Any]:
     """``tomllib.loads`` with a syntax error turned into a located ``SettingsError``."""
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        msg = str(e)
-        m = _POSITION.search(msg)
-        if m:
-            line = int(m.group(1)) if m.group(1) else max(1, len(text.splitlines()))
-            msg = msg[: m.start()]
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        position = _POSITION.search(message)
+        if position:
+            found_line = position.group(1)
+            line = int(found_line) if found_line else max(1, len(text.splitlines()))
+            message = message[: position.start()]
         else:
             line = None
-        reason = f"is not valid TOML: {msg[:1].lower()}{msg[1:]}"
+        reason = f"is not valid TOML: {message[:1].lower()}{message[1:]}"
         raise SettingsError(reason, path=path, line=line) from None
+    except ValueError:  # tomllib's int() of more than 4300 digits
+        raise SettingsError("is not valid TOML: a number has too many digits", path=path) from None
 
 
-def _apply(
-    tree: dict[str, dict[str, object]],
-    applied: dict[str, Override],
-    key: str,
-    value: object,
-    source: str,
-) -> None:
+def _set_by(problem: SettingsError, source: str) -> SettingsError:
+    """``problem`` of a value from the environment or the command line: it names
+    where the value came from instead of a line of the file."""
+    return SettingsError(f"{problem.reason} (set by {source})", key=problem.key, hint=problem.hint)
+
+
+def _apply(tree: Tree, applied: dict[str, Override], key: str, raw: object, source: str) -> None:
+    try:
+        value = coerce(key, raw, from_text=True)
+    except SettingsError as problem:
+        raise _set_by(problem, source) from None
     section, _, name = key.partition(".")
-    if section == "keymap" and name:
-        reason = check_keymap_entry(name, value)
-        norm = value
-    else:
-        f = FIELDS.get(key)
-        if f is None:
-            best = _suggest(key, [*FIELDS, "keymap.<binding id>"])
-            hint = f'did you mean "{best}"?' if best else None
-            raise SettingsError(f'unknown setting "{key}" (set by {source})', key=key, hint=hint)
-        if isinstance(value, str) and f.type is not str:
-            try:
-                norm, reason = parse_value(key, value), None
-            except SettingsError as e:
-                norm, reason = None, e.reason
-        else:
-            norm, reason = check_value(f, value)
-    if reason:
-        raise SettingsError(f"{reason} (set by {source})", key=key)
     before = applied.get(key)
     file_value = before.file_value if before else tree[section].get(name)
-    tree[section][name] = norm
-    applied[key] = Override(source=source, value=norm, file_value=file_value)
+    tree[section][name] = value
+    applied[key] = Override(source=source, value=value, file_value=file_value)
 
 
 def _mode_warning(path: Path, mode: int, has_password: bool) -> str | None:
@@ -181,36 +166,36 @@ def load_settings(
     found = read_toml(path)
     text, data, mode, owner = found if found is not None else (None, {}, 0, 0)
     tree, problems = check_tree(data, cross=False)
-    raise_first(_locate(problems, path, text))
+    raise_first(locate(problems, path, text))
     has_file_password = bool(tree["api"]["password"])
 
     applied: dict[str, Override] = {}
-    for var, key in ENV_OVERRIDES.items():
-        value = env.get(var)
+    for variable, key in ENV_OVERRIDES.items():
+        value = env.get(variable)
         if value:
-            _apply(tree, applied, key, value, var)
+            _apply(tree, applied, key, value, variable)
     for key, value in (overrides or {}).items():
         if value is not None:
             _apply(tree, applied, key, value, CLI_SOURCE)
 
-    located = []
-    for p in cross_checks(tree):
-        if p.key in applied:
-            located.append(
-                SettingsError(
-                    f"{p.reason} (set by {applied[p.key].source})", key=p.key, hint=p.hint
-                )
-            )
-        else:
-            located.extend(_locate([p], path, text))
-    raise_first(located)
+    across_keys = cross_checks(tree)
+    in_file = [problem for problem in across_keys if problem.key not in applied]
+    overridden = [
+        _set_by(problem, applied[problem.key].source)
+        for problem in across_keys
+        if problem.key in applied
+    ]
+    raise_first([*locate(in_file, path, text), *overridden])
 
     settings = build(tree, applied)
     warnings: list[str] = []
     if found is not None:
-        for w in (_owner_warning(path, owner), _mode_warning(path, mode, has_file_password)):
-            if w:
-                warnings.append(w)
+        for warning in (
+            _owner_warning(path, owner),
+            _mode_warning(path, mode, has_file_password),
+        ):
+            if warning:
+                warnings.append(warning)
     if settings.api.password and settings.api.password_command:
         warnings.append("api.password and api.password_command are both set; the password is used")
     return LoadResult(

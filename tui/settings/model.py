@@ -207,21 +207,24 @@ _TYPES = {"str": str, "int": int, "float": float, "bool": bool}
 def _build_fields() -> dict[str, SettingField]:
     out: dict[str, SettingField] = {}
     for section, cls in SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            m = f.metadata
-            ftype = f.type if isinstance(f.type, type) else _TYPES[str(f.type)]
-            key = f"{section}.{f.name}"
+        for declared in dataclasses.fields(cls):
+            meta = declared.metadata
+            # With ``from __future__ import annotations`` the type is its name.
+            field_type = (
+                declared.type if isinstance(declared.type, type) else _TYPES[str(declared.type)]
+            )
+            key = f"{section}.{declared.name}"
             out[key] = SettingField(
                 key=key,
                 section=section,
-                name=f.name,
-                type=ftype,
-                default=f.default,
-                help=m["help"],
-                min=m["min"],
-                max=m["max"],
-                gt=m["gt"],
-                secret=m["secret"],
+                name=declared.name,
+                type=field_type,
+                default=declared.default,
+                help=meta["help"],
+                min=meta["min"],
+                max=meta["max"],
+                gt=meta["gt"],
+                secret=meta["secret"],
             )
     return out
 

@@ -54,8 +54,8 @@ def resolve_password(api: ApiSettings, timeout: float = 10) -> Secret:
         raise SettingsError(
             f'password_command cannot be run: "{program}" is not executable', key=key
         ) from None
-    except OSError as e:
-        why = (e.strerror or type(e).__name__).lower()
+    except OSError as error:
+        why = (error.strerror or type(error).__name__).lower()
         raise SettingsError(f"password_command cannot be run: {why}", key=key) from None
     # The output is the PIN: out of the CompletedProcess (whose repr shows it) at once.
     output, proc.stdout = proc.stdout, b""

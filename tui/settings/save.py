@@ -12,8 +12,9 @@ import tomli_w
 
 from tui.safe_files import replace_file
 
+from .lines import locate
 from .model import FIELDS, SECTIONS, Settings, SettingsError
-from .validate import _locate, check_tree, raise_first, settings_to_dict
+from .validate import check_tree, raise_first, settings_to_dict, validate
 
 __all__ = ["render_toml", "save_settings"]
 
@@ -38,9 +39,9 @@ def render_toml(data: dict[str, dict[str, Any]]) -> str:
     for section in (*SECTIONS, "keymap"):
         parts.append(f"\n# {_TITLES[section]}\n[{section}]\n")
         for name, value in data[section].items():
-            f = FIELDS.get(f"{section}.{name}")
-            if f is not None:
-                parts.append(f"# {f.help}\n")
+            field = FIELDS.get(f"{section}.{name}")
+            if field is not None:
+                parts.append(f"# {field.help}\n")
             parts.append(tomli_w.dumps({name: value}))
     return "".join(parts)
 
@@ -49,13 +50,13 @@ def _persisted(settings: Settings) -> dict[str, dict[str, Any]]:
     """The settings dict to write: overrides still at their overriding value are
     replaced by what the file had, so e.g. ``LINKDECK_PASSWORD`` never reaches disk."""
     data = settings_to_dict(settings)
-    for key, ov in settings.overrides.items():
+    for key, override in settings.overrides.items():
         section, _, name = key.partition(".")
-        if data[section].get(name) == ov.value:
-            if ov.file_value is None:
+        if data[section].get(name) == override.value:
+            if override.file_value is None:
                 data[section].pop(name, None)
             else:
-                data[section][name] = ov.file_value
+                data[section][name] = override.file_value
     return data
 
 
@@ -70,8 +71,8 @@ _REASONS = {
 }
 
 
-def _save_error(path: Path, e: OSError) -> SettingsError:
-    why = _REASONS.get(e.errno or 0) or (e.strerror or type(e).__name__).lower()
+def _save_error(path: Path, error: OSError) -> SettingsError:
+    why = _REASONS.get(error.errno or 0) or (error.strerror or type(error).__name__).lower()
     return SettingsError(f"cannot save settings: {why}; the file was left unchanged", path=path)
 
 
@@ -83,8 +84,8 @@ def _check_existing(path: Path) -> None:
         return
     except IsADirectoryError:
         raise SettingsError("cannot save settings: it is a directory", path=path) from None
-    except OSError as e:
-        raise _save_error(path, e) from None
+    except OSError as error:
+        raise _save_error(path, error) from None
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
         data = tomllib.loads(text)
@@ -95,7 +96,7 @@ def _check_existing(path: Path) -> None:
         ) from None
     # A file that parses but does not load (a wrong type, an unknown key) was never
     # read: the form holds defaults, and writing it would lose the file's values.
-    problems = _locate(check_tree(data, cross=False)[1], None, text)
+    problems = locate(check_tree(data, cross=False)[1], None, text)
     if problems:
         first = problems[0]
         where = f" at line {first.line}" if first.line is not None else ""
@@ -110,8 +111,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         Path(os.path.realpath(path)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         replace_file(path, data, 0o600)
-    except OSError as e:
-        raise _save_error(path, e) from None
+    except OSError as error:
+        raise _save_error(path, error) from None
 
 
 def save_settings(settings: Settings, path: Path) -> None:
@@ -129,7 +130,7 @@ def save_settings(settings: Settings, path: Path) -> None:
     """
     path = Path(path)
     data = _persisted(settings)
-    raise_first(_locate(check_tree(data)[1], None, None))
+    raise_first(validate(data))
     text = render_toml(data)
     try:
         encoded = text.encode("utf-8")

@@ -1,7 +1,7 @@
 """One row of the settings form: label, control, help line and inline error.
 
 The row is generated from a ``SettingField``; it knows how to show a value and
-how to read it back, and delegates every rule to ``tui.settings.parse_value`` so
+how to read it back, and delegates every rule to ``tui.settings.coerce`` so
 the form and the config file can never disagree about what is valid.
 """
 
@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from tui.settings import SettingField, parse_value
+from tui.settings import SettingField, coerce
 
 __all__ = ["SettingRow", "field_label", "format_value"]
 
@@ -113,13 +113,8 @@ class SettingRow(Vertical):
 
     def value(self) -> object:
         """The typed value of the control; raises ``SettingsError`` when it is not valid."""
-        control = self.control
-        if isinstance(control, Switch):
-            return control.value
-        if isinstance(control, Select):
-            return parse_value(self.field.key, str(control.value))
-        assert isinstance(control, Input)
-        return parse_value(self.field.key, control.value)
+        raw = self.control.value if isinstance(self.control, Switch) else self.text()
+        return coerce(self.field.key, raw, from_text=True)
 
     def text(self) -> str:
         """What the control currently holds, as text (compared to spot changes)."""

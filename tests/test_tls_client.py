@@ -456,7 +456,7 @@ async def test_a_ca_file_put_in_place_later_is_used_at_once(
 ) -> None:
     """Started before the file exists (the server's CA not copied yet): the
     dashboard says so, looks for the file, and connects when it comes."""
-    monkeypatch.setattr("tui.core.session.CA_FILE_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr("tui.core.trust.CA_FILE_CHECK_SECONDS", 0.05)
     later = tmp_path / "later.pem"
     app = LinkdeckApp(profile_for(tmp_path, tls_emulator, str(later)))
     async with app.run_test(size=(120, 40)) as pilot:

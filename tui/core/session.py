@@ -27,7 +27,6 @@ from tui.api import (
     LoginFailed,
     UntrustedCertificate,
 )
-from tui.api.tls import ca_file_version
 from tui.core.account_watch import AccountWatch
 from tui.core.events import (
     Connection,
@@ -43,6 +42,7 @@ from tui.core.exports import ExportResult, export_history
 from tui.core.item_store import ItemStore
 from tui.core.polls import Poll
 from tui.core.profile import Profile, client_for
+from tui.core.trust import TrustedHttp
 from tui.disk_cache import load_account, load_hosters, save_account, save_hosters
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
@@ -67,8 +67,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tui.core")
 
 ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
-CA_FILE_CHECK_SECONDS = 5.0
-"""While the CA file is the trouble, how often to look for a new version of it."""
 NOT_CONNECTED = "Not connected: open the settings (s)"
 
 
@@ -121,11 +119,7 @@ class Session:
         self.hosters_poll = Poll(
             "hosters", self._refresh_hosters, self.clock, self.report_unexpected
         )
-        self._http = http
-        self._owns_http = http is None
-        self._trust_read: tuple[str, object] | None = None
-        """The CA file last read for the owned HTTP client, and the version of it."""
-        self._ca_file_watch: asyncio.Task[None] | None = None
+        self.trust = TrustedHttp(http, self._spawn, self._ca_file_changed)
         self._connecting: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[object]] = set()
         self._subscribers: list[Callable[[Event], None]] = []
@@ -255,7 +249,6 @@ class Session:
         return self.engine
 
     async def close(self) -> None:
-        self._stop_watching_ca_file()
         self.account_poll.stop()
         self.hosters_poll.stop()
         tasks = [task for task in self._background if not task.done()]
@@ -267,8 +260,7 @@ class Session:
             await self.engine.stop()
         if self.history is not None:
             self.history.close()
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
+        await self.trust.close()
         if self._command_client and self.client is not None:
             await self.client.aclose()
 
@@ -285,7 +277,7 @@ class Session:
         if self.log_file is not None:
             self.log_file.add_secret(credentials.password)
         try:
-            http = await self._http_trusting()
+            http = await self.trust.client(api.ca_file, retire_after=api.timeout)
         except CaFileError as error:
             self.account.problem(Connection.UNREACHABLE, str(error))
             self._notice(str(error), title="PIN not sent", severity="error")
@@ -332,55 +324,15 @@ class Session:
         if self.can_connect():
             await self.connect()
 
-    # --- the HTTP client and its CA file -------------------------------------
-
-    async def _http_trusting(self) -> httpx.AsyncClient:
-        """The HTTP client, trusting the settings' CA file: a new one when another
-        file is named or the file changed (CaFileError when it cannot be used).
-        One given to the session is kept."""
-        if self._http is not None and (not self._owns_http or not self._ca_file_changed()):
-            return self._http
-        from tui.api.http_client import make_http_client
-
-        ca_file = self.settings.api.ca_file
-        # Its version before it is read: a change while it is read is seen next time.
-        self._trust_read = (ca_file, ca_file_version(ca_file))
-        # Reading the CAs takes a few hundredths of a second: not on the event loop.
-        http = await asyncio.to_thread(make_http_client, ca_file)
-        old, self._http = self._http, http
-        if old is not None:
-            self._spawn(_close_after(old, self.settings.api.timeout), "closing an old connection")
-        return http
-
-    def _ca_file_changed(self) -> bool:
-        ca_file = self.settings.api.ca_file
-        return self._trust_read != (ca_file, ca_file_version(ca_file))
-
-    def _watch_ca_file(self) -> None:
-        """While the CA file cannot be used or does not make the server trusted,
-        look for a new version of it (a renewal, a file put in place) and connect
-        with it at once."""
-        if self._owns_http and self.settings.api.ca_file and self._ca_file_watch is None:
-            self._ca_file_watch = asyncio.create_task(self._ca_file_loop(), name="ca-file")
-        self._check_ca_file()
-
-    async def _ca_file_loop(self) -> None:
-        while True:
-            await asyncio.sleep(CA_FILE_CHECK_SECONDS)
-            self._check_ca_file()
-
-    def _check_ca_file(self) -> None:
-        if self._ca_file_watch is None or not self._ca_file_changed():
-            return
+    def _ca_file_changed(self) -> None:
+        """The watched CA file has a new version: connect with it."""
         if self._connecting is not None and not self._connecting.done():
             return  # the connect under way reads the file
-        self._stop_watching_ca_file()
+        self.trust.stop_watching()
         self._connect_soon()
 
-    def _stop_watching_ca_file(self) -> None:
-        if self._ca_file_watch is not None:
-            self._ca_file_watch.cancel()
-            self._ca_file_watch = None
+    def _watch_ca_file(self) -> None:
+        self.trust.watch(self.settings.api.ca_file)
 
     # --- polls --------------------------------------------------------------
 
@@ -404,7 +356,7 @@ class Session:
             return delay
         at = self.clock.now()
         await asyncio.to_thread(save_account, cache, account, at)
-        self._stop_watching_ca_file()
+        self.trust.stop_watching()
         if self.engine is not None and self.engine.pause_reason == UNTRUSTED_CERTIFICATE:
             self.engine.resume()  # the same client was just trusted
         self.account.refreshed(account, at, self.settings.warnings, self.history)
@@ -568,12 +520,3 @@ class Session:
         if self.history is None:
             raise ActionRefused("The unlock history is not open")
         return await asyncio.to_thread(export_history, self.history, folder, stamp)
-
-
-async def _close_after(http: httpx.AsyncClient, seconds: float) -> None:
-    """Close a replaced HTTP client once the calls it carries have ended: each
-    ends within the API timeout."""
-    try:
-        await asyncio.sleep(seconds)
-    finally:
-        await http.aclose()

@@ -26,11 +26,10 @@ from rich.text import Text
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
-from textual.worker import Worker, WorkerState
 
 from tui.api.parse import MAX_HOSTERLIST_BYTES
 from tui.app import LinkdeckApp
-from tui.core import Connection
+from tui.core import Connection, Notice
 from tui.emulator import Emulator, Faults
 from tui.unlock import FakeClock, Item, ItemState
 
@@ -45,16 +44,19 @@ LINKS = (
 
 
 class WatchedApp(LinkdeckApp):
-    """The app, recording every worker that ended in an error: the polls run
-    with exit_on_error=False, so such an error would otherwise pass unseen."""
+    """The app, recording every failure nobody expected (a poll or a worker
+    that raised): the session reports them as an "Unexpected error" notice,
+    and goes on, so such an error would otherwise pass unseen here."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.worker_errors: list[BaseException | None] = []
+        self.worker_errors: list[str] = []
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR:
-            self.worker_errors.append(event.worker.error)
+        def record(event: object) -> None:
+            if isinstance(event, Notice) and event.title == "Unexpected error":
+                self.worker_errors.append(event.text)
+
+        self.session.subscribe(record)
 
 
 @dataclass(frozen=True)

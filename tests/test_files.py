@@ -446,3 +446,18 @@ async def test_an_export_never_overwrites_and_counts_unreadable_rows(
     ]
     assert "Exported 20 item(s)" in note
     assert note.endswith("; 5 rows of the history could not be read")
+
+
+async def test_a_first_run_reports_damaged_rows_too(
+    make_profile: Callable[..., Profile], fake_clock: FakeClock
+) -> None:
+    """No settings yet: the form opens, and the log behind it still says which rows it skipped."""
+    profile = make_profile(None)
+    damaged_rows(profile.history_path, fake_clock.now())
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+
+        def reported() -> bool:
+            return any("could not be read" in n.message for n in app._notifications)
+
+        await wait_for(pilot, reported)

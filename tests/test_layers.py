@@ -234,36 +234,56 @@ def test_the_cycle_check_finds_one() -> None:
     assert cycles(graph) == [["a", "b", "c"]]
 
 
-def app_attributes_used(path: Path) -> set[str]:
-    """The names X of every `self.app.X` in `path`."""
+def reaches_up(path: Path) -> set[str]:
+    """What `path` takes from above through `self.app` and `self.screen`: the
+    names X of every `self.app.X`, `screen.X` of every `self.screen.X`, and
+    `self.app`/`self.screen` passed on whole (to getattr, to a variable...),
+    which hides what is taken."""
     tree = ast.parse(path.read_text("utf-8"), str(path))
-    return {
-        node.attr
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Attribute)
-        and node.value.attr == "app"
-        and isinstance(node.value.value, ast.Name)
-        and node.value.value.id == "self"
-    }
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("app", "screen")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
+            continue
+        parent = parents.get(node)
+        if isinstance(parent, ast.Attribute):
+            found.add(parent.attr if node.attr == "app" else f"screen.{parent.attr}")
+        else:
+            found.add(f"self.{node.attr} as a whole")
+    return found
 
 
 @pytest.mark.parametrize("folder", ["screens", "widgets"])
 def test_screens_and_widgets_do_not_reach_up_into_the_app(folder: str) -> None:
     """What they show comes by injection: of the App they use Textual's API only."""
     from textual.app import App
+    from textual.screen import Screen
 
-    textual_api = set(dir(App())) | set(dir(App))
+    textual_api = set(dir(App())) | set(dir(App)) | {f"screen.{name}" for name in dir(Screen())}
     for path in sorted((ROOT / folder).glob("*.py")):
-        foreign = app_attributes_used(path) - textual_api
-        assert not foreign, f"{path.name} uses self.app.{sorted(foreign)}"
+        foreign = reaches_up(path) - textual_api
+        assert not foreign, f"{path.name} reaches up: {sorted(foreign)}"
         assert "cast(" not in path.read_text("utf-8"), path.name
 
 
-def test_the_reach_up_check_finds_one(tmp_path: Path) -> None:
+def test_the_reach_up_check_finds_them(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text("class S:\n    def f(self):\n        self.app.engine.retry(1)\n")
-    assert app_attributes_used(sample) == {"engine"}
+    sample.write_text(
+        "class S:\n    def f(self):\n        self.app.engine.retry(1)\n"
+        "        deck = self.app\n        getattr(self.screen, 'session')\n"
+        "        self.screen.session.queue('x')\n"
+    )
+    assert reaches_up(sample) == {
+        "engine",
+        "self.app as a whole",
+        "self.screen as a whole",
+        "screen.session",
+    }
 
 
 def test_every_module_name_is_used_once() -> None:

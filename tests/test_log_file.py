@@ -8,6 +8,7 @@ directories, and the log file read back from disk.
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from pathlib import Path
 
@@ -134,3 +135,63 @@ def test_a_link_at_the_log_is_not_followed(tmp_path: Path) -> None:
     log_file.stop()
     assert target.read_text() == ""
     assert log_file.problem is not None and str(path) in log_file.problem
+
+
+def test_a_short_pin_is_scrubbed_from_urls_and_dates_stay_readable(tmp_path: Path) -> None:
+    """A 4-digit PIN is in every timestamp of its year: it is taken out of the
+    URL that carries it, by the URL's shape, and nowhere else."""
+    path = tmp_path / "linkdeck.log"
+    with LogFile(path, debug=True) as log_file:
+        log_file.add_secret(Secret("2026"))
+        logging.getLogger("httpx").info(
+            "HTTP Request: GET http://h/v1.php?params%5Blogin%5D=1&params%5Bpass%5D=2026 200"
+        )
+        logging.getLogger("tui.test").warning("echoed: params[pass]=2026&x=1; 12026 bytes")
+    text = path.read_text()
+    assert "params%5Bpass%5D=***" in text and "params[pass]=***" in text, text
+    assert "pass%5D=2026" not in text and "pass]=2026" not in text
+    assert "12026 bytes" in text  # not "1*** bytes"
+
+
+def test_urls_are_scrubbed_before_any_pin_is_known(tmp_path: Path) -> None:
+    """The settings form tests a PIN the session never saw: its URL is scrubbed all the same."""
+    path = tmp_path / "linkdeck.log"
+    with LogFile(path, debug=True):
+        logging.getLogger("httpcore").debug("header X-Request: /v1.php?params[pass]=98765432")
+    assert "98765432" not in path.read_text()
+
+
+def test_a_fifo_at_the_log_costs_nothing(tmp_path: Path, emulator: Emulator) -> None:
+    folder = tmp_path / "xdg_state_home" / "linkdeck"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "linkdeck.log")
+    result = run_linkdeck(
+        tmp_path,
+        "--debug",
+        "status",
+        "--api-url",
+        emulator.url,
+        "--login",
+        LOGIN,
+        LINKDECK_PASSWORD=PIN,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"premium" in result.stdout and result.stderr == b""
+
+
+def test_status_and_hosters_take_debug_too(tmp_path: Path, emulator: Emulator) -> None:
+    for command in ("status", "hosters"):
+        result = run_linkdeck(
+            tmp_path,
+            command,
+            "--debug",
+            "--api-url",
+            emulator.url,
+            "--login",
+            LOGIN,
+            LINKDECK_PASSWORD=PIN,
+        )
+        assert result.returncode == 0, result.stderr
+        data = log_of(tmp_path).read_bytes()
+        assert f"method={'accountstatus' if command == 'status' else 'hosterlist'}".encode() in data
+        assert not leaked(data)

@@ -146,3 +146,43 @@ def test_the_session_loads_no_textual(tmp_path: Path) -> None:
     result = json.loads(run.stdout)
     assert result.pop("textual") == []
     check(result)
+
+
+async def test_closing_during_an_export_leaves_it_whole_and_starts_nothing(tmp_path: Path) -> None:
+    """Quitting while the history is written out: the export ends whole (it runs
+    in a thread, which cannot be stopped) before the history is closed, and
+    nothing of the session starts again afterwards."""
+    from tui.unlock.history import History
+
+    profile = Profile(Settings(), tmp_path / "config.toml", tmp_path / "data", tmp_path / "cache")
+    with History(profile.history_path) as history:
+        done = Item(
+            id=0,
+            link="https://uploaded.net/file/x/a.zip",
+            hoster="uploaded.net",
+            state=ItemState.DONE,
+            created=1.0,
+            updated=1.0,
+            location="https://dl.example/a.zip",
+        )
+        for start in range(0, 60_000, 5_000):
+            history.insert(
+                replace(done, link=f"https://uploaded.net/file/{n}/a.zip")
+                for n in range(start, start + 5_000)
+            )
+    session = Session(profile)
+    await session.open()
+    exporting = asyncio.create_task(session.export(tmp_path / "exports", "stamp"))
+    await asyncio.sleep(0.05)
+    exporting.cancel()  # the user quit: nobody waits for the result any more
+    await session.close()
+    jsonl = tmp_path / "exports" / "linkdeck-stamp.jsonl"
+    assert len(jsonl.read_text().splitlines()) == 60_000
+    assert (
+        len((tmp_path / "exports" / "linkdeck-stamp-links.txt").read_text().splitlines()) == 60_000
+    )
+    session.account_poll.now()
+    session.hosters_poll.within(0)
+    await asyncio.sleep(0.05)
+    assert not session.account_poll.armed and session.account_poll.next_at is None
+    assert [task for task in asyncio.all_tasks() if "poll" in task.get_name()] == []

@@ -7,7 +7,6 @@ of events per turn, and turns keys into its operations.
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import Iterable
 from functools import partial
 from itertools import count
@@ -16,10 +15,10 @@ from typing import TYPE_CHECKING
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
 from tui.core import (
     ActionRefused,
+    HistoryOpened,
     HostersChanged,
     Notice,
     Profile,
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 
     from tui.core.events import Event
     from tui.core.log_file import LogFile
-
-log = logging.getLogger("tui.app")
 
 
 class LinkdeckApp(App[None]):
@@ -97,7 +94,7 @@ class LinkdeckApp(App[None]):
         return self.dashboard
 
     async def on_mount(self) -> None:
-        self.apply_ui_settings()
+        self.apply_ui_settings(self.settings)
         # What the start built lives as long as the app: out of the collector's
         # sight, a full collection during a large paste takes 30 ms, not 100.
         self.call_after_refresh(gc.freeze)
@@ -112,23 +109,25 @@ class LinkdeckApp(App[None]):
         # Not in a worker: a failure here is a bug, and ends in the crash report.
         if self.session.can_connect():
             await self.session.connect()
+            # After the restored items and the first rows on screen were read.
+            self.call_after_refresh(self.session.report_unreadable_rows)
 
     async def on_unmount(self) -> None:
         self._unsubscribe()
         await self.session.close()
 
-    def apply_ui_settings(self) -> None:
-        theme = self.settings.ui.theme
+    def apply_ui_settings(self, settings: Settings) -> None:
+        theme = settings.ui.theme
         self.theme = theme if theme in self.available_themes else "textual-dark"
 
     async def apply_settings(self, settings: Settings) -> None:
         """Settings were saved: use them at once."""
-        await self.session.apply(settings)
-        self.apply_ui_settings()
+        self.apply_ui_settings(settings)
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
         if self.is_screen_installed("help"):
             self.uninstall_screen("help")  # it shows the keys as they were bound
+        await self.session.apply(settings)
 
     # --- the session's events ----------------------------------------------
 
@@ -141,7 +140,7 @@ class LinkdeckApp(App[None]):
         if isinstance(event, Item | ItemRemoved):
             key: object = event.id
         elif isinstance(event, Notice):
-            key = next(self._notice_keys)  # every notice is shown
+            key = ("notice", next(self._notice_keys))  # every notice is shown
         else:
             key = type(event)
         self._pending.pop(key, None)  # the newest goes last, as it came
@@ -160,6 +159,10 @@ class LinkdeckApp(App[None]):
                 )
             elif isinstance(event, SettingsNeeded):
                 self._open_settings(first_run=True)
+            elif isinstance(event, HistoryOpened):
+                self.dashboard.show_event(event)
+                # Drawing the rows is what finds the damaged ones.
+                self.call_after_refresh(self.session.report_unreadable_rows)
             else:
                 self.dashboard.show_event(event)
                 if isinstance(event, HostersChanged):
@@ -167,15 +170,6 @@ class LinkdeckApp(App[None]):
                     # the next list: out of the collector's sight too (a full
                     # collection took 250 ms).
                     self.call_after_refresh(gc.freeze)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker that ended in error: a sentence on screen, the record in the log."""
-        if event.state is not WorkerState.ERROR:
-            return
-        error = event.worker.error
-        log.error("the %s worker failed", event.worker.name, exc_info=error)
-        if isinstance(error, Exception):
-            self.session.report_unexpected(event.worker.name or "background", error)
 
     # --- actions ----------------------------------------------------------
 

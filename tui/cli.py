@@ -120,11 +120,12 @@ def run_headless(args: argparse.Namespace) -> int:
     from tui.commands.common import print_warnings, profile_of, report
     from tui.commands.list_hosters import run_hosters
     from tui.commands.status import run_status
+    from tui.core.log_file import LogFile
     from tui.settings import SettingsError
 
     commands = {"status": run_status, "hosters": run_hosters}
     try:
-        with profile_of(args) as profile:
+        with profile_of(args) as profile, LogFile(profile.log_path, debug=args.debug):
             print_warnings(profile)
             return asyncio.run(commands[args.command](args, profile))
     except (LinkdeckError, SettingsError) as error:

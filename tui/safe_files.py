@@ -17,11 +17,12 @@ import stat
 from pathlib import Path
 from typing import Literal
 
-Purpose = Literal["history", "cache", "exports"]
+Purpose = Literal["history", "cache", "exports", "log"]
 _MOVED_BY: dict[Purpose, str] = {
     "history": "XDG_DATA_HOME",
     "cache": "XDG_CACHE_HOME",
     "exports": "XDG_DATA_HOME",
+    "log": "XDG_STATE_HOME",
 }
 # Every open here: no link at the end, no descriptor leaked to a child, and
 # never blocked by a FIFO put where a file is expected.

@@ -32,14 +32,22 @@ def export_history(history: History, folder: Path, stamp: str) -> ExportResult:
         (jsonl, jsonl_fd), (links, links_fd) = create_numbered(
             folder, f"linkdeck-{stamp}", (".jsonl", "-links.txt"), "exports"
         )
+    except RefusedFile as refused:
+        raise ExportFailed(f"Export refused: {refused}") from None
+    except OSError as error:
+        raise ExportFailed(f"Export failed: {error.strerror}") from None
+    try:
         with (
             os.fdopen(jsonl_fd, "w", encoding="utf-8") as jsonl_fp,
             os.fdopen(links_fd, "w", encoding="utf-8") as links_fp,
         ):
             count = history.export_jsonl(jsonl_fp)
             history.export_links(links_fp)
-    except RefusedFile as refused:
-        raise ExportFailed(f"Export refused: {refused}") from None
-    except OSError as error:
-        raise ExportFailed(f"Export failed: {error.strerror}") from None
+    except BaseException as error:
+        # Half an export looks like a whole one: none is left.
+        for path in (jsonl, links):
+            path.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ExportFailed(f"Export failed: {error.strerror}") from None
+        raise
     return ExportResult(count, jsonl, links, len(history.unreadable_ids))

@@ -36,6 +36,7 @@ class Poll:
         self.armed = False
         """Whether a next run is planned: true from the end of a run until the next."""
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def now(self) -> None:
         """Run at once, ending a run under way (its result is not wanted any more)."""
@@ -53,7 +54,14 @@ class Poll:
         self.next_at = None
         self.armed = False
 
+    def close(self) -> None:
+        """Stop for good: nothing starts it again."""
+        self._closed = True
+        self.stop()
+
     def _restart(self, delay: float) -> None:
+        if self._closed:
+            return
         self.stop()
         self._task = asyncio.create_task(self._loop(delay), name=f"{self.name}-poll")
 

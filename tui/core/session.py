@@ -40,7 +40,7 @@ from tui.core.events import (
 )
 from tui.core.exports import ExportResult, export_history
 from tui.core.item_store import ItemStore
-from tui.core.polls import Poll
+from tui.core.polls import UNEXPECTED_FAILURE_DELAY, Poll
 from tui.core.profile import Profile, client_for
 from tui.core.trust import TrustedHttp
 from tui.disk_cache import load_account, load_hosters, save_account, save_hosters
@@ -128,6 +128,8 @@ class Session:
         self._unreadable_reported = 0
         self._outcomes_due = False
         self._command_client = False
+        self._closed = False
+        self._exports: set[asyncio.Future[ExportResult]] = set()
 
     # --- the stream ---------------------------------------------------------
 
@@ -163,6 +165,9 @@ class Session:
 
     def _spawn(self, coroutine: object, what: str) -> None:
         """Run `coroutine` beside the session; a failure is reported, never lost."""
+        if self._closed:
+            coroutine.close()  # type: ignore[attr-defined]
+            return
         task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
         self._background.add(task)
 
@@ -210,12 +215,13 @@ class Session:
         self.account.show_trend(self.history)
         if not self.settings.is_usable():
             self._emit(SettingsNeeded())
-            self.report_unreadable_rows()
 
     def can_connect(self) -> bool:
         return self.settings.is_usable() and self.history is not None
 
     def _connect_soon(self) -> None:
+        if self._closed or self._command_client:
+            return  # a command does not reconnect: it reports and ends
         if self._connecting is not None and not self._connecting.done():
             return  # the connect under way reads the settings and the CA file
         self._connecting = asyncio.create_task(self.connect(), name="connect")
@@ -249,13 +255,20 @@ class Session:
         return self.engine
 
     async def close(self) -> None:
-        self.account_poll.stop()
-        self.hosters_poll.stop()
+        """End every task of the session, then the engine, the history and the
+        connections. Nothing new starts once it has begun."""
+        self._closed = True
+        self._unsubscribe_engine()
+        self.account_poll.close()
+        self.hosters_poll.close()
+        self.trust.stop_watching()
         tasks = [task for task in self._background if not task.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._unsubscribe_engine()
+        # An export runs in a thread, which cannot be cancelled: it ends first,
+        # whole, before the history it reads is closed.
+        await asyncio.gather(*self._exports, return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop()
         if self.history is not None:
@@ -332,6 +345,8 @@ class Session:
         self._connect_soon()
 
     def _watch_ca_file(self) -> None:
+        if self._closed or self._command_client:
+            return
         self.trust.watch(self.settings.api.ca_file)
 
     # --- polls --------------------------------------------------------------
@@ -354,6 +369,11 @@ class Session:
             delay = self.account_poll.backoff(self.settings.refresh.max_backoff)
             self._account_failed(error, retry_at=self.clock.now() + delay)
             return delay
+        except Exception as error:
+            # Not "refreshing…" for ever: the poll reports it and tries again later.
+            retry_at = self.clock.now() + UNEXPECTED_FAILURE_DELAY
+            self.account.failed(f"unexpected {type(error).__name__}, see the log", retry_at)
+            raise
         at = self.clock.now()
         await asyncio.to_thread(save_account, cache, account, at)
         self.trust.stop_watching()
@@ -464,7 +484,7 @@ class Session:
 
     def _show_outcomes(self) -> None:
         self._outcomes_due = False
-        if self.history is not None:
+        if self.history is not None and not self._closed:
             self._emit(HosterOutcomes(self.history.hoster_outcomes()))
 
     # --- operations ---------------------------------------------------------
@@ -515,8 +535,14 @@ class Session:
                 yield item
 
     async def export(self, folder: Path, stamp: str) -> ExportResult:
-        """Export the history beside `folder` (off the event loop); raises
-        ActionRefused saying why it could not."""
-        if self.history is None:
+        """Export the history into `folder`, off the event loop; raises
+        ActionRefused when there is no history, ExportFailed saying why it failed."""
+        if self.history is None or self._closed:
             raise ActionRefused("The unlock history is not open")
-        return await asyncio.to_thread(export_history, self.history, folder, stamp)
+        export = asyncio.ensure_future(
+            asyncio.to_thread(export_history, self.history, folder, stamp)
+        )
+        self._exports.add(export)
+        export.add_done_callback(self._exports.discard)
+        # Whoever asked may stop waiting; the export goes on to its end.
+        return await asyncio.shield(export)

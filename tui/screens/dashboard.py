@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
 
 from tui.core import (
     AccountChanged,
@@ -184,6 +185,12 @@ class DashboardScreen(Screen[None]):
             self.query_one("#hoster-table").focus()
         elif isinstance(focused, Input) and focused.id == "links":
             self.query_one("#log").focus()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this screen that failed: one sentence, the record in the log."""
+        error = event.worker.error
+        if event.state is WorkerState.ERROR and isinstance(error, Exception):
+            self.session.report_unexpected(event.worker.name or "background", error)
 
     # --- what the session tells ---------------------------------------------
 

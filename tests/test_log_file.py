@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -36,22 +37,18 @@ def log_of(tmp_path: Path) -> Path:
     return tmp_path / "xdg_state_home" / "linkdeck" / "linkdeck.log"
 
 
+def linkdeck(tmp_path: Path, emulator: Emulator, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The command with `args`, against `emulator` as LOGIN, the PIN from the environment."""
+    where = ("--api-url", emulator.url, "--login", LOGIN)
+    return run_linkdeck(tmp_path, *args, *where, LINKDECK_PASSWORD=PIN)
+
+
 def leaked(data: bytes) -> list[bytes]:
     return [form for form in forms(PIN) if form in data]
 
 
 def test_debug_writes_the_requests_without_the_pin(tmp_path: Path, emulator: Emulator) -> None:
-    result = run_linkdeck(
-        tmp_path,
-        "--debug",
-        "unlock",
-        "--api-url",
-        emulator.url,
-        "--login",
-        LOGIN,
-        LINK,
-        LINKDECK_PASSWORD=PIN,
-    )
+    result = linkdeck(tmp_path, emulator, "--debug", "unlock", LINK)
     assert result.returncode == 0, result.stderr
     log = log_of(tmp_path)
     data = log.read_bytes()
@@ -64,9 +61,7 @@ def test_debug_writes_the_requests_without_the_pin(tmp_path: Path, emulator: Emu
 
 
 def test_without_debug_the_steps_are_not_written(tmp_path: Path, emulator: Emulator) -> None:
-    result = run_linkdeck(
-        tmp_path, "unlock", "--api-url", emulator.url, "--login", LOGIN, LINK, LINKDECK_PASSWORD=PIN
-    )
+    result = linkdeck(tmp_path, emulator, "unlock", LINK)
     assert result.returncode == 0, result.stderr
     log = log_of(tmp_path)
     assert not log.exists() or b"HTTP Request" not in log.read_bytes()
@@ -75,17 +70,7 @@ def test_without_debug_the_steps_are_not_written(tmp_path: Path, emulator: Emula
 def test_an_unwritable_place_costs_nothing(tmp_path: Path, emulator: Emulator) -> None:
     """The state directory is a file: the command works, and says nothing of the log."""
     (tmp_path / "xdg_state_home").write_text("not a folder")
-    result = run_linkdeck(
-        tmp_path,
-        "--debug",
-        "unlock",
-        "--api-url",
-        emulator.url,
-        "--login",
-        LOGIN,
-        LINK,
-        LINKDECK_PASSWORD=PIN,
-    )
+    result = linkdeck(tmp_path, emulator, "--debug", "unlock", LINK)
     assert result.returncode == 0, result.stderr
     assert b"Traceback" not in result.stderr and b"Logging error" not in result.stderr
 
@@ -165,32 +150,14 @@ def test_a_fifo_at_the_log_costs_nothing(tmp_path: Path, emulator: Emulator) -> 
     folder = tmp_path / "xdg_state_home" / "linkdeck"
     folder.mkdir(parents=True)
     os.mkfifo(folder / "linkdeck.log")
-    result = run_linkdeck(
-        tmp_path,
-        "--debug",
-        "status",
-        "--api-url",
-        emulator.url,
-        "--login",
-        LOGIN,
-        LINKDECK_PASSWORD=PIN,
-    )
+    result = linkdeck(tmp_path, emulator, "--debug", "status")
     assert result.returncode == 0, result.stderr
     assert b"premium" in result.stdout and result.stderr == b""
 
 
 def test_status_and_hosters_take_debug_too(tmp_path: Path, emulator: Emulator) -> None:
     for command in ("status", "hosters"):
-        result = run_linkdeck(
-            tmp_path,
-            command,
-            "--debug",
-            "--api-url",
-            emulator.url,
-            "--login",
-            LOGIN,
-            LINKDECK_PASSWORD=PIN,
-        )
+        result = linkdeck(tmp_path, emulator, command, "--debug")
         assert result.returncode == 0, result.stderr
         data = log_of(tmp_path).read_bytes()
         assert f"method={'accountstatus' if command == 'status' else 'hosterlist'}".encode() in data

@@ -312,3 +312,19 @@ def test_emulator_command_with_a_bad_scenario_exits_2(env: dict[str, str], tmp_p
     result = linkdeck(env, "emulator", "--port", "0", "--scenario", str(scenario))
     line = one_sentence(result, 2)
     assert "scenario" in line
+
+
+@pytest.mark.parametrize("named_by", ["--config", "LINKDECK_CONFIG"])
+@pytest.mark.parametrize("command", ["status", "hosters", "unlock"])
+def test_a_config_file_named_but_missing_is_said(
+    env: dict[str, str], tmp_path: Path, named_by: str, command: str
+) -> None:
+    """Not read as an empty config ("no API URL is configured"): the name is likely mistyped."""
+    missing = tmp_path / "no" / "such" / "file.toml"
+    args = [command, *(["https://uploaded.net/file/abcd1234/a.zip"] if command == "unlock" else [])]
+    if named_by == "--config":
+        result = linkdeck(env, *args, "--config", str(missing))
+    else:
+        result = linkdeck({**env, "LINKDECK_CONFIG": str(missing)}, *args)
+    line = one_sentence(result, 2)
+    assert line == f"linkdeck: {missing}: does not exist (named by {named_by})"

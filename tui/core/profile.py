@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from tui.api import Credentials
 from tui.settings import (
+    CONFIG_ENV,
     ApiSettings,
     Settings,
     SettingsError,
@@ -84,6 +85,10 @@ def open_profile(
     """
     if not demo:
         path = config_path(config, env)
+        named_by = "--config" if config else CONFIG_ENV if env.get(CONFIG_ENV) else None
+        if named_by and not (path.exists() or path.is_symlink()):
+            # Not the defaults, as for a first run: the name is likely mistyped.
+            raise SettingsError(f"does not exist (named by {named_by})", path=path)
         loaded = load_settings(path, env, overrides)
         yield Profile(
             loaded.settings,

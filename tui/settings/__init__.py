@@ -28,11 +28,12 @@ from .model import (
     setting_fields,
 )
 from .password import resolve_password
-from .paths import cache_dir, config_path, data_dir, state_dir
+from .paths import CONFIG_ENV, cache_dir, config_path, data_dir, state_dir
 from .save import save_settings
 from .validate import settings_from_dict, settings_to_dict, validate
 
 __all__ = [
+    "CONFIG_ENV",
     "ENV_OVERRIDES",
     "ApiSettings",
     "LoadResult",

@@ -275,6 +275,10 @@ def test_emulator_command_serves_until_signalled(
         line = proc.stdout.readline()
         assert line == f"linkdeck emulator listening on http://127.0.0.1:{port}/pm-api/v1.php\n"
         assert URL_LINE.fullmatch(line.strip())
+        # Then who can log in: the demo accounts, each with its PIN.
+        accounts = proc.stdout.readline()
+        assert accounts.startswith("accounts: 111111111 (PIN 1111, premium), 222222222 (PIN 2222")
+        assert "555555555 (PIN 5555, premium, no fair use left)" in accounts
         response = httpx.get(
             f"http://127.0.0.1:{port}/pm-api/v1.php",
             params={
@@ -328,3 +332,22 @@ def test_a_config_file_named_but_missing_is_said(
         result = linkdeck({**env, "LINKDECK_CONFIG": str(missing)}, *args)
     line = one_sentence(result, 2)
     assert line == f"linkdeck: {missing}: does not exist (named by {named_by})"
+
+
+@pytest.mark.parametrize("command", ["status", "hosters", "unlock", "emulator"])
+def test_a_bad_flag_shows_the_usage_of_its_command(env: dict[str, str], command: str) -> None:
+    result = linkdeck(env, command, "--bogus", *(["x"] if command == "unlock" else []))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: linkdeck {command} "), result.stderr
+    assert result.stderr.endswith(f"linkdeck {command}: error: unrecognized arguments: --bogus\n")
+
+
+@pytest.mark.parametrize("command", ["status", "hosters", "unlock", "emulator"])
+def test_every_option_says_what_it_does(env: dict[str, str], command: str) -> None:
+    """In `--help`, each option's line (or the line under it) has a description."""
+    result = linkdeck(env, command, "--help")
+    lines = result.stdout.split("options:", 1)[1].strip("\n").splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("  -"):
+            said = line.strip().split("  ", 1)[1:] or [lines[number + 1].strip()]
+            assert said[0].strip() and not said[0].startswith("-"), line

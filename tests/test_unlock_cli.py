@@ -87,8 +87,14 @@ def test_temporary_failure_is_reported_waiting_or_failed_with_no_retry(
     waiting = unlock(env, "--demo", "--json", BUSY)
     assert waiting.returncode == 1
     assert json.loads(waiting.stdout)["state"] == "waiting"
+    # Where it goes from here: it stays queued, for the dashboard or the next run.
+    assert waiting.stderr == (
+        "linkdeck: 1 link(s) wait for a retry and stay queued: the dashboard, or linkdeck"
+        " unlock given them again, sends them when it is time (--wait waits here)\n"
+    )
     failed = unlock(env, "--demo", "--json", "--no-retry", BUSY)
     assert failed.returncode == 1
+    assert failed.stderr == ""
     assert (json.loads(failed.stdout)["state"], json.loads(failed.stdout)["status"]) == (
         "failed",
         503,

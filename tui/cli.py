@@ -46,7 +46,8 @@ def port_number(text: str) -> int:
     return port
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser, and the parser of each command by its name."""
     parser = argparse.ArgumentParser(
         prog="linkdeck",
         description="Terminal dashboard for a multi-hoster premium link service.",
@@ -76,10 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_options(unlock, suppress=True)
 
     emulator = commands.add_parser("emulator", help="serve the legacy API locally")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=port_number, default=8765)
-    emulator.add_argument("--latency-ms", type=int, metavar="N")
-    emulator.add_argument("--scenario", metavar="FILE", help="scenario TOML file")
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    emulator.add_argument(
+        "--port", type=port_number, default=8765, help="port to listen on, 0 for any free one"
+    )
+    emulator.add_argument(
+        "--latency-ms", type=int, metavar="N", help="answer every request N ms late"
+    )
+    emulator.add_argument(
+        "--scenario", metavar="FILE", help="accounts, hosters and faults from a TOML file"
+    )
     emulator.add_argument(
         "--tls",
         action="store_true",
@@ -90,7 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="with --tls, write the CA certificate here (default: a temporary file)",
     )
-    return parser
+    return parser, dict(commands.choices)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; an unknown one is told with the usage of the command it
+    was given to, not the top level's."""
+    parser, commands = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        owner = commands.get(args.command, parser)
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     if args.command == "emulator":
         from tui.commands.serve_emulator import run_emulator
 

@@ -41,7 +41,8 @@ def run_emulator(args: argparse.Namespace) -> ExitCode:
     try:
         with _ca_file(emulator, args.ca_out) as ca_file:
             trust = f" (its CA certificate: {plain(str(ca_file))})" if ca_file else ""
-            print(f"linkdeck emulator listening on {emulator.url}{trust}", flush=True)
+            print(f"linkdeck emulator listening on {emulator.url}{trust}")
+            print(accounts_line(emulator), flush=True)
             stop.wait()
     except OSError as error:
         where = plain(str(error.filename or args.ca_out or "a temporary file"))
@@ -51,6 +52,17 @@ def run_emulator(args: argparse.Namespace) -> ExitCode:
     finally:
         emulator.stop()
     return ExitCode.OK
+
+
+def accounts_line(emulator: Emulator) -> str:
+    """The accounts to log in as, each with its PIN (they are the emulator's own)."""
+    accounts = [
+        f"{plain(account.login, 40)} (PIN {plain(account.pin, 40)}, {plain(account.type, 20)}"
+        + (", no fair use left" if account.fairuse_left <= 0 else "")
+        + ")"
+        for account in emulator.scenario.accounts
+    ]
+    return "accounts: " + (", ".join(accounts) or "none")
 
 
 @contextlib.contextmanager

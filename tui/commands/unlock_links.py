@@ -118,6 +118,14 @@ async def run_unlock(
     final = [engine.items[item_id] for item_id in ids if item_id in engine.items]
     unreadable = len(history.unreadable_ids)
     printer.print_rest(final)
+    mine = [item for item in final if not engine.held_elsewhere(item)]
+    left = sum(item.state in (ItemState.WAITING, ItemState.HELD) for item in mine)
+    if left and not engine.pause_reason:
+        print(
+            f"linkdeck: {left} link(s) wait for a retry and stay queued: the dashboard, or"
+            " linkdeck unlock given them again, sends them when it is time (--wait waits here)",
+            file=err,
+        )
     if unreadable:
         print(f"linkdeck: warning: {unreadable_sentence(unreadable)}", file=err)
     if engine.pause_reason:

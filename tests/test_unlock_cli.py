@@ -155,3 +155,23 @@ def test_unreachable_service_exits_4(env: dict[str, str], tmp_path: Path) -> Non
 def test_no_link_is_a_usage_error(env: dict[str, str]) -> None:
     assert unlock(env, "--demo", "no links here").returncode == 2
     assert unlock(env, "--demo", "--wait", "--no-retry", GOOD).returncode == 2
+
+
+def test_lines_without_a_link_and_repeated_links_are_said(env: dict[str, str]) -> None:
+    text = f"my downloads:\n{GOOD}\n\nsee {GOOD} again\nnot a link either\n"
+    result = unlock(env, "--demo", "--json", "-", stdin=text)
+    assert [json.loads(line)["state"] for line in result.stdout.splitlines()] == ["done"]
+    assert result.stderr.splitlines() == [
+        "linkdeck: 2 line(s) hold no http(s) link and were skipped: my downloads:;"
+        " not a link either",
+        f"linkdeck: 1 link(s) were given more than once and are sent once: {GOOD}",
+    ]
+    assert result.returncode == 1  # input that was no link is no success
+
+
+def test_a_repeated_link_alone_is_no_failure(env: dict[str, str]) -> None:
+    result = unlock(env, "--demo", GOOD, GOOD)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"linkdeck: 1 link(s) were given more than once and are sent once: {GOOD}\n"
+    )

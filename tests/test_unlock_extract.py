@@ -69,3 +69,31 @@ def test_never_raises_and_only_returns_http_links(text: str) -> None:
     for link in extract_links(text):
         assert link.lower().startswith(("http://", "https://"))
         assert not any(char.isspace() for char in link)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "https://a.example/x",
+                "http://b.example/y?z=1",
+                "word",
+                "",
+                "  ",
+                "<https://a.example/x>,",
+                "ftp://c.example/f",
+                "\t",
+            ]
+        ),
+        max_size=30,
+    )
+)
+def test_a_paste_is_read_as_extract_links_reads_it(pieces: list[str]) -> None:
+    from tui.unlock.extract import read_pasted
+
+    text = "\n".join(" ".join(pieces[i : i + 3]) for i in range(0, len(pieces), 3))
+    pasted = read_pasted(text)
+    assert pasted.links == extract_links(text)
+    assert all(not extract_links(line) and line.strip() for line in pasted.not_links)
+    assert len(pasted.repeated) == len(set(pasted.repeated))
+    assert set(pasted.repeated) <= set(pasted.links)

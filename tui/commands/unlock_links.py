@@ -32,8 +32,8 @@ from tui.unlock import (
     Item,
     ItemState,
     UnlockEngine,
-    extract_links,
 )
+from tui.unlock.extract import PastedText, read_pasted
 from tui.unlock.history import HistoryDamaged, unreadable_sentence
 from tui.unlock.policy import LOGIN_FAILED
 from tui.untrusted import plain
@@ -85,9 +85,11 @@ async def run_unlock(
     except NotText as error:
         print(f"linkdeck: {error}", file=err)
         return ExitCode.USAGE
-    if not extract_links(text):
+    pasted = read_pasted(text)
+    if not pasted.links:
         print("linkdeck: no http(s) link given", file=err)
         return ExitCode.USAGE
+    say_what_was_left_out(pasted, err)
     session = Session(profile, clock=clock, log_file=log_file)
     printer = Printer(out, args.json)
     session.subscribe(printer.on_event)
@@ -159,7 +161,29 @@ async def run_unlock(
         removed = len(ids) - len(final)
         print(f"linkdeck: {removed} link(s) were removed from the history meanwhile", file=err)
         return ExitCode.FAILED
-    return exit_code(final, engine.pause_reason)
+    code = exit_code(final, engine.pause_reason)
+    # Input that was no link is a failure too: a script must not take it for done.
+    return max(code, ExitCode.FAILED) if pasted.not_links else code
+
+
+def say_what_was_left_out(pasted: PastedText, err: TextIO) -> None:
+    """Lines that hold no link, and links given twice, each said in one line."""
+    if pasted.not_links:
+        shown = "; ".join(plain(line, 80) for line in pasted.not_links[:3])
+        more = f" and {len(pasted.not_links) - 3} more" if len(pasted.not_links) > 3 else ""
+        print(
+            f"linkdeck: {len(pasted.not_links)} line(s) hold no http(s) link and were"
+            f" skipped: {shown}{more}",
+            file=err,
+        )
+    if pasted.repeated:
+        shown = ", ".join(plain(link, 120) for link in pasted.repeated[:3])
+        more = f" and {len(pasted.repeated) - 3} more" if len(pasted.repeated) > 3 else ""
+        print(
+            f"linkdeck: {len(pasted.repeated)} link(s) were given more than once and are"
+            f" sent once: {shown}{more}",
+            file=err,
+        )
 
 
 class NotText(ValueError):

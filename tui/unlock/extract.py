@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from tui.untrusted import plain, storable
@@ -58,3 +59,35 @@ def _balanced_closer(link: str) -> bool:
     """True when the closing bracket ending `link` belongs to it, as in `/wiki/A_(b)`."""
     opener = _CLOSERS.get(link[-1])
     return opener is not None and link.count(opener) >= link.count(link[-1])
+
+
+@dataclass
+class PastedText:
+    """What a paste held: its links, and what was left out of it."""
+
+    links: list[str] = field(default_factory=list)
+    not_links: list[str] = field(default_factory=list)
+    """The lines that hold no link, stripped."""
+    repeated: list[str] = field(default_factory=list)
+    """Links given again after their first time, once each."""
+
+
+def read_pasted(text: str) -> PastedText:
+    """Sort `text` line by line as `extract_links` reads it: links, lines with
+    no link, links given more than once."""
+    pasted = PastedText()
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for line in text.splitlines():
+        found = [_clean(token) for token in line.split()]
+        links = [link for link in found if link]
+        if not links and line.strip():
+            pasted.not_links.append(line.strip())
+        for link in links:
+            if link not in seen:
+                seen.add(link)
+                pasted.links.append(link)
+            elif link not in repeated:
+                repeated.add(link)
+                pasted.repeated.append(link)
+    return pasted

@@ -56,7 +56,7 @@ _FIRST_RUN_INTRO = (
 )
 _KEYMAP_NOTE = (
     "Key bindings are edited in the config file, in its [keymap] table: binding id = keys, "
-    'e.g. unlock = "u". The help screen (?) lists the binding ids.'
+    'e.g. copy-link = "ctrl+y". The help screen (?) lists the binding ids.'
 )
 
 

@@ -30,7 +30,7 @@ from .model import (
 from .password import resolve_password
 from .paths import CONFIG_ENV, cache_dir, config_path, data_dir, state_dir
 from .save import save_settings
-from .validate import settings_from_dict, settings_to_dict, validate
+from .validate import keymap_warnings, settings_from_dict, settings_to_dict, validate
 
 __all__ = [
     "CONFIG_ENV",
@@ -50,6 +50,7 @@ __all__ = [
     "config_path",
     "data_dir",
     "find_line",
+    "keymap_warnings",
     "load_settings",
     "resolve_password",
     "save_settings",

@@ -146,7 +146,7 @@ class Settings:
     keymap: Mapping[str, str] = field(
         default_factory=dict,
         hash=False,
-        metadata={"help": 'Key bindings by binding id, e.g. unlock = "u"'},
+        metadata={"help": 'Key bindings by binding id, e.g. copy-link = "ctrl+y"'},
     )
     overrides: Mapping[str, Override] = field(
         default_factory=dict, repr=False, compare=False, hash=False

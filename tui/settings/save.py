@@ -29,7 +29,7 @@ _TITLES = {
     "unlock": "The unlock queue and its retry policy (delays in seconds).",
     "warnings": "When to warn about the account.",
     "ui": "Look and input.",
-    "keymap": 'Key bindings by binding id, e.g. unlock = "u" (see the help screen for ids).',
+    "keymap": 'Key bindings by binding id, e.g. copy-link = "ctrl+y" (the help lists the ids).',
 }
 
 

@@ -8,7 +8,8 @@ are checked here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,3 +158,25 @@ def settings_to_dict(settings: Settings) -> dict[str, dict[str, Any]]:
         }
     data[KEYMAP] = dict(settings.keymap)
     return data
+
+
+def keymap_warnings(settings: Settings, binding_ids: Iterable[str], path: Path) -> list[str]:
+    """A sentence for each `[keymap]` entry that names no binding (with its line
+    in the file at `path` and the closest id): such an entry changes nothing."""
+    known = list(binding_ids)
+    unknown = [name for name in settings.keymap if name not in known]
+    if not unknown:
+        return []
+    try:
+        text: str | None = path.read_text("utf-8")
+    except (OSError, UnicodeError):
+        text = None
+    problems = [
+        SettingsError(
+            f"keymap.{name} names no key binding, so it changes nothing",
+            key=f"keymap.{name}",
+            hint=did_you_mean(name, known) or "the help screen (?) lists the binding ids",
+        )
+        for name in unknown
+    ]
+    return [str(problem) for problem in locate(problems, path, text)]

@@ -23,6 +23,8 @@ import pytest
 import tui
 
 ROOT = Path(tui.__file__).parent
+PYPROJECT = Path(__file__).parents[1] / "pyproject.toml"
+"""The contracts' file: the checkout's, wherever `tui` was installed from."""
 HEADLESS = ["tui.core", "tui.api", "tui.unlock", "tui.emulator", "tui.settings"]
 FORBIDDEN = "textual"
 
@@ -150,7 +152,7 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
             "import sys; from importlinter.cli import lint_imports_command;"
             " sys.exit(lint_imports_command())",
             "--config",
-            str(ROOT.parent / "pyproject.toml"),
+            str(PYPROJECT),
             "--no-cache",
         ],
         capture_output=True,

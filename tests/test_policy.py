@@ -9,12 +9,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import tui
 from tui.api.errors import STATUS_ERRORS
 from tui.settings import UnlockSettings
 from tui.unlock.policy import RULES, StatusRow, holds_hoster, markdown_table, status_rows
 
-ROOT = Path(tui.__file__).parent.parent
+ROOT = Path(__file__).parents[1]
+"""The checkout, wherever `tui` was installed from."""
 DEFAULTS = UnlockSettings()
 
 

@@ -284,7 +284,8 @@ async def test_a_crash_from_the_settings_form_shows_no_pin(
     if depth == "test":
         monkeypatch.setattr("tui.screens.settings_form.ApiClient", boom)
     else:
-        monkeypatch.setattr("tui.core.session.UnlockEngine", boom)
+        # The session imports the engine when it first connects.
+        monkeypatch.setattr("tui.unlock.engine.UnlockEngine", boom)
     profile = Profile(Settings(), tmp_path / "config.toml", tmp_path / "data", tmp_path / "cache")
     app = LinkdeckApp(profile)
     with pytest.raises(RuntimeError) as caught:

@@ -12,6 +12,7 @@ from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -77,9 +78,15 @@ class LinkdeckApp(App[None]):
     ) -> None:
         super().__init__()
         self.session = Session(profile, clock=clock, http=http, log_file=log_file)
+        # What the first frame shows, the cached account and hoster list, is read
+        # now; the history, the hosters' matcher and the network come after it.
+        self.session.read_cache()
         self.dashboard = DashboardScreen(self.session)
         self._pending: dict[object, Event] = {}
         self._notice_keys = count()
+        self._held_input: list[events.Key | events.Paste] | None = []
+        """Keys and pastes that came before the dashboard's later parts were
+        mounted (`DashboardScreen.build`); None once they are."""
         self._unsubscribe = self.session.subscribe(self._session_event)
         if profile.settings.keymap:
             self.set_keymap(dict(profile.settings.keymap))
@@ -95,15 +102,36 @@ class LinkdeckApp(App[None]):
 
     async def on_mount(self) -> None:
         self.apply_ui_settings(self.settings)
+        self.call_after_refresh(self._after_first_frame)
+        # The dashboard composes in its own task: the first frame waits for it,
+        # and for nothing else (Textual holds that frame until this returns).
+        # It shows what is cached; the rest comes right after it.
+        await self.dashboard._mounted_event.wait()
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        # A worker: the screen is drawn while the history opens.
+        self.run_worker(self._open(), name="open", exit_on_error=True)
+
+    async def _open(self) -> None:
+        await self.dashboard.build()
+        held, self._held_input = self._held_input or [], None
+        for event in held:
+            self.post_message(event)
+        await self.session.open()
+        # After the frame that shows the history: what is cached shows before
+        # the network is touched.
+        self.call_after_refresh(self._connect_first)
+
+    @staticmethod
+    def _after_first_frame() -> None:
         # What the start built lives as long as the app: out of the collector's
         # sight, a full collection during a large paste takes 30 ms, not 100.
-        self.call_after_refresh(gc.freeze)
-        # The dashboard composes in its own task: on a busy machine the history
-        # opens before its tables exist (NoMatches '#hoster-table').
-        await self.dashboard._mounted_event.wait()
-        await self.session.open()
-        # After the first frame: what is cached shows before the network is touched.
-        self.call_after_refresh(self._connect_first)
+        # `linkdeck` starts the dashboard with the collector off: frozen before it
+        # is back, the start's 60,000 objects are never scanned (a pass would
+        # take 20 ms to find some 1,500 garbage ones, frozen with the rest).
+        gc.freeze()
+        gc.enable()
 
     async def _connect_first(self) -> None:
         # Not in a worker: a failure here is a bug, and ends in the crash report.
@@ -111,6 +139,15 @@ class LinkdeckApp(App[None]):
             await self.session.connect()
             # After the restored items and the first rows on screen were read.
             self.call_after_refresh(self.session.report_unreadable_rows)
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._held_input is not None and isinstance(event, events.Key | events.Paste):
+            # Typed ahead, a key waits for the dashboard's later parts (a few
+            # tens of milliseconds after the first frame): it then goes where it
+            # would have gone, a paste into the input it was meant for.
+            self._held_input.append(event)
+            return
+        await super().on_event(event)
 
     async def on_unmount(self) -> None:
         self._unsubscribe()

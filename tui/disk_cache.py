@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -90,6 +90,30 @@ def load_hosters(path: Path) -> tuple[HosterList, float] | None:
     """The cached list and when it was fetched, or None if there is no usable
     cache; RefusedFile if it is a symbolic link or not a regular file."""
     return _read(path, parse_hoster_list)
+
+
+@dataclass(frozen=True)
+class CachedStart:
+    """What a start shows before the network answers: each cache as read, or
+    why it was refused (None: no usable cache)."""
+
+    hosters: HosterList | RefusedFile | None
+    account: tuple[AccountStatus, float] | RefusedFile | None
+
+
+def read_cache(hosters_path: Path, account_path: Path) -> CachedStart:
+    """The cached hoster list and account (with when it was fetched)."""
+    try:
+        hosters = load_hosters(hosters_path)
+    except RefusedFile as refused:
+        listed: HosterList | RefusedFile | None = refused
+    else:
+        listed = hosters[0] if hosters is not None else None
+    try:
+        account: tuple[AccountStatus, float] | RefusedFile | None = load_account(account_path)
+    except RefusedFile as refused:
+        account = refused
+    return CachedStart(listed, account)
 
 
 def _read(path: Path, parse: Callable[[int, bytes], T]) -> tuple[T, float] | None:

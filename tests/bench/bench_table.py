@@ -83,10 +83,12 @@ class VirtualHosters(App[None]):
     def compose(self) -> ComposeResult:
         yield HostersRegion(time.time, id="hosters")
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        region = self.query_one(HostersRegion)
+        await region.build()  # the filter's input, which the dashboard mounts after its first frame
         # No matcher: the filter text is never a link here, and compiling
         # 100,000 patterns would only slow the set-up.
-        self.query_one(HostersRegion).set_hosters(self.hosters, HosterMatcher(()))
+        region.set_hosters(self.hosters, HosterMatcher(()))
 
     def shown(self) -> int:
         return self.query_one("#hoster-table", VirtualTable).row_count
@@ -232,10 +234,12 @@ class LogApp(App[None]):
     def compose(self) -> ComposeResult:
         yield UnlockRegion(time.time, self.store, id="unlock")
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        region = self.query_one(UnlockRegion)
+        await region.build()  # the log's parts, which the dashboard mounts after its first frame
         self.history = History(self.path)
         self.store.use(self.history)
-        self.query_one(UnlockRegion).load_history()
+        region.load_history()
         self.query_one("#log").focus()
 
     def on_unmount(self) -> None:

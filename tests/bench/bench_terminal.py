@@ -7,7 +7,8 @@ Every figure prints as a row `figure | value | budget | pass/fail`. The
 emulator runs in this process (on loopback), so its counters tell how many
 refreshes the dashboard made; the dashboard is `python -m tui --config FILE`
 from this checkout, with its XDG directories in a temporary folder so the
-hoster cache persists between its starts, as it would for a user.
+hoster cache persists between its starts, as it would for a user. Every
+program started here loads cached bytecode, as an installed one does.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ HOSTER_TEXT = b"1fichier.com"
 HELP_TEXT = b"esc to close"
 MINIMAL_APP = Path(__file__).resolve().parent / "minimal_app.py"
 KB, MB = 1024, 1024 * 1024
+START_BUDGET = 1.3
+"""The dashboard's first frame comes within this many times the minimal app's."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Bench:
         self._refill.start()
         self._count = 0
         self.cache_dir: Path | None = None
+        self.pycache = tmp / "pycache"
 
     def close(self) -> None:
         self._stop.set()
@@ -130,6 +134,11 @@ class Bench:
         self._count += 1
         root = self.tmp / f"profile-{self._count}"
         env = bench_env(root, {"LINKDECK_PASSWORD": PIN})
+        # Cached bytecode, as an installed program has (pip compiles it): run
+        # from a checkout with PYTHONDONTWRITEBYTECODE, the dashboard would
+        # compile its modules at every start, the minimal app its 28 lines.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
         if self.cache_dir is not None:
             shutil.copytree(self.cache_dir, root / "cache" / "linkdeck")
         if history is not None:
@@ -183,6 +192,9 @@ def minimal_first_frame(bench: Bench) -> float:
 
 
 def bench_start(bench: Bench) -> list[Row]:
+    # Each program once before: both start from cached bytecode (warm_cache
+    # started the dashboard).
+    minimal_first_frame(bench)
     ours, minimal = [], []
     for _ in range(bench.sizes.starts):  # interleaved, so drifts hit both alike
         minimal.append(minimal_first_frame(bench))
@@ -193,8 +205,8 @@ def bench_start(bench: Bench) -> list[Row]:
             Row(
                 "start to first frame with account and cached hosters",
                 f"{a:.2f} s = {a / b:.2f}x minimal app ({b:.2f} s), median of {len(ours)}",
-                "<= 1.3x",
-                a / b <= 1.3,
+                f"<= {START_BUDGET}x",
+                a / b <= START_BUDGET,
             )
         )
     ]

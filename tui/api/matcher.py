@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import re2
-
 from tui.api.models import Hoster
 
 # JavaScript/PCRE syntax that Python's `re` spells differently.
@@ -42,6 +40,8 @@ class _Pattern:
 
     def matches(self, url: str, options: Any, invalid: list[InvalidPattern]) -> bool:
         if self._compiled is None:
+            import re2
+
             try:
                 self._compiled = re2.compile(self.source, options)
             except re2.error as exc:  # parsed, but too large to compile
@@ -68,6 +68,10 @@ class HosterMatcher:
     _elsewhere: list[tuple[Any, list[Hoster]]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.hosters:
+            return  # nothing to compile: RE2 is imported with the first list
+        import re2
+
         self._options = options = re2.Options()
         options.case_sensitive = False
         options.log_errors = False  # a bad pattern is counted, not printed on stderr
@@ -119,6 +123,8 @@ class HosterMatcher:
     def _sets(self, patterns: list[tuple[str, Hoster]]) -> list[tuple[Any, list[Hoster]]]:
         """re2.Sets answering for `patterns`; halves of them when RE2 finds a Set too
         large, down to single patterns, which the invalid ones count."""
+        import re2
+
         compiled = re2.Set.MatchSet(self._options)
         for pattern, _ in patterns:
             compiled.Add(pattern)
@@ -142,6 +148,8 @@ class _PatternCheck:
 
     def error(self, pattern: str) -> str | None:
         """None when RE2 takes `pattern`, else its reason."""
+        import re2
+
         if self._set is None or self._count >= _SET_SIZE:
             self._set, self._count = re2.Set.MatchSet(self._options), 0
         try:

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from tui.api import AccountStatus
 from tui.core.events import AccountChanged, AccountView, Connection, Event, FairUseTrend, Notice
 from tui.formatting import days_left, percent
 from tui.settings import WarningSettings
 from tui.unlock.clock import Clock
-from tui.unlock.history import History, HistoryWriteError
+
+if TYPE_CHECKING:
+    from tui.unlock.history import History
 
 FAIRUSE_SERIES_SECONDS = 7 * 86400
 FAIRUSE_SAMPLE_SECONDS = 600.0
@@ -70,6 +73,8 @@ class AccountWatch:
         if left is not None:
             self._warn_once("expiry", expiring, f"The account expires in {max(int(left), 0)} days")
         if history is not None and self._fairuse_sample_due(at, account.fairuse_left):
+            from tui.unlock.history import HistoryWriteError
+
             with suppress(HistoryWriteError):  # one sample fewer in the trend
                 history.record_fairuse(at, account.fairuse_left)
             self.show_trend(history)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.safe_files import RefusedFile, create_numbered
-from tui.unlock.history import History
+
+if TYPE_CHECKING:
+    from tui.unlock.history import History
 
 
 class ExportFailed(Exception):

@@ -43,18 +43,10 @@ from tui.core.item_store import ItemStore
 from tui.core.polls import UNEXPECTED_FAILURE_DELAY, Poll
 from tui.core.profile import Profile, client_for
 from tui.core.trust import TrustedHttp
-from tui.disk_cache import load_account, load_hosters, save_account, save_hosters
+from tui.disk_cache import CachedStart, read_cache, save_account, save_hosters
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
 from tui.unlock.clock import Clock, SystemClock
-from tui.unlock.engine import HeldElsewhere, Queued, UnlockEngine
-from tui.unlock.history import (
-    History,
-    HistoryError,
-    HistoryWriteError,
-    open_or_start_anew,
-    unreadable_sentence,
-)
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
 from tui.unlock.policy import UNTRUSTED_CERTIFICATE, holds_hoster
 
@@ -63,6 +55,8 @@ if TYPE_CHECKING:
 
     from tui.api.client import ApiClient
     from tui.core.log_file import LogFile
+    from tui.unlock.engine import Queued, UnlockEngine
+    from tui.unlock.history import History
 
 log = logging.getLogger("tui.core")
 
@@ -90,7 +84,8 @@ class ActionRefused(Exception):
 class Session:
     """One run's session. Build it with `Session(profile)` (tests inject a clock
     and an `httpx.AsyncClient`), `subscribe` to its events, then `open()` it (the
-    dashboard) or `start_command()` it (a command), and `close()` it at the end.
+    dashboard, which may `read_cache()` before, for its first frame) or
+    `start_command()` it (a command), and `close()` it at the end.
 
     Use from one event loop."""
 
@@ -111,6 +106,10 @@ class Session:
         self.engine: UnlockEngine | None = None
         self.hosters = HosterList(())
         self.matcher = HosterMatcher(())
+        """The hoster list in use and its matcher (empty until one is built)."""
+        self.cached_hosters: HosterList | None = None
+        """The hoster list of the cache, shown before its matcher is built."""
+        self._cached: CachedStart | None = None
         self.store = ItemStore()
         self.account = AccountWatch(self.clock, self._emit)
         self.account_poll = Poll(
@@ -182,8 +181,31 @@ class Session:
 
     # --- start and stop (the dashboard) -------------------------------------
 
+    def read_cache(self) -> None:
+        """Read what a first frame shows, at once (two small files): the last
+        account seen, on `account.view` (stale until the first refresh), and the
+        last hoster list, as `cached_hosters`. Its matcher, the history and the
+        network come with `open()`, which reads the cache itself if nobody did."""
+        if self._cached is None:
+            self._use_cache(read_cache(self._cache("hosters"), self._cache("account")))
+
+    def _use_cache(self, cached: CachedStart) -> None:
+        self._cached = cached
+        if isinstance(cached.hosters, HosterList):
+            self.cached_hosters = cached.hosters
+        if isinstance(cached.account, tuple):
+            self.account.cached(*cached.account)
+
     async def open(self) -> None:
-        """Open the history, show what is cached, then connect, or ask for settings."""
+        """Open the history and put the cached hoster list in use (its matcher
+        built off the event loop); then connect, or ask for settings."""
+        from tui.unlock.history import HistoryError, open_or_start_anew
+
+        if self._cached is None:
+            paths = self._cache("hosters"), self._cache("account")
+            self._use_cache(await asyncio.to_thread(read_cache, *paths))
+        cached = self._cached
+        assert cached is not None
         if self.profile.config_error:
             self._notice(
                 f"{self.profile.config_error}. The file was left as it is; "
@@ -197,7 +219,7 @@ class Session:
         if self.log_file is not None and self.log_file.problem:
             self._notice(self.log_file.problem, title="Log file", severity="warning", timeout=15)
         try:
-            self.history, started_anew = await asyncio.to_thread(
+            history, started_anew = await asyncio.to_thread(
                 open_or_start_anew, self.profile.history_path
             )
         except (HistoryError, OSError) as error:
@@ -205,10 +227,17 @@ class Session:
                 f"The unlock history cannot be opened: {error}", severity="error", timeout=30
             )
             return
+        if self._closed:  # closed meanwhile (the dashboard quit at once)
+            history.close()
+            return
+        self.history = history
         if started_anew:
             self._notice(started_anew, title="Unlock history", severity="error", timeout=60)
-        await self._show_cached_hosters()
-        self._show_cached_account()
+        await self._show_cached_hosters(cached)
+        if self._closed:
+            return
+        if isinstance(cached.account, RefusedFile):
+            self._notice_refused_cache(cached.account)
         self._history_cursor = self.history.change_cursor()
         self.store.use(self.history)
         self._emit(HistoryOpened())
@@ -234,6 +263,9 @@ class Session:
         InsecureTransport, an ApiError from the hoster list, which checks the
         login too, HistoryError). The engine sends and follows only the links
         queued here: the dashboard's own queue is its business."""
+        from tui.unlock.engine import UnlockEngine
+        from tui.unlock.history import History
+
         self.client = client_for(self.settings)
         self._command_client = True
         if self.log_file is not None:
@@ -311,6 +343,8 @@ class Session:
         self.client.timeout = api.timeout
         self.client.proxy_plain_http = api.proxy_plain_http
         if self.engine is None:
+            from tui.unlock.engine import UnlockEngine
+
             self.engine = UnlockEngine(
                 self.client,
                 self.history,
@@ -414,32 +448,22 @@ class Session:
 
     # --- data on start --------------------------------------------------------
 
-    async def _show_cached_hosters(self) -> None:
-        try:
-            cached = await asyncio.to_thread(load_hosters, self._cache("hosters"))
-        except RefusedFile as refused:
-            self._notice_refused_cache(refused)
-            return
-        if cached is not None:
+    async def _show_cached_hosters(self, cached: CachedStart) -> None:
+        """The cached list in use, once its matcher is built."""
+        if isinstance(cached.hosters, RefusedFile):
+            self._notice_refused_cache(cached.hosters)
+        elif cached.hosters is not None:
             # Off the event loop for the same reason as after a refresh.
-            matcher = await asyncio.to_thread(HosterMatcher, cached[0].hosters)
-            self._use_hosters(cached[0], matcher)
+            matcher = await asyncio.to_thread(HosterMatcher, cached.hosters.hosters)
+            self._use_hosters(cached.hosters, matcher)
 
     def _cache(self, kind: str) -> Path:
         """The cache file of `kind` for the account the settings name now."""
         return self.profile.cache_path(kind, self.settings.api)
 
-    def _show_cached_account(self) -> None:
-        """The last account seen, marked stale until the first refresh answers."""
-        try:
-            cached = load_account(self._cache("account"))
-        except RefusedFile as refused:
-            self._notice_refused_cache(refused)
-            return
-        if cached is not None:
-            self.account.cached(*cached)
-
     def report_unreadable_rows(self) -> None:
+        from tui.unlock.history import unreadable_sentence
+
         count = len(self.history.unreadable_ids) if self.history is not None else 0
         if count > self._unreadable_reported:
             self._unreadable_reported = count
@@ -501,6 +525,9 @@ class Session:
         Raises ActionRefused, saying why, when it cannot be done."""
         if self.engine is None:
             raise ActionRefused(NOT_CONNECTED)
+        from tui.unlock.engine import HeldElsewhere
+        from tui.unlock.history import HistoryWriteError
+
         try:
             getattr(self.engine, action.value)(item_id)
         except HeldElsewhere:

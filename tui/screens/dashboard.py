@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from tui.core import (
@@ -32,11 +32,11 @@ from tui.core import (
     Session,
 )
 from tui.core.events import Event
-from tui.unlock.history import unreadable_sentence
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel
 from tui.widgets.hosters import HostersRegion
+from tui.widgets.keys_footer import KeysFooter
 from tui.widgets.unlock_log import UnlockRegion
 from tui.widgets.virtual_table import VirtualTable
 
@@ -116,16 +116,19 @@ class DashboardScreen(Screen[None]):
     ]
 
     def __init__(self, session: Session) -> None:
-        super().__init__()
+        # The log's region is the one shown first in the short layout: its class
+        # is set before the first style pass (a class change restyles every widget).
+        super().__init__(classes="-show-unlock")
         self.session = session
         self.clock = session.clock.now
 
     def compose(self) -> ComposeResult:
-        yield AccountPanel(self.clock, id="account")
+        # The first frame shows what the session read from its cache.
+        yield AccountPanel(self.clock, self.session.account.view, id="account")
         with Horizontal(id="regions"):
-            yield HostersRegion(self.clock, id="hosters")
+            yield HostersRegion(self.clock, self.session.cached_hosters, id="hosters")
             yield UnlockRegion(self.clock, self.session.store, id="unlock")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def account(self) -> AccountPanel:
@@ -141,9 +144,21 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.account.border_title = "linkdeck · Account"
-        self.show_region("unlock")
-        # The log, not the input, has focus first, so every key works at once.
-        self.query_one("#log").focus()
+        # First in line: what a key asks for before the log is mounted comes after.
+        self.unlock.when_built(self._focus_log_first)
+
+    def _focus_log_first(self) -> None:
+        if self.focused is None:
+            # The log, not the input, has focus first, so every key works at once.
+            self.query_one("#log").focus()
+
+    async def build(self) -> None:
+        """Mount what the first frame goes without: the fair-use bar, the
+        hosters' filter and the parts of the log's region, all in one frame."""
+        with self.app.batch_update():
+            await self.account.build()
+            await self.hosters.build()
+            await self.unlock.build()
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < SHORT_HEIGHT, "-short")
@@ -169,15 +184,21 @@ class DashboardScreen(Screen[None]):
             self.query_one("#hoster-table").focus()
         else:
             self.show_region("unlock")
-            self.query_one("#log").focus()
+            self._focus_in_unlock("#log")
+
+    def _focus_in_unlock(self, selector: str) -> None:
+        """Focus a part of the log's region once it is mounted (a click in the
+        footer may come before: it waits; keys wait in the App)."""
+        self.unlock.when_built(lambda: self.query_one(selector).focus())
 
     def action_filter_hosters(self) -> None:
         self.show_region("hosters")
-        self.query_one("#hoster-filter").focus()
+        # Once mounted, as in `_focus_in_unlock`.
+        self.hosters.when_built(lambda: self.query_one("#hoster-filter").focus())
 
     def action_focus_unlock(self) -> None:
         self.show_region("unlock")
-        self.query_one("#links").focus()
+        self._focus_in_unlock("#links")
 
     def action_leave_input(self) -> None:
         focused = self.focused
@@ -324,5 +345,7 @@ class DashboardScreen(Screen[None]):
             return
         text = f"Exported {result.count} item(s) to {result.jsonl} and {result.links.name}"
         if result.unreadable:
+            from tui.unlock.history import unreadable_sentence
+
             text += f"; {unreadable_sentence(result.unreadable)}"
         self.notify(text, timeout=8, markup=False)

@@ -15,9 +15,10 @@ from tui import formatting
 from tui.api import AccountStatus
 from tui.core.events import AccountView, Connection
 from tui.untrusted import plain
+from tui.widgets.later_parts import LaterParts
 
 
-class AccountPanel(Vertical):
+class AccountPanel(LaterParts, Vertical):
     """Reactive view of the account, set from the session's `AccountView`.
 
     The watchers update only the lines that changed: `repaint=False`, or every
@@ -32,21 +33,42 @@ class AccountPanel(Vertical):
     fairuse_warning: reactive[bool] = reactive(False, init=False, repaint=False)
     expiry_warning: reactive[bool] = reactive(False, init=False, repaint=False)
 
-    def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
+    def __init__(
+        self, clock: Callable[[], float], view: AccountView | None = None, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self.fairuse_values: list[float] = []
+        # The view to start from is set without the watchers (the lines are drawn
+        # at mount), and its classes before the first style pass: a class change
+        # restyles the panel.
+        view = view or AccountView()
+        self.set_reactive(AccountPanel.account, view.account)
+        self.set_reactive(AccountPanel.last_ok, view.last_ok)
+        self.set_reactive(AccountPanel.next_retry, view.next_retry)
+        self.set_reactive(AccountPanel.problem, view.problem)
+        self.set_reactive(AccountPanel.connection, view.connection)
+        self.set_reactive(AccountPanel.fairuse_warning, view.fairuse_warning)
+        self.set_reactive(AccountPanel.expiry_warning, view.expiry_warning)
+        self.set_class(view.account is None, "-no-data", update=False)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="account-identity")
-        yield Static("", id="account-expiry")
-        with Horizontal(id="fairuse-row"):
+        yield Static("", id="account-expiry", classes="-warning" if self.expiry_warning else None)
+        # The fair-use bar comes with `build`, right after the first frame.
+        with Horizontal(id="fairuse-row", classes="-warning" if self.fairuse_warning else None):
             yield Static("fair use", id="fairuse-label")
-            yield ProgressBar(total=100, show_eta=False, id="fairuse-bar")
         with Horizontal(id="fairuse-trend"):
             yield Static("7 days", id="fairuse-trend-label")
             yield Static("", id="fairuse-history")
         yield Static("", id="account-connection")
+
+    async def _build_parts(self) -> None:
+        bar = ProgressBar(total=100, show_eta=False, id="fairuse-bar")
+        await self.query_one("#fairuse-row").mount(bar)
+
+    def _on_built(self) -> None:
+        self._show_account()
 
     def on_mount(self) -> None:
         self.border_title = "Account"
@@ -102,7 +124,6 @@ class AccountPanel(Vertical):
         account = self.account
         identity = self.query_one("#account-identity", Static)
         expiry = self.query_one("#account-expiry", Static)
-        bar = self.query_one("#fairuse-bar", ProgressBar)
         self.set_class(account is None, "-no-data")
         if account is None:
             _set(identity, Text("no account data yet", style="dim"))
@@ -121,7 +142,9 @@ class AccountPanel(Vertical):
         )
         _set(identity, line)
         _set(expiry, Text("expires " + formatting.expiry(account.expires, self.clock())))
-        bar.update(progress=round(account.fairuse_left * 100, 1))
+        if self.built:
+            bar = self.query_one("#fairuse-bar", ProgressBar)
+            bar.update(progress=round(account.fairuse_left * 100, 1))
 
     def _show_connection(self) -> None:
         now = self.clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,24 +12,31 @@ from textual.widgets import Input, Static
 
 from tui import formatting
 from tui.api import ConnectionSettings, Hoster, HosterList, HosterMatcher
-from tui.unlock.history import HosterOutcome
 from tui.untrusted import plain
+from tui.widgets.later_parts import LaterParts
 from tui.widgets.virtual_table import Column, VirtualTable
+
+if TYPE_CHECKING:
+    from tui.unlock.history import HosterOutcome
 
 NAME_WIDTH, TLDS_WIDTH = 18, 26
 EMPTY = Text("")
 
 
-class HostersRegion(Vertical):
+class HostersRegion(LaterParts, Vertical):
     """Filter input, "12 of 84" count and the table of hosters.
 
     The rows are built once per hoster list; a filter keystroke only changes
     which of them show (see VirtualTable.filter), so it costs the same for
     10,000 hosters as a DataTable rebuild costs for a few."""
 
-    def __init__(self, clock: Callable[[], float], **kwargs: object) -> None:
+    def __init__(
+        self, clock: Callable[[], float], hosters: HosterList | None = None, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
+        self._first = hosters
+        """The list shown from the first frame, before its matcher is built."""
         self.hosters: HosterList = HosterList(())
         self.matcher = HosterMatcher(())
         self.outcomes: Mapping[str, HosterOutcome] = {}
@@ -39,11 +47,9 @@ class HostersRegion(Vertical):
         self.problem = ""
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="hoster-filter-row"):
-            search = Input(placeholder="filter: name, TLD or a link  (/)", id="hoster-filter")
-            search.cursor_blink = False
-            yield search
-            yield Static("", id="hoster-count")
+        # The filter's input and count come with `build`, right after the first
+        # frame; their row keeps their place.
+        yield Horizontal(id="hoster-filter-row")
         yield VirtualTable(
             [
                 Column("name", "Hoster", NAME_WIDTH),
@@ -56,8 +62,20 @@ class HostersRegion(Vertical):
             zebra_stripes=True,
         )
 
+    async def _build_parts(self) -> None:
+        search = Input(placeholder="filter: name, TLD or a link  (/)", id="hoster-filter")
+        search.cursor_blink = False
+        count = Static("", id="hoster-count")
+        await self.query_one("#hoster-filter-row").mount_all([search, count])
+
+    def _on_built(self) -> None:
+        self._show_count()
+
     def on_mount(self) -> None:
         self.border_title = "Hosters"
+        if self._first is not None:
+            self.set_hosters(self._first, self.matcher)
+            self._first = None
         self.set_interval(30, self.refresh_statuses)
 
     @property
@@ -66,17 +84,22 @@ class HostersRegion(Vertical):
 
     @property
     def filter_text(self) -> str:
-        return self.query_one("#hoster-filter", Input).value
+        return self.query_one("#hoster-filter", Input).value if self.built else ""
 
     def set_hosters(self, hosters: HosterList, matcher: HosterMatcher) -> None:
-        self.hosters, self.matcher, self.problem = hosters, matcher, ""
-        now = self.clock()
-        self._statuses = {}
-        self._haystacks = {
-            hoster.name: "\n".join([hoster.name, *hoster.tlds]).casefold()
-            for hoster in hosters.hosters
-        }
-        self.table.set_rows((hoster.name, self._row(hoster, now)) for hoster in hosters.hosters)
+        """Show `hosters`; the rows are kept when only the matcher is new (the
+        list shown before its matcher was built)."""
+        self.matcher, self.problem = matcher, ""
+        if hosters is not self.hosters:
+            self.hosters = hosters
+            now = self.clock()
+            self._statuses = {}
+            self._haystacks = {
+                hoster.name: "\n".join([hoster.name, *hoster.tlds]).casefold()
+                for hoster in hosters.hosters
+            }
+            rows = ((hoster.name, self._row(hoster, now)) for hoster in hosters.hosters)
+            self.table.set_rows(rows)
         self._apply_filter()
 
     def set_problem(self, problem: str) -> None:
@@ -159,6 +182,8 @@ class HostersRegion(Vertical):
                 self._statuses.pop(name, None)
 
     def _show_count(self) -> None:
+        if not self.built:
+            return  # shown by `build`
         total = len(self.hosters.hosters)
         shown = self.table.row_count
         query = self.filter_text.strip()

@@ -15,6 +15,7 @@ from tui import formatting
 from tui.api import meaning_of
 from tui.unlock.items import Item, ItemState, QueueState
 from tui.untrusted import plain
+from tui.widgets.later_parts import LaterParts
 from tui.widgets.links_input import LinksInput
 from tui.widgets.virtual_table import Column, VirtualTable
 
@@ -76,7 +77,7 @@ def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
     return text
 
 
-class UnlockRegion(Vertical):
+class UnlockRegion(LaterParts, Vertical):
     """Links input, queue line and the log table, one row per item, updated in place.
 
     The log holds every item of the history, as ids: each row is read from the
@@ -97,22 +98,33 @@ class UnlockRegion(Vertical):
         """The state text last shown for each timed item."""
 
     def compose(self) -> ComposeResult:
-        yield LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links")
-        yield Static("", id="queue-line")
-        yield VirtualTable(
+        # The first frame shows the region's frame only: its parts come with
+        # `build`, right after it.
+        yield from ()
+
+    async def _build_parts(self) -> None:
+        await self.mount_all(
             [
-                Column("time", "Time", TIME_WIDTH),
-                Column("hoster", "Hoster", HOSTER_WIDTH),
-                Column("state", "State, tries", STATE_WIDTH),
-                Column("code", "Answer", self.answer_width),
-                Column("link", "Direct link", min_width=LINK_MIN),
-            ],
-            id="log",
+                LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links"),
+                Static("", id="queue-line"),
+                VirtualTable(
+                    [
+                        Column("time", "Time", TIME_WIDTH),
+                        Column("hoster", "Hoster", HOSTER_WIDTH),
+                        Column("state", "State, tries", STATE_WIDTH),
+                        Column("code", "Answer", self.answer_width),
+                        Column("link", "Direct link", min_width=LINK_MIN),
+                    ],
+                    id="log",
+                ),
+            ]
         )
+
+    def _on_built(self) -> None:
+        self._show_queue()
 
     def on_mount(self) -> None:
         self.border_title = "Unlock"
-        self._show_queue()
         # Runs only while something counts down: an idle dashboard has no timer to wake it.
         self._countdown_timer = self.set_interval(1, self._tick_countdowns, pause=True)
 
@@ -121,7 +133,8 @@ class UnlockRegion(Vertical):
         answer = column_widths(self.size.width)[0]
         if answer != self.answer_width:
             self.answer_width = answer
-            self.table.set_column_width("code", answer)
+            if self.built:  # else the table is made at this width
+                self.table.set_column_width("code", answer)
 
     @property
     def table(self) -> VirtualTable:
@@ -129,6 +142,8 @@ class UnlockRegion(Vertical):
 
     @property
     def selected(self) -> Item | None:
+        if not self.built:
+            return None
         key = self.table.cursor_key
         return None if key is None else self.store.item(int(key))
 
@@ -246,6 +261,8 @@ class UnlockRegion(Vertical):
                 table.refresh_row(str(item_id))
 
     def _show_queue(self) -> None:
+        if not self.built:
+            return  # shown by `build`
         counts = self._counts
         parts: list[tuple[str, str]] = []
         if self.queue.not_saved:

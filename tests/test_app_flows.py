@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import stat
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from textual.widgets import Input, Static, TextArea
 from tui.api import ApiClient, Credentials
 from tui.api.errors import STATUS_ERRORS
 from tui.app import LinkdeckApp
-from tui.core import Connection
+from tui.core import Connection, Profile
 from tui.disk_cache import save_hosters
 from tui.emulator import Emulator
 from tui.screens.dashboard import DashboardScreen
@@ -532,3 +533,21 @@ async def test_keymap_rebinds_copy(emulator: Emulator, make_profile, fake_clock:
         assert app.clipboard == ""
         await pilot.press("k")
         assert app.clipboard == items_by_link(app)[DONE].location
+
+
+async def test_a_keymap_entry_that_names_no_binding_is_warned_of(
+    emulator: Emulator, make_profile: Callable[..., Profile], fake_clock: FakeClock
+) -> None:
+    """The example once documented, `unlock = "u"`, names no binding: said, with the closest id.
+    The test ends right after: quitting before the first refresh lands is no crash either."""
+    profile = make_profile(emulator, keymap={"unlock": "u", "copy-link": "ctrl+y"})
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+
+        def warned() -> list[str]:
+            return [n.message for n in app._notifications if "keymap.unlock" in n.message]
+
+        await wait_for(pilot, lambda: bool(warned()))
+        (warning,) = warned()
+        assert "names no key binding" in warning and 'did you mean "focus-unlock"?' in warning
+        assert not [n for n in app._notifications if "keymap.copy-link" in n.message]

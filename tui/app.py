@@ -29,7 +29,7 @@ from tui.core import (
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
 from tui.screens.dashboard import DashboardScreen
-from tui.settings import Settings
+from tui.settings import Settings, keymap_warnings
 from tui.unlock.clock import Clock
 from tui.unlock.items import Item, ItemRemoved
 from tui.unlock.policy import status_rows
@@ -119,9 +119,28 @@ class LinkdeckApp(App[None]):
         for event in held:
             self.post_message(event)
         await self.session.open()
+        self._warn_of_keymap(self.settings)
         # After the frame that shows the history: what is cached shows before
         # the network is touched.
         self.call_after_refresh(self._connect_first)
+
+    def _warn_of_keymap(self, settings: Settings) -> None:
+        """`[keymap]` entries that name no binding change nothing: say which."""
+        if not settings.keymap:
+            return
+        from tui.screens.detail import ItemDetailScreen
+        from tui.screens.help import HelpScreen
+        from tui.screens.settings_form import SettingsScreen
+
+        screens = (self, DashboardScreen, ItemDetailScreen, HelpScreen, SettingsScreen)
+        ids = [
+            binding.id
+            for screen in screens
+            for binding in screen.BINDINGS
+            if isinstance(binding, Binding) and binding.id
+        ]
+        for warning in keymap_warnings(settings, ids, self.session.profile.config_path):
+            self.notify(warning, title="Settings", severity="warning", timeout=15, markup=False)
 
     @staticmethod
     def _after_first_frame() -> None:
@@ -162,6 +181,7 @@ class LinkdeckApp(App[None]):
         self.apply_ui_settings(settings)
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
+            self._warn_of_keymap(settings)
         if self.is_screen_installed("help"):
             self.uninstall_screen("help")  # it shows the keys as they were bound
         await self.session.apply(settings)

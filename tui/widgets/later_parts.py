@@ -42,7 +42,9 @@ class LaterParts:
             self._waiting.append(callback)
 
     async def _build_parts(self) -> None:
-        raise NotImplementedError
+        """Mount the parts: each widget that mixes this in says which (the
+        account panel, the hosters region and the unlock log all do)."""
+        raise TypeError(f"{type(self).__name__} mixes in LaterParts but builds no parts")
 
     def _on_built(self) -> None:
         """Show what the parts show, now that they are there."""

@@ -236,14 +236,21 @@ class LinkdeckApp(App[None]):
         except ActionRefused as refused:
             self.notify(str(refused), severity="warning")
             return
-        self.notify("Refreshing the account and the hosters", timeout=2)
+        held = self.session.hold_clause()
+        text = "Refreshing the account and the hosters"
+        self.notify(
+            f"{text}; links are {held}" if held else text, timeout=6 if held else 2, markup=False
+        )
 
     def action_toggle_pause(self) -> None:
         paused = self.session.toggle_pause()
+        held = self.session.hold_clause()
         if paused is True:
-            self.notify("Queue paused: press p to resume", timeout=3)
+            text = "Queue paused: press p to resume"
+            self.notify(f"{text} (links were {held})" if held else text, timeout=6 if held else 3)
         elif paused is False:
-            self.notify("Queue resumed", timeout=2)
+            text = "Queue resumed"
+            self.notify(f"{text}, but links are {held}" if held else text, timeout=6 if held else 2)
 
     def action_settings(self) -> None:
         self._open_settings(first_run=False)

@@ -44,6 +44,7 @@ from tui.core.polls import UNEXPECTED_FAILURE_DELAY, Poll
 from tui.core.profile import Profile, client_for
 from tui.core.trust import TrustedHttp
 from tui.disk_cache import CachedStart, read_cache, save_account, save_hosters
+from tui.formatting import local_clock
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
 from tui.unlock.clock import Clock, SystemClock
@@ -62,6 +63,14 @@ log = logging.getLogger("tui.core")
 
 ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
 NOT_CONNECTED = "Not connected: open the settings (s)"
+
+
+RETRY_NOTES = {
+    ItemState.DONE: "This link is done already: nothing to retry",
+    ItemState.UNLOCKING: "This link is being unlocked now",
+    ItemState.UNSUPPORTED: "No hoster serves this link: Enter opens it, to force it",
+}
+"""What a retry of an item in these states says: it sends nothing."""
 
 
 class ItemAction(StrEnum):
@@ -328,6 +337,11 @@ class Session:
             self._notice(str(error), title="PIN not sent", severity="error")
             self._watch_ca_file()  # connects again once the file is fixed
             return
+        # The hold a used-up fair use brought is that account's, not the next one's.
+        account = (api.url, credentials)
+        account_changed = self.client is not None and (
+            (self.client.url, self.client.credentials) != account
+        )
         if self.client is None:
             # httpx costs a tenth of a second to import: not before the first frame.
             from tui.api.client import ApiClient
@@ -362,6 +376,8 @@ class Session:
         else:
             self.engine.settings = self.settings.unlock
         self.engine.set_credentials(credentials)
+        if account_changed:
+            self.engine.end_account_hold()
         self.account_poll.now()
         self.hosters_poll.now()
 
@@ -519,17 +535,39 @@ class Session:
             raise ActionRefused("Not connected yet: check the settings (s)")
         return await self.engine.queue(text)
 
-    def act(self, item_id: int, action: ItemAction) -> None:
+    def hold_clause(self, item: Item | None = None) -> str | None:
+        """Why links wait now, as "held until 08:10: why" (of `item` if given: its
+        hoster's hold first), for the keys that would otherwise seem to do nothing;
+        None when nothing is held."""
+        if self.engine is None:
+            return None
+        state, now = self.engine.queue_state, self.clock.now()
+        if item is not None and item.hoster:
+            until = state.hoster_holds.get(item.hoster)
+            if until is not None and until > now:
+                return f"held until {local_clock(until)}: {item.hoster} is unavailable"
+        until = state.global_hold_until
+        if until is not None and until > now:
+            return (
+                f"held until {local_clock(until)}: the fair use of this account is used up; "
+                "they go then by themselves, or at once with another account (s)"
+            )
+        if item is not None and item.state is ItemState.HELD:
+            return f"held: {item.message}"  # waiting for the hoster list
+        return None
+
+    def act(self, item_id: int, action: ItemAction) -> str | None:
         """Retry, cancel, force or remove an item of the log (of this session or
         an earlier one: the engine takes those back from the history).
-        Raises ActionRefused, saying why, when it cannot be done."""
+        Raises ActionRefused, saying why, when it cannot be done; returns what
+        the user should know when a retry does not send the item now."""
         if self.engine is None:
             raise ActionRefused(NOT_CONNECTED)
         from tui.unlock.engine import HeldElsewhere
         from tui.unlock.history import HistoryWriteError
 
         try:
-            getattr(self.engine, action.value)(item_id)
+            item = getattr(self.engine, action.value)(item_id)
         except HeldElsewhere:
             raise ActionRefused("This item is in the queue of another linkdeck process") from None
         except HistoryWriteError as error:
@@ -538,6 +576,12 @@ class Session:
             ) from None
         except KeyError:
             raise ActionRefused("This item is no longer in the history") from None
+        return self._retry_note(item) if action is ItemAction.RETRY else None
+
+    def _retry_note(self, item: Item) -> str | None:
+        if item.state is ItemState.HELD:
+            return f"This link is {self.hold_clause(item)}"
+        return RETRY_NOTES.get(item.state)
 
     def toggle_pause(self) -> bool | None:
         """Pause or resume the queue; returns whether it is paused now (None: no queue)."""
@@ -560,6 +604,17 @@ class Session:
         for item in self.store.current():
             if wanted is None or item.state in wanted:
                 yield item
+
+    def done_links(self) -> list[str]:
+        """The direct link of every item done: of the whole history (earlier
+        sessions' too, as the counts show them), oldest first, then this session's
+        that a failed write keeps in memory only."""
+        links = list(self.history.done_links()) if self.history is not None else []
+        for item in self.store.current():
+            unsaved = item.not_saved is not None or self.history is None
+            if unsaved and item.state is ItemState.DONE and item.location:
+                links.append(item.location)
+        return links
 
     async def export(self, folder: Path, stamp: str) -> ExportResult:
         """Export the history into `folder`, off the event loop; raises

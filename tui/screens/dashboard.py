@@ -307,7 +307,7 @@ class DashboardScreen(Screen[None]):
         self.notify(f"Copied the direct link of {name}", timeout=3, markup=False)
 
     def action_copy_all(self) -> None:
-        links = [item.location for item in self.session.items([ItemState.DONE]) if item.location]
+        links = self.session.done_links()
         if not links:
             self.notify("No finished item has a direct link yet", severity="warning", timeout=3)
             return
@@ -316,9 +316,12 @@ class DashboardScreen(Screen[None]):
 
     def act(self, action: ItemAction, item_id: int) -> None:
         try:
-            self.session.act(item_id, action)
+            note = self.session.act(item_id, action)
         except ActionRefused as refused:
             self.notify(str(refused), severity=refused.severity, markup=False)
+            return
+        if note:
+            self.notify(note, timeout=6, markup=False)
 
     def action_retry_item(self) -> None:
         item = self._selected()

@@ -47,7 +47,7 @@ from tui.unlock.items import (
     QueueState,
 )
 from tui.unlock.owner import owner_gone
-from tui.unlock.policy import FIXED_BY_SETTINGS, HoldScope, rule_for
+from tui.unlock.policy import FIXED_BY_SETTINGS, HoldScope, holds_account, rule_for
 
 if TYPE_CHECKING:
     from tui.api.client import ApiClient
@@ -444,6 +444,18 @@ class UnlockEngine:
         self.client.credentials = credentials
         if self._pause_reason in FIXED_BY_SETTINGS:
             self.resume()
+
+    def end_account_hold(self) -> None:
+        """Another account is in use: the hold its predecessor's answers brought
+        (fair use used up) is not this one's. Held links go now, and those that
+        met that answer are sent again at once rather than at their retry time."""
+        self._global_hold = None
+        now = self._clock.now()
+        for item in list(self._items.values()):
+            if item.state == ItemState.WAITING and holds_account(item.status) and self._mine(item):
+                self._requeue(replace(item, next_attempt_at=None, updated=now))
+        self._apply_holds(now)
+        self._wake.set()
 
     def set_matcher(self, matcher: HosterMatcher) -> None:
         """Use a new hoster list for the links added from now on, and for those held

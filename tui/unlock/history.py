@@ -610,10 +610,16 @@ class History:
     def export_links(self, fp: IO[str]) -> int:
         """The direct links of the items done, one a line, oldest first."""
         count = 0
-        for item in self._iterate("state = 'done' AND location IS NOT NULL"):
-            fp.write(f"{item.location}\n")
+        for location in self.done_links():
+            fp.write(f"{location}\n")
             count += 1
         return count
+
+    def done_links(self) -> Iterator[str]:
+        """The direct link of every item done, oldest first."""
+        for item in self._iterate("state = 'done' AND location IS NOT NULL"):
+            if item.location:
+                yield item.location
 
     def _iterate(self, where: str = "1", batch: int = 1000) -> Iterator[Item]:
         # Pages by id so a huge log never sits in memory at once.

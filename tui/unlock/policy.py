@@ -142,6 +142,12 @@ def holds_hoster(status: int | None) -> bool:
     return status is not None and RULES[_outcome_of_status(status)].hold is HoldScope.HOSTER
 
 
+def holds_account(status: int | None) -> bool:
+    """Whether an answer of `status` holds every link of the account (fair use
+    used up): a hold that ends when another account is used."""
+    return status is not None and RULES[_outcome_of_status(status)].hold is HoldScope.ACCOUNT
+
+
 class StatusRow(NamedTuple):
     code: str
     meaning: str

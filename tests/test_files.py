@@ -157,7 +157,7 @@ def damaged_rows(path: Path, now: float) -> list[tuple[object, ...]]:
             rows,
         )
         db.execute("INSERT INTO hosters VALUES ('uploaded.net', 'never', x'00', 'soon')")
-        db.execute("INSERT INTO fairuse VALUES (?, 'plenty')", (now,))
+        db.execute("INSERT INTO fairuse VALUES ('account', ?, 'plenty')", (now,))
     return stored_rows(path)
 
 

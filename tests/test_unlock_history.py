@@ -251,11 +251,11 @@ def test_prune_keeps_unfinished_items(history: History) -> None:
             item("https://uploaded.net/file/abc12345/new-done", ItemState.DONE, T0 + 100),
         ]
     )
-    history.record_fairuse(T0, 0.5)
-    history.record_fairuse(T0 + 100, 0.4)
+    history.record_fairuse("account", T0, 0.5, kept_since=0)
+    history.record_fairuse("account", T0 + 100, 0.4, kept_since=0)
     assert history.prune(older_than=T0 + 50) == 1
     assert {i.link.rsplit("/", 1)[1] for i in history.recent()} == {"old-waiting", "new-done"}
-    assert history.fairuse_series(since=0) == [(T0 + 100, 0.4)]
+    assert history.fairuse_series("account", since=0) == [(T0 + 100, 0.4)]
 
 
 def test_hoster_outcomes(history: History) -> None:
@@ -400,7 +400,7 @@ def test_rows_of_any_values_never_raise(loose_path: Path, data: st.DataObject) -
     with History(loose_path) as history:
         stored = history.insert(data.draw(st.lists(ITEMS, min_size=1, max_size=4), label="items"))
         history.record_hoster_ok("uploaded.net", T0)
-        history.record_fairuse(T0, 0.5)
+        history.record_fairuse("account", T0, 0.5, kept_since=0)
     with sqlite3.connect(loose_path) as db:
         columns = {
             table: [row[1] for row in db.execute(f"PRAGMA table_info({table})") if row[1] != "id"]
@@ -444,7 +444,7 @@ def test_rows_of_any_values_never_raise(loose_path: Path, data: st.DataObject) -
                 if at is not None:
                     formatting.local_clock(at)
                     formatting.relative(at, T0)
-        for at, value in history.fairuse_series(since=0):
+        for at, value in history.fairuse_series("account", since=0):
             formatting.local_clock(at)
             formatting.percent(value)
     for shown in items:

@@ -51,11 +51,16 @@ def save_account(path: Path, account: AccountStatus, fetched_at: float) -> None:
     _write(path, result, fetched_at)
 
 
+def account_key(url: str, login: str) -> str:
+    """One login at one API URL, named without either: what is kept per account
+    (the caches, the fair-use series) is kept under this."""
+    return hashlib.sha256(f"{url}\n{login}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def cache_file(folder: Path, kind: str, url: str, login: str) -> Path:
     """Where `kind` ("hosters", "account") is cached for one login at one API URL:
     after a switch of account or service, nothing of the other shows as stale."""
-    key = hashlib.sha256(f"{url}\n{login}".encode("utf-8", "surrogatepass")).hexdigest()
-    return folder / f"{kind}-{key[:16]}.json"
+    return folder / f"{kind}-{account_key(url, login)}.json"
 
 
 def load_account(path: Path) -> tuple[AccountStatus, float] | None:

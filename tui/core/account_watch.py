@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from tui.unlock.history import History
 
 FAIRUSE_SERIES_SECONDS = 7 * 86400
+"""The trend's period: what the panel labels "7 days"."""
 FAIRUSE_SAMPLE_SECONDS = 600.0
+"""One sample this often while the value stays the same."""
+FAIRUSE_CHANGE_SECONDS = 300.0
+"""At most one sample this often while it changes (the series' size is bounded)."""
 
 
 class AccountWatch:
@@ -27,7 +31,9 @@ class AccountWatch:
         self._emit = emit
         self.view = AccountView()
         self._warned: set[str] = set()
+        self._account_key = ""
         self._last_fairuse: tuple[float, float] | None = None
+        self._latest: tuple[float, float] | None = None
 
     def _show(self, view: AccountView) -> None:
         self.view = view
@@ -54,7 +60,10 @@ class AccountWatch:
         at: float,
         warnings: WarningSettings,
         history: History | None,
+        account_key: str,
     ) -> None:
+        """A refresh of the account of `account_key` answered (one asked before
+        a change of account is not sampled for the next one)."""
         low_fairuse = account.fairuse_left < warnings.fairuse_below
         left = days_left(account.expires, at)
         expiring = left is not None and left < warnings.expiry_days_below
@@ -72,12 +81,17 @@ class AccountWatch:
         )
         if left is not None:
             self._warn_once("expiry", expiring, f"The account expires in {max(int(left), 0)} days")
-        if history is not None and self._fairuse_sample_due(at, account.fairuse_left):
+        if history is None or account_key != self._account_key:
+            return
+        self._latest = (at, account.fairuse_left)
+        if self._fairuse_sample_due(at, account.fairuse_left):
             from tui.unlock.history import HistoryWriteError
 
             with suppress(HistoryWriteError):  # one sample fewer in the trend
-                history.record_fairuse(at, account.fairuse_left)
-            self.show_trend(history)
+                history.record_fairuse(
+                    account_key, at, account.fairuse_left, kept_since=at - FAIRUSE_SERIES_SECONDS
+                )
+        self.show_trend(history)
 
     def _warn_once(self, name: str, active: bool, text: str) -> None:
         """Notify when a threshold is crossed, not at every refresh."""
@@ -88,15 +102,27 @@ class AccountWatch:
             self._warned.discard(name)
 
     def _fairuse_sample_due(self, at: float, value: float) -> bool:
-        """A fair-use sample when the value changed, else one per 10 minutes: a
-        sample per refresh stored 10,080 equal rows a week and reloaded them all
-        at every refresh."""
+        """A fair-use sample once per 10 minutes, or per 5 while it changes: a
+        sample per refresh stored 10,080 rows a week and reloaded them all at
+        every refresh. The trend shows the latest value anyway (`_latest`)."""
         last = self._last_fairuse
-        if last is not None and last[1] == value and at - last[0] < FAIRUSE_SAMPLE_SECONDS:
-            return False
+        if last is not None:
+            wait = FAIRUSE_SAMPLE_SECONDS if last[1] == value else FAIRUSE_CHANGE_SECONDS
+            if 0 <= at - last[0] < wait:
+                return False
         self._last_fairuse = (at, value)
         return True
 
+    def use_account(self, account_key: str, history: History) -> None:
+        """From now on, the trend is the series of the account of `account_key`."""
+        if account_key != self._account_key:
+            self._account_key = account_key
+            self._last_fairuse = self._latest = None
+        self.show_trend(history)
+
     def show_trend(self, history: History) -> None:
         since = self._clock.now() - FAIRUSE_SERIES_SECONDS
-        self._emit(FairUseTrend(tuple(value for _, value in history.fairuse_series(since))))
+        samples = history.fairuse_series(self._account_key, since)
+        if self._latest is not None and (not samples or samples[-1][0] < self._latest[0]):
+            samples.append(self._latest)  # not stored yet: shown all the same
+        self._emit(FairUseTrend(tuple(samples)))

@@ -52,8 +52,10 @@ class AccountChanged:
 
 @dataclass(frozen=True)
 class FairUseTrend:
-    values: tuple[float, ...]
-    """Fair use left, oldest first, over the trend's period."""
+    samples: tuple[tuple[float, float], ...]
+    """(time, fair use left) of the account in use, oldest first, over the
+    trend's period (`FAIRUSE_SERIES_SECONDS`); as many as were taken, not one
+    per bar: the panel bins them in time."""
 
 
 @dataclass(frozen=True)

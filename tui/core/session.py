@@ -43,7 +43,7 @@ from tui.core.item_store import ItemStore
 from tui.core.polls import UNEXPECTED_FAILURE_DELAY, Poll
 from tui.core.profile import Profile, client_for
 from tui.core.trust import TrustedHttp
-from tui.disk_cache import CachedStart, read_cache, save_account, save_hosters
+from tui.disk_cache import CachedStart, account_key, read_cache, save_account, save_hosters
 from tui.formatting import local_clock
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
@@ -250,7 +250,7 @@ class Session:
         self._history_cursor = self.history.change_cursor()
         self.store.use(self.history)
         self._emit(HistoryOpened())
-        self.account.show_trend(self.history)
+        self.account.use_account(self._account_key(), self.history)
         if not self.settings.is_usable():
             self._emit(SettingsNeeded())
 
@@ -378,6 +378,7 @@ class Session:
         self.engine.set_credentials(credentials)
         if account_changed:
             self.engine.end_account_hold()
+        self.account.use_account(self._account_key(), self.history)
         self.account_poll.now()
         self.hosters_poll.now()
 
@@ -412,7 +413,8 @@ class Session:
         """One account refresh; returns the seconds until the next one."""
         assert self.client is not None
         self.account.refreshing()
-        cache = self._cache("account")  # of the account asked, whatever is saved meanwhile
+        # Of the account asked, whatever is saved meanwhile.
+        cache, account_key = self._cache("account"), self._account_key()
         try:
             account = await self.client.account_status()
         except (ApiError, InsecureTransport) as error:
@@ -429,7 +431,7 @@ class Session:
         self.trust.stop_watching()
         if self.engine is not None and self.engine.pause_reason == UNTRUSTED_CERTIFICATE:
             self.engine.resume()  # the same client was just trusted
-        self.account.refreshed(account, at, self.settings.warnings, self.history)
+        self.account.refreshed(account, at, self.settings.warnings, self.history, account_key)
         return self.account_poll.succeeded(self.settings.refresh.account_interval)
 
     def _account_failed(self, error: ApiError | InsecureTransport, retry_at: float) -> None:
@@ -472,6 +474,10 @@ class Session:
             # Off the event loop for the same reason as after a refresh.
             matcher = await asyncio.to_thread(HosterMatcher, cached.hosters.hosters)
             self._use_hosters(cached.hosters, matcher)
+
+    def _account_key(self) -> str:
+        """The account the settings name now, for what is kept per account."""
+        return account_key(self.settings.api.url, self.settings.api.login)
 
     def _cache(self, kind: str) -> Path:
         """The cache file of `kind` for the account the settings name now."""

@@ -227,7 +227,7 @@ class DashboardScreen(Screen[None]):
         elif isinstance(event, AccountChanged):
             self.account.show(event.view)
         elif isinstance(event, FairUseTrend):
-            self.account.set_fairuse_history(list(event.values))
+            self.account.set_fairuse_history(event.samples)
         elif isinstance(event, HostersChanged):
             self.hosters.set_hosters(event.hosters, event.matcher)
         elif isinstance(event, HosterOutcomes):

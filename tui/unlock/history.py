@@ -39,7 +39,7 @@ from tui.unlock.clock import BootTime
 from tui.unlock.items import UNFINISHED, Item, ItemState
 from tui.unlock.owner import new_owner, owner_gone
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 LEASE_SECONDS = 120.0
 """How long a claim holds unless its owner renews it (a running engine does, well inside it)."""
 
@@ -118,6 +118,18 @@ END;
     """
 CREATE TABLE clocks (boot TEXT NOT NULL, since_boot REAL NOT NULL, wall REAL NOT NULL);
 """,
+    # Version 4: fair use by account (a key of its API URL and login, `account_key`):
+    # the trend of one account must not show another's. The samples before name
+    # none, so they go.
+    """
+DROP TABLE fairuse;
+CREATE TABLE fairuse (
+    account TEXT NOT NULL,
+    at REAL NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (account, at)
+) WITHOUT ROWID;
+""",
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 _COLUMNS = (
@@ -127,9 +139,12 @@ _COLUMNS = (
 # What the queries read: a file without them is not a linkdeck history.
 _TABLES = {
     "items": f"{_COLUMNS}, owner, version",
-    "fairuse": "at, value",
+    "fairuse": "account, at, value",
     "hosters": "hoster, last_ok, unavailable_since, unavailable_until",
 }
+FAIRUSE_SAMPLES_KEPT = 4096
+"""Fair-use samples kept per account: a week of one every 5 minutes (the sampling
+rule's most), with room; a file written by someone else is read no further."""
 _COMPANIONS = ("-wal", "-shm", "-journal")
 _MAGIC = b"SQLite format 3\x00"
 _SELECT = f"id, {_COLUMNS}, owner, version"
@@ -672,12 +687,24 @@ class History:
 
     # Fair use over time, for the dashboard's sparkline
 
-    def record_fairuse(self, at: float, value: float) -> None:
+    def record_fairuse(self, account: str, at: float, value: float, *, kept_since: float) -> None:
+        """A sample of `account`'s fair use; those of every account before
+        `kept_since` go, and all but the last FAIRUSE_SAMPLES_KEPT of this one."""
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO fairuse VALUES (?, ?)", (at, value))
+            db.execute("INSERT OR REPLACE INTO fairuse VALUES (?, ?, ?)", (account, at, value))
+            db.execute("DELETE FROM fairuse WHERE at < ?", (kept_since,))
+            db.execute(
+                "DELETE FROM fairuse WHERE account = ? AND at < (SELECT at FROM fairuse"
+                " WHERE account = ? ORDER BY at DESC LIMIT 1 OFFSET ?)",
+                (account, account, FAIRUSE_SAMPLES_KEPT - 1),
+            )
 
-    def fairuse_series(self, since: float) -> list[tuple[float, float]]:
-        rows = self._query("SELECT at, value FROM fairuse WHERE at >= ? ORDER BY at", (since,))
+    def fairuse_series(self, account: str, since: float) -> list[tuple[float, float]]:
+        """`account`'s fair-use samples (time, value) from `since` on, oldest first."""
+        rows = self._query(
+            "SELECT at, value FROM fairuse WHERE account = ? AND at >= ? ORDER BY at LIMIT ?",
+            (account, since, FAIRUSE_SAMPLES_KEPT),
+        )
         return [sample for sample in map(_fairuse, rows) if sample is not None]
 
     # What recent unlocks say about each hoster

@@ -3,6 +3,7 @@ the data is fresh."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
@@ -38,7 +39,7 @@ class AccountPanel(LaterParts, Vertical):
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
-        self.fairuse_values: list[float] = []
+        self.fairuse_samples: tuple[tuple[float, float], ...] = ()
         # The view to start from is set without the watchers (the lines are drawn
         # at mount), and its classes before the first style pass: a class change
         # restyles the panel.
@@ -74,9 +75,15 @@ class AccountPanel(LaterParts, Vertical):
         self.border_title = "Account"
         self._show_account()
         self._show_connection()
-        # Ages such as "data from 3 min ago" need a slow tick; it repaints only
-        # the connection line, and only when its text changes.
-        self.set_interval(30, self._show_connection)
+        # Ages such as "12 s ago" need a tick; it repaints only what changed
+        # (the connection line, a bar of the trend when an hour turns), and
+        # nothing while another screen covers the dashboard.
+        self.set_interval(1, self._tick)
+
+    def _tick(self) -> None:
+        if self.app.screen is self.screen:
+            self._show_connection()
+            self._show_trend()
 
     def show(self, view: AccountView) -> None:
         self.account = view.account
@@ -87,8 +94,8 @@ class AccountPanel(LaterParts, Vertical):
         self.fairuse_warning = view.fairuse_warning
         self.expiry_warning = view.expiry_warning
 
-    def set_fairuse_history(self, values: Sequence[float]) -> None:
-        self.fairuse_values = list(values)
+    def set_fairuse_history(self, samples: tuple[tuple[float, float], ...]) -> None:
+        self.fairuse_samples = samples
         self._show_trend()
 
     def on_resize(self) -> None:
@@ -97,7 +104,14 @@ class AccountPanel(LaterParts, Vertical):
 
     def _show_trend(self) -> None:
         trend = self.query_one("#fairuse-history", Static)
-        _set(trend, Text(trend_bars(self.fairuse_values, trend.size.width or 40), "cyan"))
+        width = trend.size.width or 40
+        _set(trend, Text(trend_bars(self.fairuse_samples, width, self.clock()), "cyan"))
+        tooltip = (
+            f"Fair use left over the last 7 days: one bar per {bin_hours(width)} h "
+            "(its lowest value), a blank where no sample was taken"
+        )
+        if trend.tooltip != tooltip:
+            trend.tooltip = tooltip
 
     def watch_account(self) -> None:
         self._show_account()
@@ -149,10 +163,11 @@ class AccountPanel(LaterParts, Vertical):
     def _show_connection(self) -> None:
         now = self.clock()
         state = self.connection
+        line = self.query_one("#account-connection", Static)
         parts: list[tuple[str, str]] = []
         if state is Connection.OK and self.last_ok is not None:
             parts.append(("● ok", "green"))
-            parts.append((f"  refreshed {formatting.local_clock(self.last_ok)}", "dim"))
+            parts.append((f"  refreshed {_when(self.last_ok, now)}", "dim"))
         elif state is Connection.REFRESHING:
             parts.append(("◌ refreshing…", "cyan"))
         elif state is Connection.LOGIN_FAILED:
@@ -161,25 +176,59 @@ class AccountPanel(LaterParts, Vertical):
         elif state in (Connection.STALE, Connection.UNREACHABLE):
             if self.account is not None and self.last_ok is not None:
                 parts.append(("◐ stale", "bold yellow"))
-                parts.append((f"  data from {formatting.relative(self.last_ok, now)}", ""))
-                parts.append((f"  · {plain(self.problem, 60)}", "dim"))
+                parts.append((f" data of {_when(self.last_ok, now)}", ""))
             else:
                 parts.append(("✗ unreachable", "bold red"))
-                parts.append((f"  {plain(self.problem, 60)}", "dim"))
+            retry = ""
             if self.next_retry is not None:
-                parts.append((f"  · retry {formatting.local_clock(self.next_retry)}", ""))
+                retry = f" · retry {formatting.local_clock(self.next_retry)}"
+            # The server's reason gets what room is left: when to retry always shows.
+            used = sum(len(text) for text, _ in parts) + len(retry) + 3
+            room = (line.size.width or 76) - used
+            if room >= 8:
+                parts.append((f" · {plain(self.problem, room)}", "dim"))
+            parts.append((retry, ""))
         else:
             parts.append(("◌ connecting…", "dim"))
-        _set(self.query_one("#account-connection", Static), Text.assemble(*parts))
+        _set(line, Text.assemble(*parts))
 
 
-BARS = " ▁▂▃▄▅▆▇█"
+def _when(at: float, now: float) -> str:
+    """ "08:10, 12 s ago": the clock time, and how long ago it is, which moves."""
+    return f"{formatting.local_clock(at)}, {formatting.relative(at, now)}"
 
 
-def trend_bars(values: Sequence[float], width: int) -> str:
-    """Fair use over time on an absolute 0..100 % scale (a min..max scale would
-    turn a 1 % dip into a cliff): the last `width` samples, one column each."""
-    return "".join(BARS[round(min(max(v, 0.0), 1.0) * (len(BARS) - 1))] for v in values[-width:])
+BARS = "▁▂▃▄▅▆▇█"
+GAP = " "
+TREND_HOURS = 7 * 24
+
+
+def bin_hours(width: int) -> int:
+    """Whole hours per bar, the fewest for the seven days to fit in `width`."""
+    return max(math.ceil(TREND_HOURS / max(width, 1)), 1)
+
+
+def trend_bars(samples: Sequence[tuple[float, float]], width: int, now: float) -> str:
+    """The last seven days of fair use, one bar per `bin_hours` (bins on the
+    clock's whole hours, so they stay put as time passes), each the lowest
+    sample in it, on an absolute 0..100 % scale (a min..max scale would turn a
+    1 % dip into a cliff). A bin without a sample is a gap: nothing is invented."""
+    span = bin_hours(width) * 3600
+    bins = math.ceil(TREND_HOURS * 3600 / span)
+    last = math.floor(now / span)
+    lowest: dict[int, float] = {}
+    for at, value in samples:
+        index = math.floor(at / span)
+        if last - bins < index <= last:
+            lowest[index] = min(value, lowest.get(index, value))
+    return "".join(
+        _bar(lowest[index]) if index in lowest else GAP
+        for index in range(last - bins + 1, last + 1)
+    )
+
+
+def _bar(value: float) -> str:
+    return BARS[round(min(max(value, 0.0), 1.0) * (len(BARS) - 1))]
 
 
 def _set(widget: Static, text: Text) -> None:

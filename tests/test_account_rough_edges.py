@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from deck import settle, wait_for
-from test_app_flows import DONE, SIZE, items_by_link, queue, select
+from rich.text import Text
+from test_app_flows import DONE, SIZE, connection_text, items_by_link, queue, select
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from tui.app import LinkdeckApp
+from tui.core import Connection
 from tui.emulator import Emulator
 from tui.screens.dashboard import DashboardScreen
 from tui.unlock import FakeClock, ItemState
@@ -90,3 +92,25 @@ async def test_copy_all_takes_the_links_finished_before_a_restart(
         done = again.session.history.counts_by_state()[ItemState.DONE]
         assert len(copied) == done == 2
         assert earlier in copied and items_by_link(again)[OTHER].location in copied
+
+
+async def test_the_connection_line_says_how_long_ago_and_fits_80_columns(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        line = app.query_one("#account-connection", Static)
+        fake_clock.advance(12)
+        await wait_for(pilot, lambda: "refreshed 08:00, 12 s ago" in connection_text(app))
+        fake_clock.advance(170)
+        await wait_for(pilot, lambda: "refreshed 08:00, 3 min ago" in connection_text(app))
+
+        emulator.stop()
+        await pilot.press("r")
+        panel = app.dashboard.account
+        await wait_for(pilot, lambda: panel.connection is Connection.STALE)
+        text = connection_text(app)
+        # The server's reason is cut, not when the next try comes.
+        assert "data from 3 min ago" in text and "retry 08:03" in text
+        assert Text(text).cell_len <= line.size.width

@@ -176,7 +176,7 @@ class AccountPanel(LaterParts, Vertical):
         elif state in (Connection.STALE, Connection.UNREACHABLE):
             if self.account is not None and self.last_ok is not None:
                 parts.append(("◐ stale", "bold yellow"))
-                parts.append((f" data of {_when(self.last_ok, now)}", ""))
+                parts.append((f"  data from {formatting.relative(self.last_ok, now)}", ""))
             else:
                 parts.append(("✗ unreachable", "bold red"))
             retry = ""

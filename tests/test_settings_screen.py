@@ -386,3 +386,22 @@ def test_snapshot_first_run_80x24(snap_compare) -> None:
 
 def test_snapshot_first_run_120x40(snap_compare) -> None:
     assert snap_compare(_first_run_app(), terminal_size=LARGE, run_before=_settle)
+
+
+@pytest.mark.parametrize(
+    ("login", "pin", "says"),
+    [
+        ("222222222", "2222", "but this free account cannot download: links fail with 402"),
+        ("555555555", "5555", "but no fair use is left: links wait (509) until some is back"),
+    ],
+)
+async def test_connection_says_when_the_account_cannot_unlock(
+    tmp_path: Path, emu: Emulator, login: str, pin: str, says: str
+) -> None:
+    """Before the first link fails on it."""
+    settings = Settings(api=ApiSettings(url=emu.url, login=login, password=pin))
+    app = host(settings, tmp_path / "c.toml")
+    async with app.run_test(size=SMALL) as pilot:
+        await run_connection_test(pilot, app)
+        assert says in status(app)
+        assert "-warning" in app.settings_screen.query_one("#settings-status").classes

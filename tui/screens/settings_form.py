@@ -143,6 +143,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         & #settings-status { height: auto; max-height: 3; padding: 0 1; }
         & #settings-status.-ok { color: $text-success; }
         & #settings-status.-error { color: $text-error; }
+        & #settings-status.-warning { color: $text-warning; }
         & #settings-buttons { height: 1; padding: 0 1; margin-bottom: 1; }
         & #settings-buttons Button { margin-right: 2; }
     }
@@ -321,6 +322,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         status.update(text)
         status.set_class(state == "ok", "-ok")
         status.set_class(state == "error", "-error")
+        status.set_class(state == "warning", "-warning")
 
     # --- actions ----------------------------------------------------------
 
@@ -366,11 +368,21 @@ class SettingsScreen(ModalScreen[Settings | None]):
         except (LinkdeckError, SettingsError, httpx.InvalidURL, httpx.HTTPError) as error:
             self._show_status(describe_failure(error, pin), "error")
             return
-        self._show_status(
+        text = (
             f"ok: {plain(account.account_name, 60)}, {plain(account.type, 20)}, "
-            f"fair use {percent(account.fairuse_left)} left",
-            "ok",
+            f"fair use {percent(account.fairuse_left)} left"
         )
+        # Said now, before the first link fails on it.
+        if not account.can_download:
+            text += (
+                f", but this {plain(account.type, 20)} account cannot download: links fail with 402"
+            )
+            self._show_status(text, "warning")
+        elif account.fairuse_left <= 0:
+            text += ", but no fair use is left: links wait (509) until some is back"
+            self._show_status(text, "warning")
+        else:
+            self._show_status(text, "ok")
 
     @on(Button.Pressed, "#settings-save")
     async def action_save(self) -> None:

@@ -236,21 +236,23 @@ class LinkdeckApp(App[None]):
         except ActionRefused as refused:
             self.notify(str(refused), severity="warning")
             return
-        held = self.session.hold_clause()
-        text = "Refreshing the account and the hosters"
-        self.notify(
-            f"{text}; links are {held}" if held else text, timeout=6 if held else 2, markup=False
-        )
+        self._say_with_hold("Refreshing the account and the hosters", ". ", timeout=2)
 
     def action_toggle_pause(self) -> None:
         paused = self.session.toggle_pause()
-        held = self.session.hold_clause()
         if paused is True:
-            text = "Queue paused: press p to resume"
-            self.notify(f"{text} (links were {held})" if held else text, timeout=6 if held else 3)
+            self._say_with_hold("Queue paused: press p to resume", ". ", timeout=3)
         elif paused is False:
-            text = "Queue resumed"
-            self.notify(f"{text}, but links are {held}" if held else text, timeout=6 if held else 2)
+            self._say_with_hold("Queue resumed", ", but ", timeout=2)
+
+    def _say_with_hold(self, text: str, joiner: str, *, timeout: float) -> None:
+        """`text`, and when links are held, until when and why: a key that seems
+        to do nothing while the queue is held says why."""
+        held = self.session.hold_clause()
+        if held:
+            self.notify(f"{text}{joiner}links are {held}", timeout=8, markup=False)
+        else:
+            self.notify(text, timeout=timeout)
 
     def action_settings(self) -> None:
         self._open_settings(first_run=False)

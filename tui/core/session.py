@@ -542,7 +542,7 @@ class Session:
         return await self.engine.queue(text)
 
     def hold_clause(self, item: Item | None = None) -> str | None:
-        """Why links wait now, as "held until 08:10: why" (of `item` if given: its
+        """Why links wait now, as "held until 08:10, as why" (of `item` if given: its
         hoster's hold first), for the keys that would otherwise seem to do nothing;
         None when nothing is held."""
         if self.engine is None:
@@ -551,15 +551,15 @@ class Session:
         if item is not None and item.hoster:
             until = state.hoster_holds.get(item.hoster)
             if until is not None and until > now:
-                return f"held until {local_clock(until)}: {item.hoster} is unavailable"
+                return f"held until {local_clock(until)}, as {item.hoster} is unavailable"
         until = state.global_hold_until
         if until is not None and until > now:
             return (
-                f"held until {local_clock(until)}: the fair use of this account is used up; "
-                "they go then by themselves, or at once with another account (s)"
+                f"held until {local_clock(until)}, as this account's fair use is used up; "
+                "another account (s) ends the hold"
             )
         if item is not None and item.state is ItemState.HELD:
-            return f"held: {item.message}"  # waiting for the hoster list
+            return f"held, {item.message}"  # waiting for the hoster list
         return None
 
     def act(self, item_id: int, action: ItemAction) -> str | None:

@@ -368,21 +368,19 @@ class SettingsScreen(ModalScreen[Settings | None]):
         except (LinkdeckError, SettingsError, httpx.InvalidURL, httpx.HTTPError) as error:
             self._show_status(describe_failure(error, pin), "error")
             return
-        text = (
-            f"ok: {plain(account.account_name, 60)}, {plain(account.type, 20)}, "
-            f"fair use {percent(account.fairuse_left)} left"
-        )
+        kind = plain(account.type, 20)
+        text = f"ok: {plain(account.account_name, 60)}, {kind}"
         # Said now, before the first link fails on it.
         if not account.can_download:
-            text += (
-                f", but this {plain(account.type, 20)} account cannot download: links fail with 402"
+            self._show_status(
+                f"{text}, but this {kind} account cannot download: links fail with 402", "warning"
             )
-            self._show_status(text, "warning")
         elif account.fairuse_left <= 0:
-            text += ", but no fair use is left: links wait (509) until some is back"
-            self._show_status(text, "warning")
+            self._show_status(
+                f"{text}, but no fair use is left: links wait (509) until some is back", "warning"
+            )
         else:
-            self._show_status(text, "ok")
+            self._show_status(f"{text}, fair use {percent(account.fairuse_left)} left", "ok")
 
     @on(Button.Pressed, "#settings-save")
     async def action_save(self) -> None:

@@ -81,7 +81,7 @@ class AccountPanel(LaterParts, Vertical):
         self.set_interval(1, self._tick)
 
     def _tick(self) -> None:
-        if self.app.screen is self.screen:
+        if self.screen.is_current:
             self._show_connection()
             self._show_trend()
 

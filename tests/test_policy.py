@@ -65,7 +65,8 @@ def test_the_words_follow_the_settings() -> None:
         RULES[428].describe(settings) == "the item ends; the other links of its hoster wait 2 hours"
     )
     assert RULES[509].describe(settings) == (
-        "retried after 1 minute, no attempt used; every other link waits 1 minute"
+        "retried after 1 minute, no attempt used; every other link waits 1 minute, "
+        "or until another account is used"
     )
 
 

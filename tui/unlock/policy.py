@@ -57,7 +57,7 @@ class Rule:
         if self.hold is HoldScope.HOSTER:
             parts.append(f"the other links of its hoster wait {wait}")
         elif self.hold is HoldScope.ACCOUNT:
-            parts.append(f"every other link waits {wait}")
+            parts.append(f"every other link waits {wait}, or until another account is used")
         if self.pause in FIXED_BY_SETTINGS:
             parts.append(f"the queue pauses ({self.pause}) until the settings change")
         elif self.pause:

@@ -40,6 +40,8 @@ class AccountPanel(LaterParts, Vertical):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.clock = clock
         self.fairuse_samples: tuple[tuple[float, float], ...] = ()
+        self._trend_hour: float | None = None
+        """The hour the trend was drawn in."""
         # The view to start from is set without the watchers (the lines are drawn
         # at mount), and its classes before the first style pass: a class change
         # restyles the panel.
@@ -83,7 +85,8 @@ class AccountPanel(LaterParts, Vertical):
     def _tick(self) -> None:
         if self.screen.is_current:
             self._show_connection()
-            self._show_trend()
+            if self._trend_hour != self.clock() // 3600:
+                self._show_trend()  # bins are whole hours: a new one may begin
 
     def show(self, view: AccountView) -> None:
         self.account = view.account
@@ -101,11 +104,13 @@ class AccountPanel(LaterParts, Vertical):
     def on_resize(self) -> None:
         self._show_trend()
         self._show_account()
+        self._show_connection()  # the server's reason gets the room there is
 
     def _show_trend(self) -> None:
         trend = self.query_one("#fairuse-history", Static)
-        width = trend.size.width or 40
-        _set(trend, Text(trend_bars(self.fairuse_samples, width, self.clock()), "cyan"))
+        width, now = trend.size.width or 40, self.clock()
+        self._trend_hour = now // 3600
+        _set(trend, Text(trend_bars(self.fairuse_samples, width, now), "cyan"))
         tooltip = (
             f"Fair use left over the last 7 days: one bar per {bin_hours(width)} h "
             "(its lowest value), a blank where no sample was taken"

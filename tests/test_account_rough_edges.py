@@ -20,6 +20,7 @@ from tui.unlock import FakeClock, ItemState
 
 EXHAUSTED_LOGIN, EXHAUSTED_PIN = "555555555", "5555"
 OTHER = "https://uploaded.net/file/bcde1234/second.zip"
+THIRD = "https://uploaded.net/file/bcde2345/third.zip"
 
 
 def toasts(app: LinkdeckApp) -> list[str]:
@@ -47,6 +48,9 @@ async def test_a_fair_use_hold_ends_with_a_change_of_account_and_the_keys_say_so
         assert engine is not None and engine.queue_state.global_hold_until is not None
         held = [i for i in items_by_link(app).values() if i.state is ItemState.HELD]
         assert held, "the 509 holds the other link"
+        # A link added now is held at once: the toast says so.
+        await queue(pilot, app, THIRD)
+        assert any("They are held until 08:10" in toast for toast in toasts(app))
         await pilot.press("escape")  # the log, not the input
 
         # While held, each key says what happens.

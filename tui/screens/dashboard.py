@@ -276,9 +276,12 @@ class DashboardScreen(Screen[None]):
         text = f"Queued {len(added)} link(s)"
         if unsupported:
             text += f"; {unsupported} no hoster serves (select and press Enter to force)"
+        held = self.session.hold_clause()
+        if held and any(item.state is ItemState.HELD for item in added):
+            text += f". They are {held}"
         if not added:
             text = "No new link in that text (already queued, or no http(s) link)"
-        self.notify(text, timeout=4)
+        self.notify(text, timeout=8 if held else 4, markup=False)
 
     @on(VirtualTable.RowSelected, "#log")
     def open_item(self, event: VirtualTable.RowSelected) -> None:

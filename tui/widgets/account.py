@@ -14,6 +14,7 @@ from textual.widgets import ProgressBar, Static
 
 from tui import formatting
 from tui.api import AccountStatus
+from tui.core.account_watch import FAIRUSE_SERIES_SECONDS
 from tui.core.events import AccountView, Connection
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
@@ -205,7 +206,7 @@ def _when(at: float, now: float) -> str:
 
 BARS = "▁▂▃▄▅▆▇█"
 GAP = " "
-TREND_HOURS = 7 * 24
+TREND_HOURS = round(FAIRUSE_SERIES_SECONDS / 3600)
 
 
 def bin_hours(width: int) -> int:
@@ -219,7 +220,7 @@ def trend_bars(samples: Sequence[tuple[float, float]], width: int, now: float) -
     sample in it, on an absolute 0..100 % scale (a min..max scale would turn a
     1 % dip into a cliff). A bin without a sample is a gap: nothing is invented."""
     span = bin_hours(width) * 3600
-    bins = math.ceil(TREND_HOURS * 3600 / span)
+    bins = math.ceil(FAIRUSE_SERIES_SECONDS / span)
     last = math.floor(now / span)
     lowest: dict[int, float] = {}
     for at, value in samples:

@@ -236,21 +236,21 @@ class LinkdeckApp(App[None]):
         except ActionRefused as refused:
             self.notify(str(refused), severity="warning")
             return
-        self._say_with_hold("Refreshing the account and the hosters", ". ", timeout=2)
+        self._say_with_hold("Refreshing the account and the hosters", ". Links are ", timeout=2)
 
     def action_toggle_pause(self) -> None:
         paused = self.session.toggle_pause()
         if paused is True:
-            self._say_with_hold("Queue paused: press p to resume", ". ", timeout=3)
+            self._say_with_hold("Queue paused: press p to resume", ". Links are ", timeout=3)
         elif paused is False:
-            self._say_with_hold("Queue resumed", ", but ", timeout=2)
+            self._say_with_hold("Queue resumed", ", but links are ", timeout=2)
 
-    def _say_with_hold(self, text: str, joiner: str, *, timeout: float) -> None:
-        """`text`, and when links are held, until when and why: a key that seems
-        to do nothing while the queue is held says why."""
+    def _say_with_hold(self, text: str, then: str, *, timeout: float) -> None:
+        """`text`, and when links are held, `then` until when and why: a key
+        that seems to do nothing while the queue is held says why."""
         held = self.session.hold_clause()
         if held:
-            self.notify(f"{text}{joiner}links are {held}", timeout=8, markup=False)
+            self.notify(f"{text}{then}{held}", timeout=8, markup=False)
         else:
             self.notify(text, timeout=timeout)
 

@@ -68,7 +68,7 @@ NOT_CONNECTED = "Not connected: open the settings (s)"
 RETRY_NOTES = {
     ItemState.DONE: "This link is done already: nothing to retry",
     ItemState.UNLOCKING: "This link is being unlocked now",
-    ItemState.UNSUPPORTED: "No hoster serves this link: Enter opens it, to force it",
+    ItemState.UNSUPPORTED: "No hoster serves this link: Force, in its detail (Enter), sends it",
 }
 """What a retry of an item in these states says: it sends nothing."""
 

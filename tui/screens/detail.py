@@ -137,9 +137,12 @@ class ItemDetailScreen(ModalScreen[None]):
 
     def _act(self, action: ItemAction) -> None:
         try:
-            self.session.act(self.item_id, action)
+            note = self.session.act(self.item_id, action)
         except ActionRefused as refused:
             self.notify(str(refused), severity=refused.severity, markup=False)
+            return
+        if note:
+            self.notify(note, timeout=6, markup=False)
 
     def action_retry(self) -> None:
         self._act(ItemAction.RETRY)

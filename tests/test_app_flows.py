@@ -121,7 +121,7 @@ async def test_filter_hosters_by_name_tld_and_link(
         await settle(pilot, app)
         count = app.query_one("#hoster-count", Static)
         # The default scenario serves one broken pattern on purpose.
-        assert text_of(count) == "69 of 69 · 1 bad pattern"
+        assert text_of(count) == "69 of 69 · 1 bad pattern (rapidgator.net)"
 
         await pilot.press("slash")
         search = app.query_one("#hoster-filter", Input)

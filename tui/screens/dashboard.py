@@ -42,6 +42,27 @@ from tui.widgets.virtual_table import VirtualTable
 
 SHORT_HEIGHT = 32
 WIDE_WIDTH = 200
+FOOTER_ORDER = (
+    "links-submit",
+    "links-leave",
+    "filter-submit",
+    "filter-clear",
+    "filter-leave",
+    "help",
+    "focus-unlock",
+    "copy-link",
+    "retry-item",
+    "cancel-item",
+    "pause",
+    "settings",
+    "refresh",
+    "filter-hosters",
+    "copy-all",
+    "export-log",
+    "quit",
+)
+"""The footer's keys by what a user needs most: at 80 columns the last ones are
+cut off. In an input, its own keys (what Enter and Escape do there) come first."""
 
 
 class DashboardScreen(Screen[None]):
@@ -128,7 +149,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="regions"):
             yield HostersRegion(self.clock, self.session.cached_hosters, id="hosters")
             yield UnlockRegion(self.clock, self.session.store, id="unlock")
-        yield KeysFooter()
+        yield KeysFooter(FOOTER_ORDER)
 
     @property
     def account(self) -> AccountPanel:

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from tui import formatting
-from tui.api import ConnectionSettings, Hoster, HosterList, HosterMatcher
+from tui.api import ConnectionSettings, Hoster, HosterList, HosterMatcher, invalid_summary
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
 from tui.widgets.virtual_table import Column, VirtualTable
@@ -21,6 +22,45 @@ if TYPE_CHECKING:
 
 NAME_WIDTH, TLDS_WIDTH = 18, 26
 EMPTY = Text("")
+
+
+NO_MATCH = "no hoster serves this link"
+COUNT_PADDING = 2
+"""The count's padding, one column each side (app.tcss)."""
+
+
+class HosterFilter(Input):
+    """The hosters' filter: Enter goes to the table, Escape clears the filter,
+    and on an empty one goes back to the table."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "To the table", id="filter-submit", tooltip="Go to the table"),
+        Binding("escape", "clear_filter", "Clear", id="filter-clear", tooltip="Clear the filter"),
+        Binding(
+            "escape",
+            "screen.leave_input",
+            "To the table",
+            id="filter-leave",
+            tooltip="Leave the filter for the table",
+        ),
+    ]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.cursor_blink = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Escape clears what is typed; once empty, it leaves.
+        if action == "clear_filter":
+            return bool(self.value)
+        return True
+
+    def action_clear_filter(self) -> None:
+        self.clear()
+
+    def _watch_value(self, value: str) -> None:
+        super()._watch_value(value)
+        self.refresh_bindings()
 
 
 class HostersRegion(LaterParts, Vertical):
@@ -63,8 +103,7 @@ class HostersRegion(LaterParts, Vertical):
         )
 
     async def _build_parts(self) -> None:
-        search = Input(placeholder="filter: name, TLD or a link  (/)", id="hoster-filter")
-        search.cursor_blink = False
+        search = HosterFilter(placeholder="filter: name, TLD or a link  (/)", id="hoster-filter")
         count = Static("", id="hoster-count")
         await self.query_one("#hoster-filter-row").mount_all([search, count])
 
@@ -187,17 +226,18 @@ class HostersRegion(LaterParts, Vertical):
         total = len(self.hosters.hosters)
         shown = self.table.row_count
         query = self.filter_text.strip()
-        if "://" in query and not shown:
-            text = "no hoster serves this link"
-        else:
-            text = f"{shown} of {total}"
+        count = NO_MATCH if "://" in query and not shown else f"{shown} of {total}"
+        suffix = ""
         if self.matcher.invalid_count:
-            text += f" · {self.matcher.invalid_count} bad pattern"
+            suffix += f" · {invalid_summary(self.matcher.invalid)}"
         if self.problem:
-            text += f" · refresh failed: {plain(self.problem, 40)}"
-        self.query_one("#hoster-count", Static).update(
-            Text(text, no_wrap=True, overflow="ellipsis")
-        )
+            suffix += f" · refresh failed: {plain(self.problem, 40)}"
+        label = self.query_one("#hoster-count", Static)
+        # As wide as the widest count of this list: the filter beside it keeps
+        # its width while the count changes at each keystroke.
+        widest = max(len(NO_MATCH), len(f"{total} of {total}")) + len(suffix)
+        label.styles.width = widest + COUNT_PADDING
+        label.update(Text(count + suffix, no_wrap=True, overflow="ellipsis"))
 
 
 def connections_text(settings: ConnectionSettings | None) -> str:

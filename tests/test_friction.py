@@ -1,0 +1,101 @@
+"""A newcomer's hour with the dashboard, keyboard only, at 80x24 and 120x40:
+what the footer says, what each key says when it does not apply, the words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deck import settle
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+from textual.widgets._footer import FooterKey
+
+from tui.app import LinkdeckApp
+from tui.emulator import Emulator
+from tui.unlock import FakeClock
+
+SMALL = (80, 24)
+
+
+def footer_keys(app: LinkdeckApp) -> list[tuple[str, str]]:
+    """The footer's keys as shown, (key, description), the palette's left out."""
+    return [
+        (key.key, key.description)
+        for key in app.screen.query(FooterKey)
+        if not key.has_class("-command-palette")
+    ]
+
+
+def visible_footer_keys(app: LinkdeckApp) -> list[str]:
+    """The keys whose whole label fits on the screen, left of the palette's."""
+    palette = app.screen.query_one(".-command-palette", FooterKey)
+    return [
+        key.key
+        for key in app.screen.query(FooterKey)
+        if not key.has_class("-command-palette") and key.region.right <= palette.region.x
+    ]
+
+
+async def footer_settled(pilot: Pilot[Any]) -> None:
+    # The footer recomposes after a refresh.
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_the_footer_at_80_columns_shows_help_and_the_main_keys(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot, app)
+        await footer_settled(pilot)
+        shown = visible_footer_keys(app)
+        assert shown[0] == "question_mark"
+        for key in ("question_mark", "u", "c", "R", "x", "p", "s"):
+            assert key in shown, shown
+
+
+async def test_in_an_input_the_footer_says_what_enter_and_escape_do(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("u")
+        await footer_settled(pilot)
+        keys = footer_keys(app)
+        assert keys[:2] == [("enter", "Unlock"), ("escape", "Back to the log")]
+        assert "slash" not in dict(keys) and "u" not in dict(keys)
+        await pilot.press("escape")
+        assert app.focused is app.query_one("#log")
+
+        await pilot.press("slash")
+        search = app.query_one("#hoster-filter", Input)
+        assert app.focused is search
+        await footer_settled(pilot)
+        assert footer_keys(app)[:2] == [("enter", "To the table"), ("escape", "To the table")]
+        await pilot.press("u", "p", "l")
+        await footer_settled(pilot)
+        assert footer_keys(app)[1] == ("escape", "Clear")
+        # The first Escape clears the filter, the second leaves it.
+        await pilot.press("escape")
+        assert search.value == "" and app.focused is search
+        assert len(app.query_one("#hoster-table").row_keys) == 69
+        await pilot.press("escape")
+        assert app.focused is app.query_one("#hoster-table")
+
+
+async def test_the_filter_keeps_its_width_as_its_count_changes(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        search = app.query_one("#hoster-filter", Input)
+        count = app.query_one("#hoster-count", Static)
+        widths = set()
+        for query in ("", "upl", "uploaded", "https://example.com/nobody.zip"):
+            search.value = query
+            await pilot.pause()
+            widths.add((search.size.width, count.size.width))
+        assert len(widths) == 1, widths

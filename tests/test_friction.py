@@ -99,3 +99,22 @@ async def test_the_filter_keeps_its_width_as_its_count_changes(
             await pilot.pause()
             widths.add((search.size.width, count.size.width))
         assert len(widths) == 1, widths
+
+
+async def test_paused_says_so_once_and_the_footer_offers_resume(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await footer_settled(pilot)
+        assert ("p", "Pause") in footer_keys(app)
+        await pilot.press("p")
+        await footer_settled(pilot)
+        line = app.query_one("#queue-line", Static).content
+        assert str(line).startswith("⏸ paused by you"), line
+        assert ("p", "Resume") in footer_keys(app) and ("p", "Pause") not in footer_keys(app)
+        await pilot.press("p")
+        await footer_settled(pilot)
+        assert str(app.query_one("#queue-line", Static).content).startswith("▶ running")
+        assert ("p", "Pause") in footer_keys(app)

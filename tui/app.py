@@ -13,6 +13,7 @@ from itertools import count
 from typing import TYPE_CHECKING
 
 from textual import events
+from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -31,7 +32,7 @@ from tui.resources import styles_dir
 from tui.screens.dashboard import DashboardScreen
 from tui.settings import Settings, keymap_warnings
 from tui.unlock.clock import Clock
-from tui.unlock.items import Item, ItemRemoved
+from tui.unlock.items import Item, ItemRemoved, QueueState
 from tui.unlock.policy import status_rows
 
 if TYPE_CHECKING:
@@ -64,7 +65,10 @@ class LinkdeckApp(App[None]):
             id="refresh",
             tooltip="Refresh the account and the hosters now",
         ),
+        # One of the two shows, as the queue runs or not (`check_action`); one
+        # id, so that a [keymap] entry moves both.
         Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the queue"),
+        Binding("p", "toggle_pause('resume')", "Resume", id="pause", tooltip="Resume the queue"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit linkdeck"),
     ]
 
@@ -216,6 +220,9 @@ class LinkdeckApp(App[None]):
                 )
             elif isinstance(event, SettingsNeeded):
                 self._open_settings(first_run=True)
+            elif isinstance(event, QueueState):
+                self.dashboard.show_event(event)
+                self.refresh_bindings()  # "Pause" or "Resume"
             elif isinstance(event, HistoryOpened):
                 self.dashboard.show_event(event)
                 # Drawing the rows is what finds the damaged ones.
@@ -238,7 +245,14 @@ class LinkdeckApp(App[None]):
             return
         self.notify("Refreshing the account and the hosters", timeout=2)
 
-    def action_toggle_pause(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_pause":
+            engine = self.session.engine
+            paused = engine is not None and engine.paused
+            return paused == (parameters == ("resume",))
+        return True
+
+    def action_toggle_pause(self, _shown_as: str = "pause") -> None:
         paused = self.session.toggle_pause()
         if paused is True:
             self.notify("Queue paused: press p to resume", timeout=3)
@@ -280,7 +294,11 @@ class LinkdeckApp(App[None]):
         # The dashboard's actions run in its namespace, the app's in the app's.
         for namespace, bindings in ((self, self.BINDINGS), (dashboard, dashboard.BINDINGS)):
             for binding in bindings:
-                if isinstance(binding, Binding) and binding.id not in ("quit", "leave-input"):
+                if (
+                    isinstance(binding, Binding)
+                    and binding.id not in ("quit", "leave-input")
+                    and namespace.check_action(*parse_action(binding.action)[1:]) is not False
+                ):
                     yield SystemCommand(
                         binding.description,
                         binding.tooltip,

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from tui import formatting
 from tui.api import meaning_of
+from tui.unlock.engine import PAUSED_BY_USER
 from tui.unlock.items import Item, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
@@ -270,7 +271,11 @@ class UnlockRegion(LaterParts, Vertical):
             why = plain(self.queue.not_saved, 60)
             parts.append((f"⚠ not saved: {why}{kept}; nothing new is sent", "bold red"))
         elif self.queue.paused:
-            parts.append((f"⏸ paused: {plain(self.queue.pause_reason or 'by you', 60)}", "bold"))
+            reason = self.queue.pause_reason
+            if reason in (None, PAUSED_BY_USER):
+                parts.append(("⏸ paused by you", "bold"))
+            else:
+                parts.append((f"⏸ paused: {plain(reason, 60)}", "bold"))
         elif self.queue.global_hold_until and self.queue.global_hold_until > self.clock():
             until = formatting.local_clock(self.queue.global_hold_until)
             parts.append((f"⏸ fair use exhausted, on hold until {until}", "bold yellow"))

@@ -68,7 +68,9 @@ class LinkdeckApp(App[None]):
         # One of the two shows, as the queue runs or not (`check_action`); one
         # id, so that a [keymap] entry moves both.
         Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the queue"),
-        Binding("p", "toggle_pause('resume')", "Resume", id="pause", tooltip="Resume the queue"),
+        Binding(
+            "p", "toggle_pause('resume')", "Resume", id="pause", tooltip="Pause or resume the queue"
+        ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit linkdeck"),
     ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from deck import settle
+from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
@@ -13,6 +14,7 @@ from textual.widgets._footer import FooterKey
 from tui.app import LinkdeckApp
 from tui.emulator import Emulator
 from tui.unlock import FakeClock
+from tui.widgets.virtual_table import VirtualTable
 
 SMALL = (80, 24)
 
@@ -118,3 +120,36 @@ async def test_paused_says_so_once_and_the_footer_offers_resume(
         await footer_settled(pilot)
         assert str(app.query_one("#queue-line", Static).content).startswith("▶ running")
         assert ("p", "Pause") in footer_keys(app)
+
+
+DONE = "https://uploaded.net/file/abcd1234/holiday.zip"
+
+
+async def queue_links(pilot: Pilot[Any], app: LinkdeckApp, *links: str) -> None:
+    await pilot.press("u")
+    app.query_one("#links", Input).value = " ".join(links)
+    await pilot.press("enter")
+    await settle(pilot, app)
+    await pilot.press("escape")
+
+
+def log_cell(app: LinkdeckApp, column: str, row: int = -1) -> str:
+    table = app.query_one("#log", VirtualTable)
+    value = table.get_cell(table.row_keys[row], column)
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+async def test_at_80_columns_the_log_shows_the_file_name_not_a_cut_link(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot, app)
+        await queue_links(pilot, app, DONE)
+        table = app.query_one("#log", VirtualTable)
+        assert [column.label for column in table.columns][-1] == "File"
+        assert log_cell(app, "link") == "holiday.zip"
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert [column.label for column in table.columns][-1] == "Direct link"
+        assert log_cell(app, "link").startswith("http")

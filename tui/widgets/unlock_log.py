@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from urllib.parse import unquote, urlsplit
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -52,6 +53,27 @@ def column_widths(table_width: int) -> tuple[int, int]:
     return answer, max(free - answer, LINK_MIN)
 
 
+LINK_USEFUL = 32
+"""Narrower than this, a shortened direct link says nothing (at 80 columns it
+has 18): the column shows the file name, the link is in the item's detail."""
+
+
+def shows_file_name(link_width: int) -> bool:
+    return link_width < LINK_USEFUL
+
+
+def link_label(link_width: int) -> str:
+    return "File" if shows_file_name(link_width) else "Direct link"
+
+
+def file_name(item: Item) -> str:
+    """The file's name: the server's, or the last part of the link's path."""
+    if item.filename:
+        return item.filename
+    path = urlsplit(item.link).path.rstrip("/")
+    return unquote(path.rpartition("/")[2]) or item.link
+
+
 def shorten(text: str, width: int) -> str:
     """Cut the middle out of a long link, keeping its host and file name."""
     if len(text) <= width:
@@ -94,7 +116,7 @@ class UnlockRegion(LaterParts, Vertical):
         self._recount_due = False
         self._follow_end = False
         self.queue = QueueState()
-        self.answer_width = column_widths(80)[0]
+        self.answer_width, self.link_width = column_widths(80)
         self._countdowns: dict[int, Text] = {}
         """The state text last shown for each timed item."""
 
@@ -114,7 +136,7 @@ class UnlockRegion(LaterParts, Vertical):
                         Column("hoster", "Hoster", HOSTER_WIDTH),
                         Column("state", "State, tries", STATE_WIDTH),
                         Column("code", "Answer", self.answer_width),
-                        Column("link", "Direct link", min_width=LINK_MIN),
+                        Column("link", link_label(self.link_width), min_width=LINK_MIN),
                     ],
                     id="log",
                 ),
@@ -130,12 +152,17 @@ class UnlockRegion(LaterParts, Vertical):
         self._countdown_timer = self.set_interval(1, self._tick_countdowns, pause=True)
 
     def on_resize(self) -> None:
-        """Fit the answer column to the new width; the link takes the rest."""
-        answer = column_widths(self.size.width)[0]
+        """Fit the answer column to the new width; the link takes the rest, or
+        the file name where a link would be cut to nothing."""
+        answer, link = column_widths(self.size.width)
+        label_changed = link_label(link) != link_label(self.link_width)
+        self.link_width = link
         if answer != self.answer_width:
             self.answer_width = answer
             if self.built:  # else the table is made at this width
                 self.table.set_column_width("code", answer)
+        if label_changed and self.built:
+            self.table.set_column_label("link", link_label(link))
 
     @property
     def table(self) -> VirtualTable:
@@ -242,9 +269,11 @@ class UnlockRegion(LaterParts, Vertical):
         return text
 
     def _link_text(self, item: Item) -> Text:
-        link = plain(item.location or item.link)
         width = self.table.column_width("link")
-        return Text(shorten(link, width), style="" if item.location else "dim")
+        style = "" if item.location else "dim"
+        if shows_file_name(self.link_width):
+            return Text(plain(file_name(item), width), style=style)
+        return Text(shorten(plain(item.location or item.link), width), style=style)
 
     def _tick_countdowns(self) -> None:
         """Once a second, repaint the rows of timed items whose countdown changed."""

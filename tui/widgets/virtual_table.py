@@ -487,6 +487,14 @@ class VirtualTable(ScrollView, can_focus=True):
         self._strips.clear()
         self.refresh()
 
+    def set_column_label(self, column_key: str, label: str) -> None:
+        """Give a column a new header label; repaints the header."""
+        index = self._column_index[column_key]
+        columns = list(self.columns)
+        columns[index] = replace(columns[index], label=label)
+        self.columns = tuple(columns)
+        self.refresh(Region(0, 0, self.size.width, HEADER_LINES))
+
     def render_lines(self, crop: Region) -> list[Strip]:
         # Everything a cached row depends on but its cells, computed once a frame.
         width = self.scrollable_content_region.width

@@ -153,3 +153,26 @@ async def test_at_80_columns_the_log_shows_the_file_name_not_a_cut_link(
         await pilot.pause()
         assert [column.label for column in table.columns][-1] == "Direct link"
         assert log_cell(app, "link").startswith("http")
+
+
+def shown_columns(app: LinkdeckApp) -> dict[str, int]:
+    table = app.query_one("#hoster-table", VirtualTable)
+    widths = table.column_widths(table.scrollable_content_region.width)
+    return {column.key: width for column, width in zip(table.columns, widths, strict=True) if width}
+
+
+async def test_at_80_columns_the_hosters_show_connections_and_no_empty_status(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2")
+        await pilot.pause()
+        columns = shown_columns(app)
+        # No hoster has a status yet: no empty column holds the room.
+        assert "status" not in columns
+        table = app.query_one("#hoster-table", VirtualTable)
+        connections = str(table.get_cell("1fichier.com", "connections"))
+        assert columns["connections"] >= len(connections), columns
+        assert columns["patterns"] >= len("Patterns") and columns["tlds"] >= 12

@@ -15,12 +15,13 @@ from tui import formatting
 from tui.api import ConnectionSettings, Hoster, HosterList, HosterMatcher, invalid_summary
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
-from tui.widgets.virtual_table import Column, VirtualTable
+from tui.widgets.virtual_table import CELL_PADDING, Column, VirtualTable
 
 if TYPE_CHECKING:
     from tui.unlock.history import HosterOutcome
 
 NAME_WIDTH, TLDS_WIDTH = 18, 26
+TLDS_MIN, CONNECTIONS_MAX = 12, 30
 EMPTY = Text("")
 
 
@@ -85,6 +86,8 @@ class HostersRegion(LaterParts, Vertical):
         self._statuses: dict[str, Text] = {}
         """The status cells that are not empty."""
         self.problem = ""
+        self._connections_width = len("Connections")
+        """The widest connections cell of the list."""
 
     def compose(self) -> ComposeResult:
         # The filter's input and count come with `build`, right after the first
@@ -93,10 +96,10 @@ class HostersRegion(LaterParts, Vertical):
         yield VirtualTable(
             [
                 Column("name", "Hoster", NAME_WIDTH),
-                Column("status", "Status", 24),
-                Column("tlds", "TLDs", TLDS_WIDTH),
-                Column("patterns", "Patterns", 8),
-                Column("connections", "Connections"),
+                Column("status", "Status", 0),
+                Column("tlds", "TLDs", min_width=TLDS_MIN),
+                Column("patterns", "Patterns", len("Patterns")),
+                Column("connections", "Connections", len("Connections")),
             ],
             id="hoster-table",
             zebra_stripes=True,
@@ -137,8 +140,12 @@ class HostersRegion(LaterParts, Vertical):
                 hoster.name: "\n".join([hoster.name, *hoster.tlds]).casefold()
                 for hoster in hosters.hosters
             }
-            rows = ((hoster.name, self._row(hoster, now)) for hoster in hosters.hosters)
+            rows = [(hoster.name, self._row(hoster, now)) for hoster in hosters.hosters]
+            self._connections_width = max(
+                [len("Connections"), *(len(str(cells[-1])) for _, cells in rows)]
+            )
             self.table.set_rows(rows)
+            self._fit_columns()
         self._apply_filter()
 
     def set_problem(self, problem: str) -> None:
@@ -204,6 +211,37 @@ class HostersRegion(LaterParts, Vertical):
             return Text(f"ok {formatting.relative(outcome.last_ok, now)}", style="green")
         return Text("")
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_columns)
+
+    def _fit_columns(self) -> None:
+        """Each column as wide as what it shows, by priority: the name, the
+        status (hidden while no hoster has one), the connections, the TLDs
+        (the rest), and the pattern count when there is room for it."""
+        table = self.table
+        width = table.scrollable_content_region.width
+        if not width:
+            return  # not laid out yet: `on_resize` comes
+        status = max((text.cell_len for text in self._statuses.values()), default=0)
+        widths = {
+            "status": max(status, len("Status")) if status else 0,
+            "connections": min(self._connections_width, CONNECTIONS_MAX),
+            "patterns": len("Patterns"),
+        }
+
+        def room_for_tlds() -> int:
+            shown = 2 + sum(1 for w in widths.values() if w)  # the name and the TLDs too
+            return width - 2 * CELL_PADDING * shown - NAME_WIDTH - sum(widths.values())
+
+        if room_for_tlds() < TLDS_MIN:
+            widths["patterns"] = 0
+        if room_for_tlds() < TLDS_MIN:
+            widths["connections"] = max(widths["connections"] + room_for_tlds() - TLDS_MIN, 0)
+        columns = {column.key: column.width for column in table.columns}
+        for key, column_width in widths.items():
+            if columns[key] != column_width:
+                table.set_column_width(key, column_width)
+
     def refresh_statuses(self) -> None:
         """Repaint only the status cells whose text changed: those of hosters
         with an outcome, and those that showed one before."""
@@ -219,6 +257,7 @@ class HostersRegion(LaterParts, Vertical):
                 self._statuses[name] = status
             else:
                 self._statuses.pop(name, None)
+        self._fit_columns()
 
     def _show_count(self) -> None:
         if not self.built:

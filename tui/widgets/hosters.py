@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Input, Static
 
 from tui import formatting
@@ -25,7 +26,7 @@ TLDS_MIN, CONNECTIONS_MAX = 12, 30
 EMPTY = Text("")
 
 
-NO_MATCH = "no hoster serves this link"
+NO_MATCH = "no hoster serves it"
 COUNT_PADDING = 2
 """The count's padding, one column each side (app.tcss)."""
 
@@ -266,11 +267,10 @@ class HostersRegion(LaterParts, Vertical):
         shown = self.table.row_count
         query = self.filter_text.strip()
         count = NO_MATCH if "://" in query and not shown else f"{shown} of {total}"
-        suffix = ""
-        if self.matcher.invalid_count:
-            suffix += f" · {invalid_summary(self.matcher.invalid)}"
-        if self.problem:
-            suffix += f" · refresh failed: {plain(self.problem, 40)}"
+        # Which patterns the list has that cannot be used: on the frame, out
+        # of the filter's way.
+        self.border_subtitle = Content(invalid_summary(self.matcher.invalid))  # not markup
+        suffix = f" · refresh failed: {plain(self.problem, 40)}" if self.problem else ""
         label = self.query_one("#hoster-count", Static)
         # As wide as the widest count of this list: the filter beside it keeps
         # its width while the count changes at each keystroke.

@@ -8,11 +8,12 @@ from typing import Any
 from deck import settle
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, Static
 from textual.widgets._footer import FooterKey
 
 from tui.app import LinkdeckApp
 from tui.emulator import Emulator
+from tui.screens.detail import ItemDetailScreen
 from tui.unlock import FakeClock
 from tui.widgets.virtual_table import VirtualTable
 
@@ -176,3 +177,33 @@ async def test_at_80_columns_the_hosters_show_connections_and_no_empty_status(
         connections = str(table.get_cell("1fichier.com", "connections"))
         assert columns["connections"] >= len(connections), columns
         assert columns["patterns"] >= len("Patterns") and columns["tlds"] >= 12
+
+
+MISSING = "https://uploaded.net/file/abcd2345/missing/gone.zip"
+
+
+def toasts(app: LinkdeckApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+async def test_a_key_that_does_not_apply_says_why_and_the_detail_disables_its_button(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        await queue_links(pilot, app, MISSING, DONE)
+        app.clear_notifications()
+        await pilot.press("R", "x")
+        assert toasts(app) == [
+            "Nothing to retry: this item is done",
+            "Nothing to cancel: this item is done already",
+        ]
+        app.clear_notifications()
+        await pilot.press("up", "c")
+        assert toasts(app) == ["No direct link: this item failed"]
+        await pilot.press("enter")
+        assert isinstance(app.screen, ItemDetailScreen)
+        await pilot.pause()
+        disabled = {button.id for button in app.screen.query(Button) if button.disabled}
+        assert disabled == {"copy", "cancel", "force"}

@@ -73,6 +73,37 @@ class ItemAction(StrEnum):
     REMOVE = "remove"
 
 
+def why_not(item: Item, action: ItemAction) -> str | None:
+    """Why `action` does not apply to `item` in its state; None when it does."""
+    from tui.unlock.engine import CANCELLABLE, RETRYABLE
+
+    state = item.state
+    if action is ItemAction.RETRY and state not in RETRYABLE:
+        if state is ItemState.UNSUPPORTED:
+            return "No hoster serves this link: open it (Enter) and force it (f)"
+        if state is ItemState.HELD:
+            return "This item is held: it is sent when the hold ends"
+        if state in (ItemState.PENDING, ItemState.UNLOCKING):
+            return f"Nothing to retry: this item is {state.value}"
+        return "Nothing to retry: this item is done"
+    if action is ItemAction.CANCEL and state not in CANCELLABLE:
+        return f"Nothing to cancel: this item is {state.value} already"
+    if action is ItemAction.FORCE and state is not ItemState.UNSUPPORTED:
+        return "Only a link no hoster serves needs forcing"
+    return None
+
+
+def why_no_link(item: Item) -> str:
+    """Why `item` has no direct link to copy: it ended without one, or not yet."""
+    if item.state is ItemState.FAILED:
+        return "No direct link: this item failed"
+    if item.state is ItemState.CANCELLED:
+        return "No direct link: this item was cancelled"
+    if item.state is ItemState.UNSUPPORTED:
+        return "No direct link: no hoster serves this link"
+    return f"No direct link yet: this item is {item.state.value}"
+
+
 class ActionRefused(Exception):
     """An operation that could not be done; str() is the sentence for the user."""
 
@@ -525,6 +556,10 @@ class Session:
         Raises ActionRefused, saying why, when it cannot be done."""
         if self.engine is None:
             raise ActionRefused(NOT_CONNECTED)
+        item = self.item(item_id)
+        refusal = None if item is None else why_not(item, action)
+        if refusal is not None:
+            raise ActionRefused(refusal)
         from tui.unlock.engine import HeldElsewhere
         from tui.unlock.history import HistoryWriteError
 

@@ -30,6 +30,7 @@ from tui.core import (
     HostersFailed,
     ItemAction,
     Session,
+    why_no_link,
 )
 from tui.core.events import Event
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
@@ -320,7 +321,7 @@ class DashboardScreen(Screen[None]):
         if item is None:
             return
         if not item.location:
-            self.notify("This item has no direct link yet", severity="warning", timeout=3)
+            self.notify(why_no_link(item), severity="warning", timeout=3)
             return
         self.app.copy_to_clipboard(item.location)
         # The file name comes from the server: shown plain, never as markup.

@@ -11,7 +11,7 @@ from textual.widgets import Button, Footer, Static, TextArea
 
 from tui import formatting
 from tui.api import meaning_of
-from tui.core import ActionRefused, ItemAction, Session
+from tui.core import ActionRefused, ItemAction, Session, why_no_link, why_not
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
 from tui.widgets.unlock_log import STATE_STYLES, code_text
@@ -113,7 +113,10 @@ class ItemDetailScreen(ModalScreen[None]):
             what = plain(what, 160) or meaning_of(attempt.status)
             attempts.append(f"{formatting.local_datetime(attempt.at)}  {code:>3}  {what}\n")
         _set(self.query_one("#detail-attempts", Static), attempts or Text("none yet", style="dim"))
-        self.query_one("#force", Button).disabled = item.state is not ItemState.UNSUPPORTED
+        # A button that does nothing for this item is disabled (its key says why).
+        for action in (ItemAction.RETRY, ItemAction.CANCEL, ItemAction.FORCE):
+            button = self.query_one(f"#{action.value}", Button)
+            button.disabled = why_not(item, action) is not None
         self.query_one("#copy", Button).disabled = not item.location
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -134,6 +137,8 @@ class ItemDetailScreen(ModalScreen[None]):
         if item and item.location:
             self.app.copy_to_clipboard(item.location)
             self.notify("Copied the direct link", timeout=3)
+        elif item:
+            self.notify(why_no_link(item), severity="warning", timeout=3)
 
     def _act(self, action: ItemAction) -> None:
         try:

@@ -14,7 +14,9 @@ from textual.widgets._footer import FooterKey
 from tui.app import LinkdeckApp
 from tui.emulator import Emulator
 from tui.screens.detail import ItemDetailScreen
+from tui.screens.settings_form import SettingsScreen
 from tui.unlock import FakeClock
+from tui.widgets.setting_row import SettingRow
 from tui.widgets.virtual_table import VirtualTable
 
 SMALL = (80, 24)
@@ -207,3 +209,26 @@ async def test_a_key_that_does_not_apply_says_why_and_the_detail_disables_its_bu
         await pilot.pause()
         disabled = {button.id for button in app.screen.query(Button) if button.disabled}
         assert disabled == {"copy", "cancel", "force"}
+
+
+async def test_the_settings_form_names_a_setting_by_its_label(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen) and not screen.first_run
+        interval = screen.query_one("#setting-refresh-hosters_interval", Input)
+        interval.value = "0"
+        await pilot.pause()
+        rows = {row.field.key: row for row in screen.query(SettingRow)}
+        error = rows["refresh.hosters_interval"].error
+        assert error == "Hosters interval (refresh.hosters_interval) must be greater than 0, not 0"
+        interval.value = "3600"
+        screen.query_one("#setting-api-password", Input).value = ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        # No "More settings" outside the first run: the PIN's error does not point there.
+        assert rows["api.password"].error == "PIN (api.password) is needed, or a PIN command"

@@ -70,11 +70,17 @@ def _missing(data: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
     cannot connect without them, so they are required to save."""
     api = data["api"]
     if not api["url"]:
-        yield "api.url", "api.url is needed: the service's API endpoint"
+        yield "api.url", f"{_named('api.url')} is needed: the service's API endpoint"
     if not api["login"]:
-        yield "api.login", "api.login is needed: your customer ID (usually 9 digits)"
+        yield "api.login", f"{_named('api.login')} is needed: your customer ID (usually 9 digits)"
     if not api["password"] and not api["password_command"]:
-        yield "api.password", "enter your PIN (or set a PIN command under More settings)"
+        yield "api.password", f"{_named('api.password')} is needed, or a PIN command"
+
+
+def _named(key: str) -> str:
+    """A setting as the form names it: "API URL (api.url)"."""
+    labels = {field.key: field.label for field in setting_fields()}
+    return f"{labels[key]} ({key})"
 
 
 def _form_value(row: SettingRow) -> object:
@@ -266,13 +272,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
             try:
                 data[row.field.section][row.field.name] = _form_value(row)
             except SettingsError as error:
-                bad[key] = error.detail
+                bad[key] = error.labelled_detail
         other: dict[str, str] = {}
         # The rules spanning fields (plain http without allow_insecure_http); a
         # field that does not parse still holds its saved, valid value in data.
         for error in validate(_with_pin(data)):
             if error.key in self._rows and error.key not in bad:
-                other.setdefault(error.key, error.detail)
+                other.setdefault(error.key, error.labelled_detail)
         if self._save_attempted:
             for key, reason in _missing(data):
                 other.setdefault(key, reason)

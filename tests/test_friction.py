@@ -3,6 +3,7 @@ what the footer says, what each key says when it does not apply, the words."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from deck import settle
@@ -232,3 +233,47 @@ async def test_the_settings_form_names_a_setting_by_its_label(
         await pilot.pause()
         # No "More settings" outside the first run: the PIN's error does not point there.
         assert rows["api.password"].error == "PIN (api.password) is needed, or a PIN command"
+
+
+UNAVAILABLE = "https://share-online.biz/dl/ABCDEF123456"
+HELD = "https://share-online.biz/dl/ABCDEF654321"
+
+
+async def test_a_held_item_says_why_and_until_when(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        # After the 428, share-online.biz is held: its next link waits.
+        await queue_links(pilot, app, UNAVAILABLE)
+        await queue_links(pilot, app, HELD)
+        assert log_cell(app, "state").startswith("held")
+        until = app.session.engine.queue_state.hoster_holds["share-online.biz"]
+        clock = time.strftime("%H:%M", time.localtime(until))
+        assert log_cell(app, "code") == f"hoster down until {clock}"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ItemDetailScreen)
+        await pilot.pause()
+        summary = str(app.screen.query_one("#detail-summary", Static).content)
+        assert f"held: hoster down until {clock}" in summary
+
+
+FLAKY = "https://uploaded.net/file/abcd4567/flaky/third-time.zip"
+
+
+async def test_a_failed_item_says_it_gave_up_after_its_attempts(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator, unlock={"max_attempts": 2}), clock=fake_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        # A flaky link answers 503 twice: with two attempts allowed, it ends.
+        await queue_links(pilot, app, FLAKY)
+        fake_clock.advance(180)
+        await settle(pilot, app)
+        assert log_cell(app, "state") == "gave up after 2"
+        await pilot.press("enter")
+        await pilot.pause()
+        summary = str(app.screen.query_one("#detail-summary", Static).content)
+        assert "gave up after 2 attempts" in summary

@@ -14,7 +14,7 @@ from tui.api import meaning_of
 from tui.core import ActionRefused, ItemAction, Session, why_no_link, why_not
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
-from tui.widgets.unlock_log import STATE_STYLES, code_text
+from tui.widgets.unlock_log import STATE_STYLES, code_text, gave_up_after, why_held
 
 
 class ItemDetailScreen(ModalScreen[None]):
@@ -85,7 +85,7 @@ class ItemDetailScreen(ModalScreen[None]):
             plain(item.hoster or "none matches", 200),
             "\n",
             ("state     ", "dim"),
-            (item.state.value, STATE_STYLES[item.state]),
+            (self._state_words(item, now), STATE_STYLES[item.state]),
             (" (reused from history)" if item.reused else "", "green"),
             "\n",
             ("answer    ", "dim"),
@@ -118,6 +118,14 @@ class ItemDetailScreen(ModalScreen[None]):
             button = self.query_one(f"#{action.value}", Button)
             button.disabled = why_not(item, action) is not None
         self.query_one("#copy", Button).disabled = not item.location
+
+    def _state_words(self, item: Item, now: float) -> str:
+        """ "held: hoster down until 14:05", "gave up after 5 attempts"."""
+        if attempts := gave_up_after(item):
+            return f"gave up after {attempts} attempts"
+        engine = self.session.engine
+        held = None if engine is None else why_held(item, engine.queue_state, now)
+        return f"held: {held}" if held else item.state.value
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {

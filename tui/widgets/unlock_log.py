@@ -82,6 +82,25 @@ def shorten(text: str, width: int) -> str:
     return text[:head] + "…" + text[-(width - 1 - head) :]
 
 
+def why_held(item: Item, queue: QueueState, now: float) -> str | None:
+    """ "hoster down until 14:05": why a held item waits, and until when."""
+    if item.state is not ItemState.HELD:
+        return None
+    if queue.global_hold_until is not None and queue.global_hold_until > now:
+        return f"fair use used up, until {formatting.local_clock(queue.global_hold_until)}"
+    until = queue.hoster_holds.get(item.hoster or "")
+    if until is not None and until > now:
+        return f"hoster down until {formatting.local_clock(until)}"
+    return plain(item.message) or None  # "waiting for the hoster list"
+
+
+def gave_up_after(item: Item) -> int | None:
+    """How many attempts a failed item had, when it was retried before it ended."""
+    if item.state is ItemState.FAILED and item.counted_attempts > 1:
+        return item.counted_attempts
+    return None
+
+
 def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
     """The last answer in a few words: code and meaning, or why there is none."""
     if item.reused:
@@ -242,6 +261,9 @@ class UnlockRegion(LaterParts, Vertical):
     def set_queue(self, queue: QueueState) -> None:
         self.queue = queue
         self._show_queue()
+        # A held row says why and until when: the holds are the queue's.
+        for item_id in self._countdowns if self.built else ():
+            self.table.refresh_row(str(item_id))
 
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
         if self.store.held_elsewhere(item):
@@ -249,6 +271,9 @@ class UnlockRegion(LaterParts, Vertical):
         elif item.not_saved:
             # Why is in the status line: the column is too narrow at 80 columns.
             answer = Text("not saved", style="bold red")
+        elif held := why_held(item, self.queue, self.clock()):
+            answer = Text(held, style=STATE_STYLES[ItemState.HELD])
+            answer.truncate(self.table.column_width("code"), overflow="ellipsis")
         else:
             answer = code_text(item, self.table.column_width("code"))
         return (
@@ -260,9 +285,12 @@ class UnlockRegion(LaterParts, Vertical):
         )
 
     def _state_text(self, item: Item) -> Text:
-        """ "waiting x2 2:53": the state, the attempts past the first, the countdown."""
+        """ "waiting x2 2:53": the state, the attempts past the first, the
+        countdown; "gave up after 5" (the header says tries)."""
         text = Text(item.state.value, style=STATE_STYLES[item.state])
-        if item.counted_attempts > 1:
+        if attempts := gave_up_after(item):
+            text = Text(f"gave up after {attempts}", style=STATE_STYLES[item.state])
+        elif item.counted_attempts > 1:
             text.append(f" x{item.counted_attempts}")
         if item.state in TIMED_STATES and item.next_attempt_at is not None:
             text.append(f" {formatting.countdown(item.next_attempt_at - self.clock())}")

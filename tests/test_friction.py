@@ -277,3 +277,22 @@ async def test_a_failed_item_says_it_gave_up_after_its_attempts(
         await pilot.pause()
         summary = str(app.screen.query_one("#detail-summary", Static).content)
         assert "gave up after 2 attempts" in summary
+
+
+UNSUPPORTED = "https://example.com/files/nobody-serves-this.zip"
+
+
+async def test_the_words_of_a_newcomers_hour(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    # A prepaid account with no end: not "expires no expiry".
+    app = LinkdeckApp(make_profile(emulator, login="444444444", pin="4444"), clock=fake_clock)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert str(app.query_one("#account-expiry", Static).content) == "no expiry"
+        app.clear_notifications()
+        await queue_links(pilot, app, UNSUPPORTED)
+        # Enter opens the item; f, there, forces it.
+        assert toasts(app) == [
+            "Queued 1 link(s); no hoster serves 1 (open one with Enter, then f forces it)"
+        ]

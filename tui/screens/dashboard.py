@@ -297,7 +297,7 @@ class DashboardScreen(Screen[None]):
         unsupported = sum(1 for item in added if item.state is ItemState.UNSUPPORTED)
         text = f"Queued {len(added)} link(s)"
         if unsupported:
-            text += f"; {unsupported} no hoster serves (select and press Enter to force)"
+            text += f"; no hoster serves {unsupported} (open one with Enter, then f forces it)"
         if not added:
             text = "No new link in that text (already queued, or no http(s) link)"
         self.notify(text, timeout=4)

@@ -15,6 +15,7 @@ from textual.widgets._footer import FooterKey
 from tui.app import LinkdeckApp
 from tui.emulator import Emulator
 from tui.screens.detail import ItemDetailScreen
+from tui.screens.hoster_detail import HosterDetailScreen
 from tui.screens.settings_form import SettingsScreen
 from tui.unlock import FakeClock
 from tui.widgets.setting_row import SettingRow
@@ -296,3 +297,33 @@ async def test_the_words_of_a_newcomers_hour(
         assert toasts(app) == [
             "Queued 1 link(s); no hoster serves 1 (open one with Enter, then f forces it)"
         ]
+
+
+async def test_enter_on_a_hoster_opens_its_detail(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot, app)
+        await queue_links(pilot, app, DONE)
+        await pilot.press("slash")
+        app.query_one("#hoster-filter", Input).value = "rapidgator"
+        await pilot.press("enter", "enter")
+        assert isinstance(app.screen, HosterDetailScreen)
+        text = str(app.screen.query_one("#hoster-detail-text", Static).content)
+        hoster = next(h for h in app.session.hosters.hosters if h.name == "rapidgator.net")
+        for tld in hoster.tlds:
+            assert tld in text
+        for pattern in hoster.regexes:
+            assert pattern in text
+        assert "skipped: " in text  # its broken pattern, and why
+        assert "per file" in text and "no unlock of its links yet" in text
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+        # A hoster with an unlock lists it, and its status.
+        await pilot.press("slash")
+        app.query_one("#hoster-filter", Input).value = "uploaded.net"
+        await pilot.press("enter", "enter")
+        text = str(app.screen.query_one("#hoster-detail-text", Static).content)
+        assert "holiday.zip" in text and "ok, last unlock" in text

@@ -42,6 +42,8 @@ from tui.widgets.unlock_log import UnlockRegion
 from tui.widgets.virtual_table import VirtualTable
 
 SHORT_HEIGHT = 32
+RECENT_UNLOCKS = 8
+"""How many of a hoster's latest items its detail lists."""
 WIDE_WIDTH = 200
 FOOTER_ORDER = (
     "links-submit",
@@ -309,6 +311,16 @@ class DashboardScreen(Screen[None]):
         item = self.session.item(int(event.key))
         if item is not None:
             self.app.push_screen(ItemDetailScreen(self.session, item.id))
+
+    @on(VirtualTable.RowSelected, "#hoster-table")
+    def open_hoster(self, event: VirtualTable.RowSelected) -> None:
+        from tui.screens.hoster_detail import HosterDetailScreen
+
+        name = event.key
+        mine = [item for item in self.session.items() if item.hoster == name]
+        facts = self.hosters.facts(name, mine[: -RECENT_UNLOCKS - 1 : -1])
+        if facts is not None:
+            self.app.push_screen(HosterDetailScreen(facts))
 
     def _selected(self) -> Item | None:
         item = self.unlock.selected

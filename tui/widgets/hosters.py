@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -13,13 +14,21 @@ from textual.content import Content
 from textual.widgets import Input, Static
 
 from tui import formatting
-from tui.api import ConnectionSettings, Hoster, HosterList, HosterMatcher, invalid_summary
+from tui.api import (
+    ConnectionSettings,
+    Hoster,
+    HosterList,
+    HosterMatcher,
+    InvalidPattern,
+    invalid_summary,
+)
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
 from tui.widgets.virtual_table import CELL_PADDING, Column, VirtualTable
 
 if TYPE_CHECKING:
     from tui.unlock.history import HosterOutcome
+    from tui.unlock.items import Item
 
 NAME_WIDTH, TLDS_WIDTH = 18, 26
 TLDS_MIN, CONNECTIONS_MAX = 12, 30
@@ -63,6 +72,22 @@ class HosterFilter(Input):
     def _watch_value(self, value: str) -> None:
         super()._watch_value(value)
         self.refresh_bindings()
+
+
+@dataclass(frozen=True)
+class HosterFacts:
+    """What the hoster's detail shows, as the dashboard knows it when it opens."""
+
+    hoster: Hoster
+    connections: ConnectionSettings | None
+    """Its own connection settings, or the service's default ones."""
+    own_connections: bool
+    invalid: Sequence[InvalidPattern]
+    """Its patterns that cannot be used (they are skipped)."""
+    outcome: HosterOutcome | None
+    recent: Sequence[Item]
+    """Its latest items of the log, newest first."""
+    now: float
 
 
 class HostersRegion(LaterParts, Vertical):
@@ -157,6 +182,21 @@ class HostersRegion(LaterParts, Vertical):
     def set_outcomes(self, outcomes: Mapping[str, HosterOutcome]) -> None:
         self.outcomes = outcomes
         self.refresh_statuses()
+
+    def facts(self, name: str, recent: Sequence[Item]) -> HosterFacts | None:
+        """What the detail of the hoster `name` shows (None: not in the list)."""
+        hoster = next((h for h in self.hosters.hosters if h.name == name), None)
+        if hoster is None:
+            return None
+        return HosterFacts(
+            hoster=hoster,
+            connections=hoster.connection_settings or self.hosters.default_connection_settings,
+            own_connections=hoster.connection_settings is not None,
+            invalid=[pattern for pattern in self.matcher.invalid if pattern.hoster == name],
+            outcome=self.outcomes.get(name),
+            recent=recent,
+            now=self.clock(),
+        )
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "hoster-filter":

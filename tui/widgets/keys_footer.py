@@ -9,17 +9,18 @@ input's own keys (Enter, Escape) and no letter key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.keys import _character_to_key
 from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+    from textual.widget import Widget
 
 TYPED_KEYS = frozenset(_character_to_key(chr(code)) for code in range(32, 127))
 """Keys an input takes as text: their bindings do nothing while it has focus."""
@@ -50,7 +51,9 @@ class KeysFooter(Footer):
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
-        for binding, enabled, tooltip in self._listed(self.screen):
+        for binding, enabled, tooltip in self._listed(
+            self.screen.focused, self.screen.active_bindings
+        ):
             yield FooterKey(
                 binding.key,
                 self.app.get_key_display(binding),
@@ -72,11 +75,13 @@ class KeysFooter(Footer):
                 tooltip=binding.tooltip or binding.description,
             )
 
-    def _listed(self, screen: Screen) -> list[tuple[Binding, bool, str]]:
+    def _listed(
+        self, focused: Widget | None, active: Mapping[str, ActiveBinding]
+    ) -> list[tuple[Binding, bool, str]]:
         """The keys shown, in order, one per action, each with its state."""
-        in_input = isinstance(screen.focused, Input)
+        in_input = isinstance(focused, Input)
         listed: dict[str, tuple[Binding, bool, str]] = {}
-        for key, (_, binding, enabled, tooltip) in screen.active_bindings.items():
+        for key, (_, binding, enabled, tooltip) in active.items():
             if not binding.show or (in_input and key in TYPED_KEYS):
                 continue
             listed.setdefault(binding.action, (binding, enabled, tooltip))
@@ -88,4 +93,4 @@ class KeysFooter(Footer):
     def _shown_keys(self, screen: Screen) -> tuple[object, ...]:
         """What the footer would show: the bindings it lists, each with its state."""
         palette = screen.active_bindings.get(screen.app.COMMAND_PALETTE_BINDING)
-        return (*self._listed(screen), palette)
+        return (*self._listed(screen.focused, screen.active_bindings), palette)

@@ -252,7 +252,8 @@ async def test_a_held_item_says_why_and_until_when(
         assert log_cell(app, "state").startswith("held")
         until = app.session.engine.queue_state.hoster_holds["share-online.biz"]
         clock = time.strftime("%H:%M", time.localtime(until))
-        assert log_cell(app, "code") == f"hoster down until {clock}"
+        assert log_cell(app, "state") == f"held till {clock}"
+        assert log_cell(app, "code") == "hoster down"
         await pilot.press("enter")
         assert isinstance(app.screen, ItemDetailScreen)
         await pilot.pause()

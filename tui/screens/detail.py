@@ -14,7 +14,7 @@ from tui.api import meaning_of
 from tui.core import ActionRefused, ItemAction, Session, why_no_link, why_not
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
-from tui.widgets.unlock_log import STATE_STYLES, code_text, gave_up_after, why_held
+from tui.widgets.unlock_log import STATE_STYLES, code_text, gave_up_after, held_words
 
 
 class ItemDetailScreen(ModalScreen[None]):
@@ -124,8 +124,8 @@ class ItemDetailScreen(ModalScreen[None]):
         if attempts := gave_up_after(item):
             return f"gave up after {attempts} attempts"
         engine = self.session.engine
-        held = None if engine is None else why_held(item, engine.queue_state, now)
-        return f"held: {held}" if held else item.state.value
+        held = None if engine is None else held_words(item, engine.queue_state, now)
+        return held or item.state.value
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {

@@ -82,16 +82,26 @@ def shorten(text: str, width: int) -> str:
     return text[:head] + "…" + text[-(width - 1 - head) :]
 
 
-def why_held(item: Item, queue: QueueState, now: float) -> str | None:
-    """ "hoster down until 14:05": why a held item waits, and until when."""
+def why_held(item: Item, queue: QueueState, now: float) -> tuple[str, float | None] | None:
+    """Why a held item waits ("hoster down", "fair use used up"), and until
+    when if a hold says so; None when the item is not held."""
     if item.state is not ItemState.HELD:
         return None
     if queue.global_hold_until is not None and queue.global_hold_until > now:
-        return f"fair use used up, until {formatting.local_clock(queue.global_hold_until)}"
+        return "fair use used up", queue.global_hold_until
     until = queue.hoster_holds.get(item.hoster or "")
     if until is not None and until > now:
-        return f"hoster down until {formatting.local_clock(until)}"
-    return plain(item.message) or None  # "waiting for the hoster list"
+        return "hoster down", until
+    return plain(item.message) or "held", None  # "waiting for the hoster list"
+
+
+def held_words(item: Item, queue: QueueState, now: float) -> str | None:
+    """ "held: hoster down until 14:05", or None when the item is not held."""
+    held = why_held(item, queue, now)
+    if held is None:
+        return None
+    reason, until = held
+    return f"held: {reason}" + (f" until {formatting.local_clock(until)}" if until else "")
 
 
 def gave_up_after(item: Item) -> int | None:
@@ -272,7 +282,7 @@ class UnlockRegion(LaterParts, Vertical):
             # Why is in the status line: the column is too narrow at 80 columns.
             answer = Text("not saved", style="bold red")
         elif held := why_held(item, self.queue, self.clock()):
-            answer = Text(held, style=STATE_STYLES[ItemState.HELD])
+            answer = Text(held[0], style=STATE_STYLES[ItemState.HELD])
             answer.truncate(self.table.column_width("code"), overflow="ellipsis")
         else:
             answer = code_text(item, self.table.column_width("code"))
@@ -292,7 +302,10 @@ class UnlockRegion(LaterParts, Vertical):
             text = Text(f"gave up after {attempts}", style=STATE_STYLES[item.state])
         elif item.counted_attempts > 1:
             text.append(f" x{item.counted_attempts}")
-        if item.state in TIMED_STATES and item.next_attempt_at is not None:
+        held = why_held(item, self.queue, self.clock())
+        if held is not None and held[1] is not None:
+            text.append(f" till {formatting.local_clock(held[1])}")
+        elif item.state in TIMED_STATES and item.next_attempt_at is not None:
             text.append(f" {formatting.countdown(item.next_attempt_at - self.clock())}")
         return text
 

@@ -9,7 +9,8 @@ from typing import Any
 from deck import settle
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Select, Static
+from textual.widgets._select import SelectOverlay
 from textual.widgets._footer import FooterKey
 
 from tui.app import LinkdeckApp
@@ -328,3 +329,27 @@ async def test_enter_on_a_hoster_opens_its_detail(
         await pilot.press("enter", "enter")
         text = str(app.screen.query_one("#hoster-detail-text", Static).content)
         assert "holiday.zip" in text and "ok, last unlock" in text
+
+
+async def test_the_theme_list_stays_above_the_footer_at_80x24(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot, app)
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        theme = screen.query_one("#setting-ui-theme", Select)
+        # From the field above it: the theme is then on the form's last line.
+        screen.query_one("#setting-warnings-expiry_days_below").focus()
+        await pilot.pause()
+        await pilot.press("tab")
+        await pilot.pause()
+        assert screen.focused is theme
+        await pilot.press("enter")
+        await pilot.pause()
+        assert theme.expanded
+        overlay = theme.query_one(SelectOverlay)
+        footer = screen.query_one(Footer)
+        assert overlay.region.bottom <= footer.region.y, (overlay.region, footer.region)

@@ -137,6 +137,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
             text-style: bold;
         }
         & #settings-form { height: 1fr; padding: 0 1; }
+        /* The theme's list opens over the form: kept off the footer's line. */
+        & SelectOverlay { margin-bottom: 1; }
         & #settings-intro { margin: 1 0; }
         & .settings-section {
             margin: 1 0;

@@ -353,3 +353,32 @@ async def test_the_theme_list_stays_above_the_footer_at_80x24(
         overlay = theme.query_one(SelectOverlay)
         footer = screen.query_one(Footer)
         assert overlay.region.bottom <= footer.region.y, (overlay.region, footer.region)
+
+
+async def test_a_theme_chosen_in_the_palette_is_saved(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator)
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        app.theme = "nord"  # what the palette's "Change theme" does
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.settings.ui.theme == "nord"
+        assert 'theme = "nord"' in profile.config_path.read_text()
+
+
+async def test_a_theme_that_cannot_be_saved_says_why(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator)
+    profile.config_path.unlink(missing_ok=True)
+    profile.config_path.mkdir(parents=True)  # a folder where the file should be
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot, app)
+        app.theme = "nord"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(message.startswith("Theme not saved: ") for message in toasts(app))

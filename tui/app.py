@@ -6,13 +6,15 @@ of events per turn, and turns keys into its operations.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING
 
-from textual import events
+from textual import events, work
 from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -30,13 +32,14 @@ from tui.core import (
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
 from tui.screens.dashboard import DashboardScreen
-from tui.settings import Settings, keymap_warnings
+from tui.settings import Settings, SettingsError, keymap_warnings, save_settings
 from tui.unlock.clock import Clock
 from tui.unlock.items import Item, ItemRemoved, QueueState
 from tui.unlock.policy import status_rows
 
 if TYPE_CHECKING:
     import httpx
+    from textual.theme import Theme
 
     from tui.core.events import Event
     from tui.core.log_file import LogFile
@@ -108,6 +111,7 @@ class LinkdeckApp(App[None]):
 
     async def on_mount(self) -> None:
         self.apply_ui_settings(self.settings)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.call_after_refresh(self._after_first_frame)
         # The dashboard composes in its own task: the first frame waits for it,
         # and for nothing else (Textual holds that frame until this returns).
@@ -179,8 +183,27 @@ class LinkdeckApp(App[None]):
         await self.session.close()
 
     def apply_ui_settings(self, settings: Settings) -> None:
+        self.theme = self._theme_of(settings)
+
+    def _theme_of(self, settings: Settings) -> str:
         theme = settings.ui.theme
-        self.theme = theme if theme in self.available_themes else "textual-dark"
+        return theme if theme in self.available_themes else "textual-dark"
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """A theme chosen elsewhere than in the settings (the command palette's
+        "Change theme") is kept: saved as the settings form saves."""
+        if theme.name != self._theme_of(self.settings):
+            ui = replace(self.settings.ui, theme=theme.name)
+            self._save_settings(replace(self.settings, ui=ui), what="Theme")
+
+    @work(group="save-settings", exit_on_error=False)
+    async def _save_settings(self, settings: Settings, *, what: str) -> None:
+        try:
+            await asyncio.to_thread(save_settings, settings, self.session.profile.config_path)
+        except SettingsError as error:
+            self.notify(f"{what} not saved: {error}", severity="error", timeout=10, markup=False)
+            return
+        await self.apply_settings(settings)
 
     async def apply_settings(self, settings: Settings) -> None:
         """Settings were saved: use them at once."""

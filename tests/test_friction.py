@@ -10,8 +10,8 @@ from deck import settle
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Button, Footer, Input, Select, Static
-from textual.widgets._select import SelectOverlay
 from textual.widgets._footer import FooterKey
+from textual.widgets._select import SelectOverlay
 
 from tui.app import LinkdeckApp
 from tui.emulator import Emulator

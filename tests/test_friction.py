@@ -9,7 +9,7 @@ from typing import Any
 from deck import settle
 from rich.text import Text
 from textual.pilot import Pilot
-from textual.widgets import Button, Footer, Input, Select, Static
+from textual.widgets import Button, Footer, Input, Select, Static, TextArea
 from textual.widgets._footer import FooterKey
 from textual.widgets._select import SelectOverlay
 
@@ -59,7 +59,7 @@ async def test_the_footer_at_80_columns_shows_help_and_the_main_keys(
         await footer_settled(pilot)
         shown = visible_footer_keys(app)
         assert shown[0] == "question_mark"
-        for key in ("question_mark", "u", "c", "R", "x", "p", "s"):
+        for key in ("question_mark", "u", "c", "R", "x", "p", "s", "r"):
             assert key in shown, shown
 
 
@@ -212,6 +212,8 @@ async def test_a_key_that_does_not_apply_says_why_and_the_detail_disables_its_bu
         await pilot.pause()
         disabled = {button.id for button in app.screen.query(Button) if button.disabled}
         assert disabled == {"copy", "cancel", "force"}
+        location = app.screen.query_one("#detail-location", TextArea)
+        assert str(location.placeholder) == "No direct link: this item failed"
 
 
 async def test_the_settings_form_names_a_setting_by_its_label(

@@ -105,6 +105,7 @@ class ItemDetailScreen(ModalScreen[None]):
         text = plain(item.location) if item.location else ""
         if location.text != text:
             location.text = text
+        location.placeholder = "" if item.location else why_no_link(item)
         attempts = Text()
         for attempt in item.attempts:
             code = "-" if attempt.status is None else str(attempt.status)

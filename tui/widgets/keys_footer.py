@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from textual.screen import Screen
     from textual.widget import Widget
 
+COMPACT_BELOW = 120
+"""Narrower than this (in columns), the footer is compact."""
 TYPED_KEYS = frozenset(_character_to_key(chr(code)) for code in range(32, 127))
 """Keys an input takes as text: their bindings do nothing while it has focus."""
 
@@ -38,6 +40,11 @@ class KeysFooter(Footer):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._rank = {binding_id: rank for rank, binding_id in enumerate(order)}
         self._shown: tuple[object, ...] | None = None
+
+    def on_resize(self) -> None:
+        # Narrow, one space between the keys rather than two: at 80 columns
+        # that makes room for two more.
+        self.compact = self.size.width < COMPACT_BELOW
 
     def bindings_changed(self, screen: Screen) -> None:
         # `screen` is this footer's own (it subscribes to no other).

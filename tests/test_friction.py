@@ -384,3 +384,15 @@ async def test_a_theme_that_cannot_be_saved_says_why(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert any(message.startswith("Theme not saved: ") for message in toasts(app))
+
+
+async def test_paused_at_80_columns_the_footer_still_shows_refresh(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot, app)
+        await pilot.press("p")
+        await footer_settled(pilot)
+        shown = visible_footer_keys(app)
+        assert "p" in shown and "r" in shown, shown

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from textual.screen import Screen
     from textual.widget import Widget
 
+PALETTE_LABEL = "more"
+"""The command palette's key: every action by name, more than the footer shows
+(Textual says "palette", which tells a newcomer nothing)."""
 COMPACT_BELOW = 120
 """Narrower than this (in columns), the footer is compact."""
 TYPED_KEYS = frozenset(_character_to_key(chr(code)) for code in range(32, 127))
@@ -75,7 +78,7 @@ class KeysFooter(Footer):
             yield FooterKey(
                 binding.key,
                 self.app.get_key_display(binding),
-                binding.description,
+                PALETTE_LABEL,
                 binding.action,
                 classes="-command-palette",
                 disabled=not enabled,

@@ -210,7 +210,7 @@ async def test_paste_five_links_each_ends_in_its_state(
         assert UNSUPPORTED not in emulator.stats.requested_links
         # The 428 holds share-online.biz: its hoster row says so until 08:30.
         status = app.query_one("#hoster-table", VirtualTable).get_cell("share-online.biz", "status")
-        assert str(status) == "unavailable until 08:30"
+        assert str(status) == "down until 08:30"
         queue_line = text_of(app.query_one("#queue-line", Static))
         assert "1 done" in queue_line and "2 failed" in queue_line and "1 waiting" in queue_line
 

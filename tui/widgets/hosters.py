@@ -247,7 +247,7 @@ class HostersRegion(LaterParts, Vertical):
             return Text("")
         if outcome.unavailable_until is not None and outcome.unavailable_until > now:
             until = formatting.local_clock(outcome.unavailable_until)
-            return Text(f"unavailable until {until}", style="bold red")
+            return Text(f"down until {until}", style="bold red")
         if outcome.last_ok is not None:
             return Text(f"ok {formatting.relative(outcome.last_ok, now)}", style="green")
         return Text("")

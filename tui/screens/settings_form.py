@@ -404,9 +404,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
         except SettingsError as error:
             # The form stays as it is: nothing the user typed is lost.
             self._saving = False
-            self._show_status(f"Not saved: {error}", "error")
+            self._show_status(f"Not saved: {error.labelled}", "error")
             self.notify(
-                str(error), title="Settings not saved", severity="error", timeout=15, markup=False
+                error.labelled,
+                title="Settings not saved",
+                severity="error",
+                timeout=15,
+                markup=False,
             )
             return
         self.notify(f"Settings saved to {self.config_path}", timeout=3, markup=False)

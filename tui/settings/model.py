@@ -286,10 +286,18 @@ class SettingsError(ValueError):
     def labelled_detail(self) -> str:
         """The detail as the settings form says it: the setting by its label,
         its key in parentheses ("Concurrency (unlock.concurrency) must be…")."""
+        return self._labelled(self.detail)
+
+    @property
+    def labelled(self) -> str:
+        """The whole sentence (file and line too), the setting named by its label."""
+        return self._labelled(str(self))
+
+    def _labelled(self, text: str) -> str:
         setting = FIELDS.get(self.key or "")
-        if setting is None or not self.detail.startswith(setting.key):
-            return self.detail
-        return f"{setting.label} ({setting.key}){self.detail.removeprefix(setting.key)}"
+        if setting is None or setting.key not in text:
+            return text
+        return text.replace(setting.key, f"{setting.label} ({setting.key})", 1)
 
     def __str__(self) -> str:
         text = f"{self.path}: {self.reason}" if self.path is not None else self.reason

@@ -201,7 +201,9 @@ class LinkdeckApp(App[None]):
         try:
             await asyncio.to_thread(save_settings, settings, self.session.profile.config_path)
         except SettingsError as error:
-            self.notify(f"{what} not saved: {error}", severity="error", timeout=10, markup=False)
+            self.notify(
+                f"{what} not saved: {error.labelled}", severity="error", timeout=10, markup=False
+            )
             return
         await self.apply_settings(settings)
 

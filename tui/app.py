@@ -140,9 +140,21 @@ class LinkdeckApp(App[None]):
             return
         from tui.screens.detail import ItemDetailScreen
         from tui.screens.help import HelpScreen
+        from tui.screens.hoster_detail import HosterDetailScreen
         from tui.screens.settings_form import SettingsScreen
+        from tui.widgets.hosters import HosterFilter
+        from tui.widgets.links_input import LinksInput
 
-        screens = (self, DashboardScreen, ItemDetailScreen, HelpScreen, SettingsScreen)
+        screens = (
+            self,
+            DashboardScreen,
+            ItemDetailScreen,
+            HosterDetailScreen,
+            HelpScreen,
+            SettingsScreen,
+            LinksInput,
+            HosterFilter,
+        )
         ids = [
             binding.id
             for screen in screens

@@ -41,7 +41,9 @@ def keys_table(
             table.add_row(Text(key, style="bold"), binding.tooltip, binding.id)
     table.add_row(Text("tab", style="bold"), "Move between the regions", "")
     table.add_row(
-        Text("enter", style="bold"), "Unlock the pasted links; open the selected log item", ""
+        Text("enter", style="bold"),
+        "Unlock the pasted links; open the selected log item or hoster",
+        "",
     )
     table.add_row(Text("ctrl+p", style="bold"), "Command palette: every action by name", "")
     return table

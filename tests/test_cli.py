@@ -152,7 +152,7 @@ def test_hosters_demo_json(env: dict[str, str]) -> None:
     assert by_name["filer.net"]["connection_settings"]["max_connections_per_file"] == 4
     # The broken regex is listed as served; the warning about it goes to stderr.
     assert len(by_name["rapidgator.net"]["regexes"]) == 2
-    assert "skipped 1 invalid hoster pattern" in result.stderr
+    assert "skipped 1 bad pattern (rapidgator.net)" in result.stderr
 
 
 def test_hosters_demo_match_found(env: dict[str, str]) -> None:

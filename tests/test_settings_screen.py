@@ -106,7 +106,10 @@ async def test_form_has_a_row_for_every_setting(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("0", "unlock.concurrency must be from 1 to 16, not 0"), ("abc", "whole number")],
+    [
+        ("0", "Concurrency (unlock.concurrency) must be from 1 to 16, not 0"),
+        ("abc", "whole number"),
+    ],
 )
 @pytest.mark.parametrize("size", [SMALL, LARGE])
 async def test_bad_number_shows_inline_error(
@@ -127,7 +130,9 @@ async def test_bad_url_shows_inline_error(tmp_path: Path) -> None:
     app = host(Settings(), tmp_path / "c.toml")
     async with app.run_test(size=SMALL) as pilot:
         await type_into(pilot, app, "api.url", "ftp://x")
-        assert row(app, "api.url").error == "api.url must start with https:// (or http://)"
+        assert (
+            row(app, "api.url").error == "API URL (api.url) must start with https:// (or http://)"
+        )
 
 
 async def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
@@ -339,8 +344,10 @@ async def test_first_run_with_empty_settings(tmp_path: Path, size: tuple[int, in
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert not path.exists()
-        assert row(app, "api.url").error == "api.url is needed: the service's API endpoint"
-        assert row(app, "api.password").error is not None
+        assert (
+            row(app, "api.url").error == "API URL (api.url) is needed: the service's API endpoint"
+        )
+        assert row(app, "api.password").error == "PIN (api.password) is needed, or a PIN command"
         assert screen.focused is row(app, "api.url").control
 
 

@@ -23,6 +23,7 @@ from tui.core import Connection, Profile
 from tui.emulator import Emulator
 from tui.screens.detail import ItemDetailScreen
 from tui.screens.help import HelpScreen
+from tui.screens.hoster_detail import HosterDetailScreen
 from tui.screens.settings_form import SettingsScreen
 from tui.unlock import FakeClock, ItemState
 
@@ -155,6 +156,15 @@ class TestDashboard:
             deck(), terminal_size=size, run_before=ready(press("slash", "u", "p", "l"))
         )
 
+    def test_hosters_at_80_columns(self, snap_compare, deck) -> None:
+        assert snap_compare(deck(), terminal_size=(80, 24), run_before=ready(press("2")))
+
+    def test_in_the_filter(self, snap_compare, deck) -> None:
+        # The footer says what Enter and Escape do in the filter.
+        assert snap_compare(
+            deck(), terminal_size=(80, 24), run_before=ready(press("slash", "u", "p", "l"))
+        )
+
 
 class TestLog:
     @pytest.mark.parametrize("size", SIZES)
@@ -208,6 +218,21 @@ class TestScreens:
             assert isinstance(pilot.app.screen, SettingsScreen)
 
         assert snap_compare(deck(), terminal_size=size, run_before=ready(press("s"), check))
+
+    @pytest.mark.parametrize("size", SIZES)
+    def test_hoster_detail(self, snap_compare, deck, size) -> None:
+        async def check(pilot: Pilot[Any]) -> None:
+            assert isinstance(pilot.app.screen, HosterDetailScreen)
+
+        assert snap_compare(
+            deck(),
+            terminal_size=size,
+            run_before=ready(
+                unlock(DONE),
+                press("slash", *"rapidgator", "enter", "enter"),
+                check,
+            ),
+        )
 
     @pytest.mark.parametrize("size", SIZES)
     def test_help(self, snap_compare, deck, size) -> None:

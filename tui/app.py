@@ -6,13 +6,16 @@ of events per turn, and turns keys into its operations.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING
 
-from textual import events
+from textual import events, work
+from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -29,13 +32,14 @@ from tui.core import (
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
 from tui.screens.dashboard import DashboardScreen
-from tui.settings import Settings, keymap_warnings
+from tui.settings import Settings, SettingsError, keymap_warnings, save_settings
 from tui.unlock.clock import Clock
-from tui.unlock.items import Item, ItemRemoved
+from tui.unlock.items import Item, ItemRemoved, QueueState
 from tui.unlock.policy import status_rows
 
 if TYPE_CHECKING:
     import httpx
+    from textual.theme import Theme
 
     from tui.core.events import Event
     from tui.core.log_file import LogFile
@@ -64,7 +68,12 @@ class LinkdeckApp(App[None]):
             id="refresh",
             tooltip="Refresh the account and the hosters now",
         ),
+        # One of the two shows, as the queue runs or not (`check_action`); one
+        # id, so that a [keymap] entry moves both.
         Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the queue"),
+        Binding(
+            "p", "toggle_pause('resume')", "Resume", id="pause", tooltip="Pause or resume the queue"
+        ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit linkdeck"),
     ]
 
@@ -102,6 +111,7 @@ class LinkdeckApp(App[None]):
 
     async def on_mount(self) -> None:
         self.apply_ui_settings(self.settings)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.call_after_refresh(self._after_first_frame)
         # The dashboard composes in its own task: the first frame waits for it,
         # and for nothing else (Textual holds that frame until this returns).
@@ -130,9 +140,21 @@ class LinkdeckApp(App[None]):
             return
         from tui.screens.detail import ItemDetailScreen
         from tui.screens.help import HelpScreen
+        from tui.screens.hoster_detail import HosterDetailScreen
         from tui.screens.settings_form import SettingsScreen
+        from tui.widgets.hosters import HosterFilter
+        from tui.widgets.links_input import LinksInput
 
-        screens = (self, DashboardScreen, ItemDetailScreen, HelpScreen, SettingsScreen)
+        screens = (
+            self,
+            DashboardScreen,
+            ItemDetailScreen,
+            HosterDetailScreen,
+            HelpScreen,
+            SettingsScreen,
+            LinksInput,
+            HosterFilter,
+        )
         ids = [
             binding.id
             for screen in screens
@@ -173,8 +195,29 @@ class LinkdeckApp(App[None]):
         await self.session.close()
 
     def apply_ui_settings(self, settings: Settings) -> None:
+        self.theme = self._theme_of(settings)
+
+    def _theme_of(self, settings: Settings) -> str:
         theme = settings.ui.theme
-        self.theme = theme if theme in self.available_themes else "textual-dark"
+        return theme if theme in self.available_themes else "textual-dark"
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """A theme chosen elsewhere than in the settings (the command palette's
+        "Change theme") is kept: saved as the settings form saves."""
+        if theme.name != self._theme_of(self.settings):
+            ui = replace(self.settings.ui, theme=theme.name)
+            self._save_settings(replace(self.settings, ui=ui), what="Theme")
+
+    @work(group="save-settings", exit_on_error=False)
+    async def _save_settings(self, settings: Settings, *, what: str) -> None:
+        try:
+            await asyncio.to_thread(save_settings, settings, self.session.profile.config_path)
+        except SettingsError as error:
+            self.notify(
+                f"{what} not saved: {error.labelled}", severity="error", timeout=10, markup=False
+            )
+            return
+        await self.apply_settings(settings)
 
     async def apply_settings(self, settings: Settings) -> None:
         """Settings were saved: use them at once."""
@@ -216,6 +259,9 @@ class LinkdeckApp(App[None]):
                 )
             elif isinstance(event, SettingsNeeded):
                 self._open_settings(first_run=True)
+            elif isinstance(event, QueueState):
+                self.dashboard.show_event(event)
+                self.refresh_bindings()  # "Pause" or "Resume"
             elif isinstance(event, HistoryOpened):
                 self.dashboard.show_event(event)
                 # Drawing the rows is what finds the damaged ones.
@@ -238,7 +284,14 @@ class LinkdeckApp(App[None]):
             return
         self._say_with_hold("Refreshing the account and the hosters", ". Links are ", timeout=2)
 
-    def action_toggle_pause(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_pause":
+            engine = self.session.engine
+            paused = engine is not None and engine.paused
+            return paused == (parameters == ("resume",))
+        return True
+
+    def action_toggle_pause(self, _shown_as: str = "pause") -> None:
         paused = self.session.toggle_pause()
         if paused is True:
             self._say_with_hold("Queue paused: press p to resume", ". Links are ", timeout=3)
@@ -289,7 +342,11 @@ class LinkdeckApp(App[None]):
         # The dashboard's actions run in its namespace, the app's in the app's.
         for namespace, bindings in ((self, self.BINDINGS), (dashboard, dashboard.BINDINGS)):
             for binding in bindings:
-                if isinstance(binding, Binding) and binding.id not in ("quit", "leave-input"):
+                if (
+                    isinstance(binding, Binding)
+                    and binding.id not in ("quit", "leave-input")
+                    and namespace.check_action(*parse_action(binding.action)[1:]) is not False
+                ):
                     yield SystemCommand(
                         binding.description,
                         binding.tooltip,

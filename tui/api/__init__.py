@@ -24,7 +24,7 @@ from tui.api.errors import (
     UntrustedCertificate,
     meaning_of,
 )
-from tui.api.matcher import HosterMatcher, InvalidPattern
+from tui.api.matcher import HosterMatcher, InvalidPattern, invalid_summary
 from tui.api.models import AccountStatus, ConnectionSettings, DirectLink, Hoster, HosterList
 from tui.api.parse import parse_account_status, parse_direct_link, parse_hoster_list
 from tui.api.redact import redact, redact_url
@@ -69,6 +69,7 @@ __all__ = [
     "UnknownTechnicalError",
     "UntrustedCertificate",
     "check_transport",
+    "invalid_summary",
     "is_loopback",
     "meaning_of",
     "parse_account_status",

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tui.api.models import Hoster
+from tui.untrusted import plain
 
 # JavaScript/PCRE syntax that Python's `re` spells differently.
 _JS_NAMED_GROUP = re.compile(r"\(\?<(?=[A-Za-z_])")
@@ -27,6 +28,19 @@ class InvalidPattern:
     hoster: str
     pattern: str
     error: str
+
+
+def invalid_summary(invalid: list[InvalidPattern], named: int = 3) -> str:
+    """ "1 bad pattern (rapidgator.net)": how many patterns were skipped, and
+    whose (the first few hosters); "" when none was."""
+    if not invalid:
+        return ""
+    hosters = list(dict.fromkeys(plain(pattern.hoster, 40) for pattern in invalid))
+    names = ", ".join(hosters[:named])
+    if len(hosters) > named:
+        names += f", +{len(hosters) - named} more"
+    noun = "bad pattern" if len(invalid) == 1 else "bad patterns"
+    return f"{len(invalid)} {noun} ({names})"
 
 
 class _Pattern:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from tui.api import Hoster, HosterList, HosterMatcher
+from tui.api import Hoster, HosterList, HosterMatcher, invalid_summary
 from tui.commands.common import ExitCode
 from tui.core import Profile, client_for
 from tui.untrusted import plain
@@ -18,7 +18,7 @@ async def run_hosters(args: argparse.Namespace, profile: Profile) -> ExitCode:
     matcher = HosterMatcher(hosters.hosters)
     if matcher.invalid_count:
         print(
-            f"linkdeck: warning: skipped {matcher.invalid_count} invalid hoster pattern(s)",
+            f"linkdeck: warning: skipped {invalid_summary(matcher.invalid)}",
             file=sys.stderr,
         )
     if args.match is not None:

@@ -25,7 +25,7 @@ from tui.core.profile import (
     fallback_profile,
     open_profile,
 )
-from tui.core.session import ActionRefused, ItemAction, Session
+from tui.core.session import ActionRefused, ItemAction, Session, why_no_link, why_not
 
 __all__ = [
     "DEMO_LOGIN",
@@ -50,4 +50,6 @@ __all__ = [
     "client_for",
     "fallback_profile",
     "open_profile",
+    "why_no_link",
+    "why_not",
 ]

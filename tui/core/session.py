@@ -65,14 +65,6 @@ ACCOUNT_AFTER_UNLOCK_SECONDS = 5.0
 NOT_CONNECTED = "Not connected: open the settings (s)"
 
 
-RETRY_NOTES = {
-    ItemState.DONE: "This link is done already: nothing to retry",
-    ItemState.UNLOCKING: "This link is being unlocked now",
-    ItemState.UNSUPPORTED: "No hoster serves this link: Force, in its detail (Enter), sends it",
-}
-"""What a retry of an item in these states says: it sends nothing."""
-
-
 class ItemAction(StrEnum):
     """What the user can do to one item of the log."""
 
@@ -80,6 +72,37 @@ class ItemAction(StrEnum):
     CANCEL = "cancel"
     FORCE = "force"
     REMOVE = "remove"
+
+
+def why_not(item: Item, action: ItemAction) -> str | None:
+    """Why `action` does not apply to `item` in its state; None when it does."""
+    from tui.unlock.engine import CANCELLABLE, RETRYABLE
+
+    state = item.state
+    if action is ItemAction.RETRY and state not in RETRYABLE:
+        if state is ItemState.UNSUPPORTED:
+            return "No hoster serves this link: open it (Enter) and force it (f)"
+        if state is ItemState.HELD:
+            return "This item is held: it is sent when the hold ends"
+        if state in (ItemState.PENDING, ItemState.UNLOCKING):
+            return f"Nothing to retry: this item is {state.value}"
+        return "Nothing to retry: this item is done"
+    if action is ItemAction.CANCEL and state not in CANCELLABLE:
+        return f"Nothing to cancel: this item is {state.value} already"
+    if action is ItemAction.FORCE and state is not ItemState.UNSUPPORTED:
+        return "Only a link no hoster serves needs forcing"
+    return None
+
+
+def why_no_link(item: Item) -> str:
+    """Why `item` has no direct link to copy: it ended without one, or not yet."""
+    if item.state is ItemState.FAILED:
+        return "No direct link: this item failed"
+    if item.state is ItemState.CANCELLED:
+        return "No direct link: this item was cancelled"
+    if item.state is ItemState.UNSUPPORTED:
+        return "No direct link: no hoster serves this link"
+    return f"No direct link yet: this item is {item.state.value}"
 
 
 class ActionRefused(Exception):
@@ -569,6 +592,11 @@ class Session:
         the user should know when a retry does not send the item now."""
         if self.engine is None:
             raise ActionRefused(NOT_CONNECTED)
+        item = self.item(item_id)
+        refusal = None if item is None else why_not(item, action)
+        if refusal is not None:
+            held = self.hold_clause(item) if item and item.state is ItemState.HELD else None
+            raise ActionRefused(f"This link is {held}" if held else refusal)
         from tui.unlock.engine import HeldElsewhere
         from tui.unlock.history import HistoryWriteError
 
@@ -585,9 +613,9 @@ class Session:
         return self._retry_note(item) if action is ItemAction.RETRY else None
 
     def _retry_note(self, item: Item) -> str | None:
-        if item.state is ItemState.HELD:
-            return f"This link is {self.hold_clause(item)}"
-        return RETRY_NOTES.get(item.state)
+        """A retried link that a hold keeps from going now says so."""
+        held = self.hold_clause(item) if item.state is ItemState.HELD else None
+        return f"This link is {held}" if held else None
 
     def toggle_pause(self) -> bool | None:
         """Pause or resume the queue; returns whether it is paused now (None: no queue)."""

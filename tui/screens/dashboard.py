@@ -30,6 +30,7 @@ from tui.core import (
     HostersFailed,
     ItemAction,
     Session,
+    why_no_link,
 )
 from tui.core.events import Event
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
@@ -41,7 +42,30 @@ from tui.widgets.unlock_log import UnlockRegion
 from tui.widgets.virtual_table import VirtualTable
 
 SHORT_HEIGHT = 32
+RECENT_UNLOCKS = 8
+"""How many of a hoster's latest items its detail lists."""
 WIDE_WIDTH = 200
+FOOTER_ORDER = (
+    "links-submit",
+    "links-leave",
+    "filter-submit",
+    "filter-clear",
+    "filter-leave",
+    "help",
+    "focus-unlock",
+    "copy-link",
+    "retry-item",
+    "cancel-item",
+    "pause",
+    "settings",
+    "refresh",
+    "filter-hosters",
+    "copy-all",
+    "export-log",
+    "quit",
+)
+"""The footer's keys by what a user needs most: at 80 columns the last ones are
+cut off. In an input, its own keys (what Enter and Escape do there) come first."""
 
 
 class DashboardScreen(Screen[None]):
@@ -128,7 +152,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="regions"):
             yield HostersRegion(self.clock, self.session.cached_hosters, id="hosters")
             yield UnlockRegion(self.clock, self.session.store, id="unlock")
-        yield KeysFooter()
+        yield KeysFooter(FOOTER_ORDER)
 
     @property
     def account(self) -> AccountPanel:
@@ -275,7 +299,7 @@ class DashboardScreen(Screen[None]):
         unsupported = sum(1 for item in added if item.state is ItemState.UNSUPPORTED)
         text = f"Queued {len(added)} link(s)"
         if unsupported:
-            text += f"; {unsupported} no hoster serves (select and press Enter to force)"
+            text += f"; no hoster serves {unsupported} (open one with Enter, then f forces it)"
         held = self.session.hold_clause()
         if held and any(item.state is ItemState.HELD for item in added):
             text += f". They are {held}"
@@ -291,6 +315,16 @@ class DashboardScreen(Screen[None]):
         if item is not None:
             self.app.push_screen(ItemDetailScreen(self.session, item.id))
 
+    @on(VirtualTable.RowSelected, "#hoster-table")
+    def open_hoster(self, event: VirtualTable.RowSelected) -> None:
+        from tui.screens.hoster_detail import HosterDetailScreen
+
+        name = event.key
+        mine = [item for item in self.session.items() if item.hoster == name]
+        facts = self.hosters.facts(name, mine[: -RECENT_UNLOCKS - 1 : -1])
+        if facts is not None:
+            self.app.push_screen(HosterDetailScreen(facts))
+
     def _selected(self) -> Item | None:
         item = self.unlock.selected
         if item is None:
@@ -302,7 +336,7 @@ class DashboardScreen(Screen[None]):
         if item is None:
             return
         if not item.location:
-            self.notify("This item has no direct link yet", severity="warning", timeout=3)
+            self.notify(why_no_link(item), severity="warning", timeout=3)
             return
         self.app.copy_to_clipboard(item.location)
         # The file name comes from the server: shown plain, never as markup.

@@ -11,10 +11,10 @@ from textual.widgets import Button, Footer, Static, TextArea
 
 from tui import formatting
 from tui.api import meaning_of
-from tui.core import ActionRefused, ItemAction, Session
+from tui.core import ActionRefused, ItemAction, Session, why_no_link, why_not
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
-from tui.widgets.unlock_log import STATE_STYLES, code_text
+from tui.widgets.unlock_log import STATE_STYLES, code_text, gave_up_after, held_words
 
 
 class ItemDetailScreen(ModalScreen[None]):
@@ -85,7 +85,7 @@ class ItemDetailScreen(ModalScreen[None]):
             plain(item.hoster or "none matches", 200),
             "\n",
             ("state     ", "dim"),
-            (item.state.value, STATE_STYLES[item.state]),
+            (self._state_words(item, now), STATE_STYLES[item.state]),
             (" (reused from history)" if item.reused else "", "green"),
             "\n",
             ("answer    ", "dim"),
@@ -105,6 +105,7 @@ class ItemDetailScreen(ModalScreen[None]):
         text = plain(item.location) if item.location else ""
         if location.text != text:
             location.text = text
+        location.placeholder = "" if item.location else why_no_link(item)
         attempts = Text()
         for attempt in item.attempts:
             code = "-" if attempt.status is None else str(attempt.status)
@@ -113,8 +114,19 @@ class ItemDetailScreen(ModalScreen[None]):
             what = plain(what, 160) or meaning_of(attempt.status)
             attempts.append(f"{formatting.local_datetime(attempt.at)}  {code:>3}  {what}\n")
         _set(self.query_one("#detail-attempts", Static), attempts or Text("none yet", style="dim"))
-        self.query_one("#force", Button).disabled = item.state is not ItemState.UNSUPPORTED
+        # A button that does nothing for this item is disabled (its key says why).
+        for action in (ItemAction.RETRY, ItemAction.CANCEL, ItemAction.FORCE):
+            button = self.query_one(f"#{action.value}", Button)
+            button.disabled = why_not(item, action) is not None
         self.query_one("#copy", Button).disabled = not item.location
+
+    def _state_words(self, item: Item, now: float) -> str:
+        """ "held: hoster down until 14:05", "gave up after 5 attempts"."""
+        if attempts := gave_up_after(item):
+            return f"gave up after {attempts} attempts"
+        engine = self.session.engine
+        held = None if engine is None else held_words(item, engine.queue_state, now)
+        return held or item.state.value
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {
@@ -134,6 +146,8 @@ class ItemDetailScreen(ModalScreen[None]):
         if item and item.location:
             self.app.copy_to_clipboard(item.location)
             self.notify("Copied the direct link", timeout=3)
+        elif item:
+            self.notify(why_no_link(item), severity="warning", timeout=3)
 
     def _act(self, action: ItemAction) -> None:
         try:

@@ -32,13 +32,18 @@ def keys_table(
     bindings: Iterable[Binding], keymap: Mapping[str, str], display: Callable[[Binding], str]
 ) -> Table:
     table = _table("linkdeck keys", "key", "what it does", "id (for [keymap])")
+    listed: set[str] = set()
     for binding in bindings:
-        if binding.tooltip and binding.id:
+        # One line per id: "Pause" and "Resume" are one key.
+        if binding.tooltip and binding.id and binding.id not in listed:
+            listed.add(binding.id)
             key = keymap.get(binding.id) or display(binding)
             table.add_row(Text(key, style="bold"), binding.tooltip, binding.id)
     table.add_row(Text("tab", style="bold"), "Move between the regions", "")
     table.add_row(
-        Text("enter", style="bold"), "Unlock the pasted links; open the selected log item", ""
+        Text("enter", style="bold"),
+        "Unlock the pasted links; open the selected log item or hoster",
+        "",
     )
     table.add_row(Text("ctrl+p", style="bold"), "Command palette: every action by name", "")
     return table

@@ -70,11 +70,17 @@ def _missing(data: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
     cannot connect without them, so they are required to save."""
     api = data["api"]
     if not api["url"]:
-        yield "api.url", "api.url is needed: the service's API endpoint"
+        yield "api.url", f"{_named('api.url')} is needed: the service's API endpoint"
     if not api["login"]:
-        yield "api.login", "api.login is needed: your customer ID (usually 9 digits)"
+        yield "api.login", f"{_named('api.login')} is needed: your customer ID (usually 9 digits)"
     if not api["password"] and not api["password_command"]:
-        yield "api.password", "enter your PIN (or set a PIN command under More settings)"
+        yield "api.password", f"{_named('api.password')} is needed, or a PIN command"
+
+
+def _named(key: str) -> str:
+    """A setting as the form names it: "API URL (api.url)"."""
+    labels = {field.key: field.label for field in setting_fields()}
+    return f"{labels[key]} ({key})"
 
 
 def _form_value(row: SettingRow) -> object:
@@ -131,6 +137,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
             text-style: bold;
         }
         & #settings-form { height: 1fr; padding: 0 1; }
+        /* The theme's list opens over the form: kept off the footer's line. */
+        & SelectOverlay { margin-bottom: 1; }
         & #settings-intro { margin: 1 0; }
         & .settings-section {
             margin: 1 0;
@@ -267,13 +275,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
             try:
                 data[row.field.section][row.field.name] = _form_value(row)
             except SettingsError as error:
-                bad[key] = error.detail
+                bad[key] = error.labelled_detail
         other: dict[str, str] = {}
         # The rules spanning fields (plain http without allow_insecure_http); a
         # field that does not parse still holds its saved, valid value in data.
         for error in validate(_with_pin(data)):
             if error.key in self._rows and error.key not in bad:
-                other.setdefault(error.key, error.detail)
+                other.setdefault(error.key, error.labelled_detail)
         if self._save_attempted:
             for key, reason in _missing(data):
                 other.setdefault(key, reason)
@@ -406,9 +414,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
         except SettingsError as error:
             # The form stays as it is: nothing the user typed is lost.
             self._saving = False
-            self._show_status(f"Not saved: {error}", "error")
+            self._show_status(f"Not saved: {error.labelled}", "error")
             self.notify(
-                str(error), title="Settings not saved", severity="error", timeout=15, markup=False
+                error.labelled,
+                title="Settings not saved",
+                severity="error",
+                timeout=15,
+                markup=False,
             )
             return
         self.notify(f"Settings saved to {self.config_path}", timeout=3, markup=False)

@@ -199,9 +199,22 @@ class SettingField:
     """Exclusive lower bound."""
     secret: bool = False
     """True for the password: never shown, logged or echoed."""
+    label: str = ""
+    """What the settings form calls it: "Account interval", "PIN"."""
 
 
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+# Generated labels read "Url" and "Password"; the few fields whose name is not
+# what the user calls the thing get a better one. Everything else is derived.
+_LABELS = {
+    "api.url": "API URL",
+    "api.password": "PIN",
+    "api.password_command": "PIN command",
+    "api.allow_insecure_http": "Allow plain HTTP",
+    "api.proxy_plain_http": "Plain HTTP via proxy",
+    "api.ca_file": "CA file",
+}
 
 
 def _build_fields() -> dict[str, SettingField]:
@@ -225,6 +238,7 @@ def _build_fields() -> dict[str, SettingField]:
                 max=meta["max"],
                 gt=meta["gt"],
                 secret=meta["secret"],
+                label=_LABELS.get(key) or declared.name.replace("_", " ").capitalize(),
             )
     return out
 
@@ -267,6 +281,23 @@ class SettingsError(ValueError):
     def detail(self) -> str:
         """The reason and hint, without file or line."""
         return f"{self.reason}; {self.hint}" if self.hint else self.reason
+
+    @property
+    def labelled_detail(self) -> str:
+        """The detail as the settings form says it: the setting by its label,
+        its key in parentheses ("Concurrency (unlock.concurrency) must be…")."""
+        return self._labelled(self.detail)
+
+    @property
+    def labelled(self) -> str:
+        """The whole sentence (file and line too), the setting named by its label."""
+        return self._labelled(str(self))
+
+    def _labelled(self, text: str) -> str:
+        setting = FIELDS.get(self.key or "")
+        if setting is None or setting.key not in text:
+            return text
+        return text.replace(setting.key, f"{setting.label} ({setting.key})", 1)
 
     def __str__(self) -> str:
         text = f"{self.path}: {self.reason}" if self.path is not None else self.reason

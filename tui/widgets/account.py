@@ -161,7 +161,8 @@ class AccountPanel(LaterParts, Vertical):
             name, "  ", kind, "  ", (can, "" if account.can_download else "bold red")
         )
         _set(identity, line)
-        _set(expiry, Text("expires " + formatting.expiry(account.expires, self.clock())))
+        ends = formatting.expiry(account.expires, self.clock())
+        _set(expiry, Text(ends if account.expires is None else f"expires {ends}"))
         if self.built:
             bar = self.query_one("#fairuse-bar", ProgressBar)
             bar.update(progress=round(account.fairuse_left * 100, 1))

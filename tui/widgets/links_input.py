@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from textual import events
+from textual.binding import Binding
 from textual.widgets import Input
 
 
 class LinksInput(Input):
     """Pasting fifty links, one per line, keeps all fifty (space-separated)."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "Unlock", id="links-submit", tooltip="Queue the links"),
+        Binding(
+            "escape",
+            "screen.leave_input",
+            "Back to the log",
+            id="links-leave",
+            tooltip="Leave the input for the log",
+        ),
+    ]
 
     def __init__(self, **kwargs: object) -> None:
         # No blinking cursor: an idle dashboard writes nothing to the terminal.

@@ -18,21 +18,10 @@ from tui.settings import SettingField, coerce
 
 __all__ = ["SettingRow", "field_label", "format_value"]
 
-# Generated labels read "Url" and "Password"; the few fields whose name is not
-# what the user calls the thing get a better one. Everything else is derived.
-_LABELS = {
-    "api.url": "API URL",
-    "api.password": "PIN",
-    "api.password_command": "PIN command",
-    "api.allow_insecure_http": "Allow plain HTTP",
-    "api.proxy_plain_http": "Plain HTTP via proxy",
-    "api.ca_file": "CA file",
-}
-
 
 def field_label(field: SettingField) -> str:
     """The label shown for ``field``: "Account interval" for ``refresh.account_interval``."""
-    return _LABELS.get(field.key) or field.name.replace("_", " ").capitalize()
+    return field.label
 
 
 def format_value(value: object) -> str:

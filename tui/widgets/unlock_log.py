@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +14,7 @@ from textual.widgets import Static
 
 from tui import formatting
 from tui.api import meaning_of
+from tui.unlock.engine import PAUSED_BY_USER
 from tui.unlock.items import Item, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
@@ -51,12 +53,62 @@ def column_widths(table_width: int) -> tuple[int, int]:
     return answer, max(free - answer, LINK_MIN)
 
 
+LINK_USEFUL = 32
+"""Narrower than this, a shortened direct link says nothing (at 80 columns it
+has 18): the column shows the file name, the link is in the item's detail."""
+
+
+def shows_file_name(link_width: int) -> bool:
+    return link_width < LINK_USEFUL
+
+
+def link_label(link_width: int) -> str:
+    return "File" if shows_file_name(link_width) else "Direct link"
+
+
+def file_name(item: Item) -> str:
+    """The file's name: the server's, or the last part of the link's path."""
+    if item.filename:
+        return item.filename
+    path = urlsplit(item.link).path.rstrip("/")
+    return unquote(path.rpartition("/")[2]) or item.link
+
+
 def shorten(text: str, width: int) -> str:
     """Cut the middle out of a long link, keeping its host and file name."""
     if len(text) <= width:
         return text
     head = (width - 1) // 2
     return text[:head] + "…" + text[-(width - 1 - head) :]
+
+
+def why_held(item: Item, queue: QueueState, now: float) -> tuple[str, float | None] | None:
+    """Why a held item waits ("hoster down", "fair use used up"), and until
+    when if a hold says so; None when the item is not held."""
+    if item.state is not ItemState.HELD:
+        return None
+    if queue.global_hold_until is not None and queue.global_hold_until > now:
+        return "fair use used up", queue.global_hold_until
+    until = queue.hoster_holds.get(item.hoster or "")
+    if until is not None and until > now:
+        return "hoster down", until
+    return plain(item.message) or "held", None  # "waiting for the hoster list"
+
+
+def held_words(item: Item, queue: QueueState, now: float) -> str | None:
+    """ "held: hoster down until 14:05", or None when the item is not held."""
+    held = why_held(item, queue, now)
+    if held is None:
+        return None
+    reason, until = held
+    return f"held: {reason}" + (f" until {formatting.local_clock(until)}" if until else "")
+
+
+def gave_up_after(item: Item) -> int | None:
+    """How many attempts a failed item had, when it was retried before it ended."""
+    if item.state is ItemState.FAILED and item.counted_attempts > 1:
+        return item.counted_attempts
+    return None
 
 
 def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
@@ -93,7 +145,7 @@ class UnlockRegion(LaterParts, Vertical):
         self._recount_due = False
         self._follow_end = False
         self.queue = QueueState()
-        self.answer_width = column_widths(80)[0]
+        self.answer_width, self.link_width = column_widths(80)
         self._countdowns: dict[int, Text] = {}
         """The state text last shown for each timed item."""
 
@@ -113,7 +165,7 @@ class UnlockRegion(LaterParts, Vertical):
                         Column("hoster", "Hoster", HOSTER_WIDTH),
                         Column("state", "State, tries", STATE_WIDTH),
                         Column("code", "Answer", self.answer_width),
-                        Column("link", "Direct link", min_width=LINK_MIN),
+                        Column("link", link_label(self.link_width), min_width=LINK_MIN),
                     ],
                     id="log",
                 ),
@@ -129,12 +181,17 @@ class UnlockRegion(LaterParts, Vertical):
         self._countdown_timer = self.set_interval(1, self._tick_countdowns, pause=True)
 
     def on_resize(self) -> None:
-        """Fit the answer column to the new width; the link takes the rest."""
-        answer = column_widths(self.size.width)[0]
+        """Fit the answer column to the new width; the link takes the rest, or
+        the file name where a link would be cut to nothing."""
+        answer, link = column_widths(self.size.width)
+        label_changed = link_label(link) != link_label(self.link_width)
+        self.link_width = link
         if answer != self.answer_width:
             self.answer_width = answer
             if self.built:  # else the table is made at this width
                 self.table.set_column_width("code", answer)
+        if label_changed and self.built:
+            self.table.set_column_label("link", link_label(link))
 
     @property
     def table(self) -> VirtualTable:
@@ -214,6 +271,9 @@ class UnlockRegion(LaterParts, Vertical):
     def set_queue(self, queue: QueueState) -> None:
         self.queue = queue
         self._show_queue()
+        # A held row says why and until when: the holds are the queue's.
+        for item_id in self._countdowns if self.built else ():
+            self.table.refresh_row(str(item_id))
 
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
         if self.store.held_elsewhere(item):
@@ -221,6 +281,9 @@ class UnlockRegion(LaterParts, Vertical):
         elif item.not_saved:
             # Why is in the status line: the column is too narrow at 80 columns.
             answer = Text("not saved", style="bold red")
+        elif held := why_held(item, self.queue, self.clock()):
+            answer = Text(held[0], style=STATE_STYLES[ItemState.HELD])
+            answer.truncate(self.table.column_width("code"), overflow="ellipsis")
         else:
             answer = code_text(item, self.table.column_width("code"))
         return (
@@ -232,18 +295,26 @@ class UnlockRegion(LaterParts, Vertical):
         )
 
     def _state_text(self, item: Item) -> Text:
-        """ "waiting x2 2:53": the state, the attempts past the first, the countdown."""
+        """ "waiting x2 2:53": the state, the attempts past the first, the
+        countdown; "gave up after 5" (the header says tries)."""
         text = Text(item.state.value, style=STATE_STYLES[item.state])
-        if item.counted_attempts > 1:
+        if attempts := gave_up_after(item):
+            text = Text(f"gave up after {attempts}", style=STATE_STYLES[item.state])
+        elif item.counted_attempts > 1:
             text.append(f" x{item.counted_attempts}")
-        if item.state in TIMED_STATES and item.next_attempt_at is not None:
+        held = why_held(item, self.queue, self.clock())
+        if held is not None and held[1] is not None:
+            text.append(f" till {formatting.local_clock(held[1])}")
+        elif item.state in TIMED_STATES and item.next_attempt_at is not None:
             text.append(f" {formatting.countdown(item.next_attempt_at - self.clock())}")
         return text
 
     def _link_text(self, item: Item) -> Text:
-        link = plain(item.location or item.link)
         width = self.table.column_width("link")
-        return Text(shorten(link, width), style="" if item.location else "dim")
+        style = "" if item.location else "dim"
+        if shows_file_name(self.link_width):
+            return Text(plain(file_name(item), width), style=style)
+        return Text(shorten(plain(item.location or item.link), width), style=style)
 
     def _tick_countdowns(self) -> None:
         """Once a second, repaint the rows of timed items whose countdown changed."""
@@ -270,7 +341,11 @@ class UnlockRegion(LaterParts, Vertical):
             why = plain(self.queue.not_saved, 60)
             parts.append((f"⚠ not saved: {why}{kept}; nothing new is sent", "bold red"))
         elif self.queue.paused:
-            parts.append((f"⏸ paused: {plain(self.queue.pause_reason or 'by you', 60)}", "bold"))
+            reason = self.queue.pause_reason
+            if reason in (None, PAUSED_BY_USER):
+                parts.append(("⏸ paused by you", "bold"))
+            else:
+                parts.append((f"⏸ paused: {plain(reason, 60)}", "bold"))
         elif self.queue.global_hold_until and self.queue.global_hold_until > self.clock():
             until = formatting.local_clock(self.queue.global_hold_until)
             parts.append((f"⏸ fair use exhausted, on hold until {until}", "bold yellow"))

@@ -54,7 +54,7 @@ links adds rows for seconds."""
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A column: `width=None` makes it the flexible one, taking the rest."""
+    """A column: `width=None` makes it the flexible one, taking the rest; 0 hides it."""
 
     key: str
     label: str
@@ -460,7 +460,8 @@ class VirtualTable(ScrollView, can_focus=True):
         """Each column's text width (padding excluded) when the table is `width` wide."""
         if self._widths[0] == width:
             return self._widths[1]
-        chrome = 2 * CELL_PADDING * len(self.columns)
+        # A column of width 0 is hidden: it takes no room, not even its padding.
+        chrome = 2 * CELL_PADDING * sum(1 for column in self.columns if column.width != 0)
         fixed = sum(column.width or 0 for column in self.columns)
         rest = width - chrome - fixed
         widths = tuple(
@@ -486,6 +487,14 @@ class VirtualTable(ScrollView, can_focus=True):
         self._widths = (-1, ())
         self._strips.clear()
         self.refresh()
+
+    def set_column_label(self, column_key: str, label: str) -> None:
+        """Give a column a new header label; repaints the header."""
+        index = self._column_index[column_key]
+        columns = list(self.columns)
+        columns[index] = replace(columns[index], label=label)
+        self.columns = tuple(columns)
+        self.refresh(Region(0, 0, self.size.width, HEADER_LINES))
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Everything a cached row depends on but its cells, computed once a frame.
@@ -540,6 +549,8 @@ class VirtualTable(ScrollView, can_focus=True):
         line = Text(no_wrap=True, end="")
         pad = " " * CELL_PADDING
         for cell, cell_width in zip(cells, self.column_widths(width), strict=False):
+            if not cell_width:
+                continue  # a hidden column
             text = Text(cell) if isinstance(cell, str) else cell
             length = text.cell_len
             line.append(pad)

@@ -67,7 +67,7 @@ async def test_a_paste_says_which_lines_were_no_links_and_which_were_repeated(
         await queue(pilot, app, DONE, "just words", DONE, "ftp://old.example/x", OTHER)
         await wait_for(pilot, lambda: any("Queued 2" in text for text in toasts(app)))
         (said,) = [text for text in toasts(app) if "Queued 2" in text]
-        assert "2 line(s) hold no http(s) link and were skipped: just words; ftp://old" in said
+        assert "3 word(s) hold no http(s) link and were skipped: just; words; ftp://old" in said
         assert f"1 link(s) were given more than once and are sent once: {DONE}" in said
 
 

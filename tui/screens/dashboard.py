@@ -7,6 +7,7 @@ of them shows at a time (keys 2 and 3 switch), so nothing is cut off; from
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from tui.core import (
     Session,
 )
 from tui.core.events import Event
+from tui.unlock.extract import read_pasted
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel
@@ -252,6 +254,11 @@ class DashboardScreen(Screen[None]):
     @work(group="queue", exit_on_error=False)
     async def _queue(self, text: str, box: Input) -> None:
         """Queue in a worker: 10,000 links take the engine a second, in steps."""
+        # The input holds one line (a paste's lines are joined by spaces): it is
+        # read word by word. Off the event loop: 10,000 links are read twice
+        # (here, and by the engine).
+        pasted = await asyncio.to_thread(read_pasted, "\n".join(text.split()))
+        left_out = pasted.left_out("word")
         try:
             queued = await self.session.queue(text)
         except ActionRefused as refused:
@@ -278,7 +285,8 @@ class DashboardScreen(Screen[None]):
             text += f"; {unsupported} no hoster serves (select and press Enter to force)"
         if not added:
             text = "No new link in that text (already queued, or no http(s) link)"
-        self.notify(text, timeout=4)
+        # The pasted lines come from anywhere: shown plain, never as markup.
+        self.notify(". ".join([text, *left_out]), timeout=8 if left_out else 4, markup=False)
 
     @on(VirtualTable.RowSelected, "#log")
     def open_item(self, event: VirtualTable.RowSelected) -> None:

@@ -77,7 +77,7 @@ async def test_a_paste_says_which_lines_were_no_links_and_which_were_repeated(
 async def export_to(pilot: Pilot[Any], app: LinkdeckApp, folder: Path) -> None:
     from tui.screens.export_path import ExportPathScreen
 
-    await pilot.press("escape", "e")
+    await pilot.press("e")
     await wait_for(pilot, lambda: isinstance(app.screen, ExportPathScreen))
     box = app.screen.query_one(Input)
     assert box.value  # a default is offered
@@ -116,6 +116,7 @@ async def test_an_export_that_cannot_be_written_says_why(
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot, app)
         await queue(pilot, app, DONE)
+        await pilot.press("escape")
         await export_to(pilot, app, blocker / "inside")
         assert any(text.startswith("Export failed: ") for text in toasts(app))
     assert blocker.read_text() == "not a folder"
@@ -133,6 +134,7 @@ def test_the_demos_export_lands_in_the_chosen_folder_and_outlives_it(tmp_path: P
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             await settle(pilot, app)
             await queue(pilot, app, DONE)
+            await pilot.press("escape")
             await export_to(pilot, app, chosen)
 
     with open_profile(None, {}, demo=True) as profile:

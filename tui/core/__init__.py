@@ -25,13 +25,14 @@ from tui.core.profile import (
     fallback_profile,
     open_profile,
 )
-from tui.core.session import ActionRefused, ItemAction, Session
+from tui.core.session import ActedOn, ActionRefused, ItemAction, Session
 
 __all__ = [
     "DEMO_LOGIN",
     "DEMO_PIN",
     "AccountChanged",
     "AccountView",
+    "ActedOn",
     "ActionRefused",
     "Connection",
     "Event",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from textwrap import shorten
@@ -73,12 +75,44 @@ class ItemAction(StrEnum):
     REMOVE = "remove"
 
 
+GONE = "no longer in the history"
+ELSEWHERE = "in the queue of another linkdeck process"
+PAST_TENSE = {
+    ItemAction.RETRY: "Retried",
+    ItemAction.CANCEL: "Cancelled",
+    ItemAction.FORCE: "Forced",
+    ItemAction.REMOVE: "Removed",
+}
+
+
+@dataclass
+class ActedOn:
+    """What an action on several items did: how many it changed, and why the
+    others were left (a reason to how many)."""
+
+    action: ItemAction
+    acted: int = 0
+    left: Counter[str] = field(default_factory=Counter)
+
+    def sentence(self, verb: str | None = None, noun: str = "") -> str:
+        """ "Retried 5; 2 were done already" (`verb` and `noun`: other words for what was done)."""
+        text = f"{verb or PAST_TENSE[self.action]} {self.acted}{noun}"
+        if self.left:
+            text += "; " + ", ".join(
+                f"{count} {'was' if count == 1 else 'were'} {reason}"
+                for reason, count in self.left.items()
+            )
+        return text
+
+
 class ActionRefused(Exception):
     """An operation that could not be done; str() is the sentence for the user."""
 
-    def __init__(self, sentence: str, severity: str = "warning") -> None:
+    def __init__(self, sentence: str, severity: str = "warning", reason: str = "") -> None:
         super().__init__(sentence)
         self.severity = severity
+        self.reason = reason
+        """Why, in the words of `ActedOn.left`, when it is one of those."""
 
 
 class Session:
@@ -531,13 +565,56 @@ class Session:
         try:
             getattr(self.engine, action.value)(item_id)
         except HeldElsewhere:
-            raise ActionRefused("This item is in the queue of another linkdeck process") from None
+            raise ActionRefused(f"This item is {ELSEWHERE}", reason=ELSEWHERE) from None
         except HistoryWriteError as error:
             raise ActionRefused(
                 f"Not done: the history cannot be written ({error.reason})", "error"
             ) from None
         except KeyError:
-            raise ActionRefused("This item is no longer in the history") from None
+            raise ActionRefused(f"This item is {GONE}", reason=GONE) from None
+
+    def act_on_all(self, item_ids: Iterable[int], action: ItemAction) -> ActedOn:
+        """`act` on each item; an item its state or another process keeps from
+        it is counted with the reason rather than raised. ActionRefused when
+        there is no queue, or the history cannot be written."""
+        from tui.unlock.engine import CANCELLABLE, RETRYABLE
+
+        accepts: dict[ItemAction, tuple[ItemState, ...]] = {
+            ItemAction.RETRY: RETRYABLE,
+            ItemAction.CANCEL: CANCELLABLE,
+            ItemAction.FORCE: (ItemState.UNSUPPORTED,),
+        }
+        acted = ActedOn(action)
+        for item_id in item_ids:
+            item = self.item(item_id)
+            states = accepts.get(action)
+            if item is None:
+                acted.left[GONE] += 1
+            elif self.store.held_elsewhere(item):
+                acted.left[ELSEWHERE] += 1
+            elif states is not None and item.state not in states:
+                acted.left[f"{item.state.value} already"] += 1
+            else:
+                try:
+                    self.act(item_id, action)
+                except ActionRefused as refused:
+                    if refused.severity == "error":
+                        raise
+                    acted.left[ELSEWHERE if refused.reason is ELSEWHERE else GONE] += 1
+                else:
+                    acted.acted += 1
+        return acted
+
+    def retry_failed(self) -> ActedOn:
+        """Retry every failed item of this session."""
+        failed = [item.id for item in self.items([ItemState.FAILED])]
+        return self.act_on_all(failed, ItemAction.RETRY)
+
+    def clear_finished(self) -> ActedOn:
+        """Remove the items of this session that are done or cancelled from the
+        log and the history."""
+        finished = [item.id for item in self.items([ItemState.DONE, ItemState.CANCELLED])]
+        return self.act_on_all(finished, ItemAction.REMOVE)
 
     def toggle_pause(self) -> bool | None:
         """Pause or resume the queue; returns whether it is paused now (None: no queue)."""
@@ -561,13 +638,16 @@ class Session:
             if wanted is None or item.state in wanted:
                 yield item
 
-    async def export(self, folder: Path, stamp: str) -> ExportResult:
-        """Export the history into `folder`, off the event loop; raises
-        ActionRefused when there is no history, ExportFailed saying why it failed."""
+    async def export(
+        self, folder: Path, stamp: str, ids: Collection[int] | None = None
+    ) -> ExportResult:
+        """Export the history (or the items of `ids`) into `folder`, off the event
+        loop; raises ActionRefused when there is no history, ExportFailed saying
+        why it failed."""
         if self.history is None or self._closed:
             raise ActionRefused("The unlock history is not open")
         export = asyncio.ensure_future(
-            asyncio.to_thread(export_history, self.history, folder, stamp)
+            asyncio.to_thread(export_history, self.history, folder, stamp, ids)
         )
         self._exports.add(export)
         export.add_done_callback(self._exports.discard)

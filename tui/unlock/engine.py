@@ -78,8 +78,9 @@ class Queued:
 
 
 _READY = (ItemState.PENDING, ItemState.HELD)
-_RETRYABLE = (ItemState.FAILED, ItemState.CANCELLED, ItemState.WAITING)
-_CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.UNLOCKING)
+RETRYABLE = (ItemState.FAILED, ItemState.CANCELLED, ItemState.WAITING)
+"""The states `retry` sends again, `cancel` cancels: others are left as they are."""
+CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.UNLOCKING)
 WATCH_SECONDS = 1.0
 """How often the history is checked for the changes of other processes."""
 HEARTBEAT_SECONDS = LEASE_SECONDS / 4
@@ -394,7 +395,7 @@ class UnlockEngine:
         """Send a failed, cancelled or waiting item now. A temporary failure after the
         attempt limit was reached ends it again at once."""
         item = self._known(item_id)
-        if item.state in _RETRYABLE:
+        if item.state in RETRYABLE:
             self._requeue(replace(item, next_attempt_at=None, updated=self._clock.now()))
         return self._items[item_id]
 
@@ -407,7 +408,7 @@ class UnlockEngine:
 
     def cancel(self, item_id: int) -> Item:
         item = self._known(item_id)
-        if item.state in _CANCELLABLE:
+        if item.state in CANCELLABLE:
             self._set(replace(item, state=ItemState.CANCELLED, updated=self._clock.now()))
             task = self._tasks.get(item_id)
             if task:

@@ -17,6 +17,7 @@ from tui.unlock.items import Item, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
 from tui.widgets.links_input import LinksInput
+from tui.widgets.marking_table import MarkingTable
 from tui.widgets.virtual_table import Column, VirtualTable
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class UnlockRegion(LaterParts, Vertical):
             [
                 LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links"),
                 Static("", id="queue-line"),
-                VirtualTable(
+                MarkingTable(
                     [
                         Column("time", "Time", TIME_WIDTH),
                         Column("hoster", "Hoster", HOSTER_WIDTH),
@@ -146,6 +147,13 @@ class UnlockRegion(LaterParts, Vertical):
             return None
         key = self.table.cursor_key
         return None if key is None else self.store.item(int(key))
+
+    @property
+    def marked_ids(self) -> list[int]:
+        """The items selected (marked) in the log, oldest first."""
+        if not self.built:
+            return []
+        return sorted(int(key) for key in self.table.marked)
 
     def load_history(self) -> None:
         """Show every item of the history (ids only: rows are read when drawn),
@@ -260,6 +268,9 @@ class UnlockRegion(LaterParts, Vertical):
                 self._countdowns[item_id] = text
                 table.refresh_row(str(item_id))
 
+    def on_marking_table_marks_changed(self, _: MarkingTable.MarksChanged) -> None:
+        self._show_queue()
+
     def _show_queue(self) -> None:
         if not self.built:
             return  # shown by `build`
@@ -279,6 +290,8 @@ class UnlockRegion(LaterParts, Vertical):
         for state in ItemState:
             if counts.get(state):
                 parts.append((f"  {counts[state]} {state.value}", STATE_STYLES[state]))
+        if marked := len(self.table.marked):
+            parts.append((f"  · {marked} selected (Esc clears)", "bold"))
         text = Text.assemble(*parts)
         line = self.query_one("#queue-line", Static)
         if line.content != text:

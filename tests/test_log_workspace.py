@@ -299,7 +299,7 @@ async def test_quit_with_links_in_flight_asks_first(
         await pilot.pause()
         question = app.screen.query_one("#quit-question", Static)
         assert "1 link waiting" in text_of(question)
-        assert "resume at the next start" in text_of(question)
+        assert "it resumes at the next start. Quit? y/n" in text_of(question)
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen) and app.is_running

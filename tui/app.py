@@ -230,6 +230,31 @@ class LinkdeckApp(App[None]):
 
     # --- actions ----------------------------------------------------------
 
+    async def action_quit(self) -> None:
+        """Quit, after asking when links are in flight or waiting (they are kept)."""
+        in_flight, waiting = self.session.unfinished()
+        if not in_flight and not waiting:
+            self.exit()
+            return
+        from tui.screens.confirm_quit import ConfirmQuitScreen
+
+        links = "link" if in_flight + waiting == 1 else "links"
+        counts = [f"{in_flight} in flight"] if in_flight else []
+        if waiting:
+            counts.append(f"{waiting} waiting")
+        # "3 links in flight, 5 waiting", "1 link waiting"
+        first, _, rest = counts[0].partition(" ")
+        counts[0] = f"{first} {links} {rest}"
+        they = "it resumes" if in_flight + waiting == 1 else "they resume"
+        question = f"{', '.join(counts)}: {they} at the next start. Quit? y/n"
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit()
+
+        if not isinstance(self.screen, ConfirmQuitScreen):
+            self.push_screen(ConfirmQuitScreen(question), answered)
+
     def action_refresh(self) -> None:
         try:
             self.session.refresh()

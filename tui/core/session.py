@@ -49,7 +49,7 @@ from tui.disk_cache import CachedStart, read_cache, save_account, save_hosters
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
 from tui.unlock.clock import Clock, SystemClock
-from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
+from tui.unlock.items import UNFINISHED, Item, ItemRemoved, ItemState, QueueState
 from tui.unlock.policy import UNTRUSTED_CERTIFICATE, holds_hoster
 
 if TYPE_CHECKING:
@@ -625,6 +625,18 @@ class Session:
         else:
             self.engine.pause()
         return self.engine.paused
+
+    def unfinished(self) -> tuple[int, int]:
+        """How many links of this process's queue are in flight, and how many wait."""
+        in_flight = waiting = 0
+        for item in self.items(UNFINISHED):
+            if self.store.held_elsewhere(item):
+                continue  # another process sends it
+            if item.state is ItemState.UNLOCKING:
+                in_flight += 1
+            else:
+                waiting += 1
+        return in_flight, waiting
 
     def item(self, item_id: int) -> Item | None:
         """An item of the log: of this session, or read from the history."""

@@ -7,6 +7,7 @@ of events per turn, and turns keys into its operations.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterable
 from functools import partial
 from itertools import count
@@ -19,6 +20,8 @@ from textual.screen import Screen
 
 from tui.core import (
     ActionRefused,
+    BatchEnded,
+    BatchProgress,
     HistoryOpened,
     HostersChanged,
     Notice,
@@ -26,6 +29,7 @@ from tui.core import (
     Session,
     SettingsNeeded,
 )
+from tui.desktop_notify import BELL, desktop_notification
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
 from tui.screens.dashboard import DashboardScreen
@@ -216,6 +220,8 @@ class LinkdeckApp(App[None]):
                 )
             elif isinstance(event, SettingsNeeded):
                 self._open_settings(first_run=True)
+            elif isinstance(event, BatchEnded):
+                self._batch_ended(event.progress)
             elif isinstance(event, HistoryOpened):
                 self.dashboard.show_event(event)
                 # Drawing the rows is what finds the damaged ones.
@@ -227,6 +233,23 @@ class LinkdeckApp(App[None]):
                     # the next list: out of the collector's sight too (a full
                     # collection took 250 ms).
                     self.call_after_refresh(gc.freeze)
+
+    def _batch_ended(self, batch: BatchProgress) -> None:
+        """Every link of the batch has ended: say so, and ring and notify as set."""
+        summary = batch.summary()
+        self.notify(summary, title="Batch ended", timeout=8, markup=False)
+        settings = self.settings.notify
+        if settings.bell:
+            # Not App.bell(): it writes nothing when headless, where tests look.
+            self._write_to_terminal(BELL)
+        if settings.desktop:
+            tmux = bool(os.environ.get("TMUX"))
+            self._write_to_terminal(desktop_notification(self.title, summary, tmux=tmux))
+
+    def _write_to_terminal(self, text: str) -> None:
+        """Write escape sequences as Textual writes OSC 52 (it has no public way)."""
+        if self._driver is not None:
+            self._driver.write(text)
 
     # --- actions ----------------------------------------------------------
 

@@ -6,6 +6,8 @@ No Textual here; the UI gets a `Session` by injection and shows its events.
 from tui.core.events import (
     AccountChanged,
     AccountView,
+    BatchEnded,
+    BatchProgress,
     Connection,
     Event,
     FairUseTrend,
@@ -34,6 +36,8 @@ __all__ = [
     "AccountView",
     "ActedOn",
     "ActionRefused",
+    "BatchEnded",
+    "BatchProgress",
     "Connection",
     "Event",
     "ExportFailed",

@@ -30,6 +30,7 @@ from tui.api import (
     UntrustedCertificate,
 )
 from tui.core.account_watch import AccountWatch
+from tui.core.batch import Batch, BatchEnded
 from tui.core.events import (
     Connection,
     Event,
@@ -145,6 +146,7 @@ class Session:
         """The hoster list of the cache, shown before its matcher is built."""
         self._cached: CachedStart | None = None
         self.store = ItemStore()
+        self.batch = Batch()
         self.account = AccountWatch(self.clock, self._emit)
         self.account_poll = Poll(
             "account", self._refresh_account, self.clock, self.report_unexpected
@@ -527,6 +529,8 @@ class Session:
     def _engine_event(self, event: Item | ItemRemoved | QueueState) -> None:
         self.store.seen(event)
         self._emit(event)
+        if not isinstance(event, QueueState):
+            self._follow_batch(event)
         if isinstance(event, QueueState) and event.pause_reason == UNTRUSTED_CERTIFICATE:
             self._watch_ca_file()  # an unlock met the certificate before a poll did
         if isinstance(event, Item):
@@ -539,6 +543,14 @@ class Session:
                 # ending at once would read the table 10,000 times.
                 self._outcomes_due = True
                 asyncio.get_running_loop().call_soon(self._show_outcomes)
+
+    def _follow_batch(self, event: Item | ItemRemoved) -> None:
+        ours = isinstance(event, Item) and not self.store.held_elsewhere(event)
+        progress = self.batch.seen(event, ours=ours)
+        if progress is not None:
+            self._emit(progress)
+            if progress.finished:
+                self._emit(BatchEnded(progress))
 
     def _show_outcomes(self) -> None:
         self._outcomes_due = False

@@ -25,6 +25,7 @@ from tui.core import (
     AccountChanged,
     ActedOn,
     ActionRefused,
+    BatchProgress,
     ExportFailed,
     FairUseTrend,
     HistoryOpened,
@@ -264,6 +265,8 @@ class DashboardScreen(Screen[None]):
             self.unlock.remove(event.id)
         elif isinstance(event, QueueState):
             self.unlock.set_queue(event)
+        elif isinstance(event, BatchProgress):
+            self.unlock.set_batch(event)
         elif isinstance(event, AccountChanged):
             self.account.show(event.view)
         elif isinstance(event, FairUseTrend):

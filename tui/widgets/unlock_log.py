@@ -21,6 +21,7 @@ from tui.widgets.marking_table import MarkingTable
 from tui.widgets.virtual_table import Column, VirtualTable
 
 if TYPE_CHECKING:
+    from tui.core.batch import BatchProgress
     from tui.core.item_store import ItemStore
 
 STATE_STYLES = {
@@ -34,6 +35,7 @@ STATE_STYLES = {
     ItemState.UNSUPPORTED: "dim yellow",
 }
 TIMED_STATES = (ItemState.WAITING, ItemState.HELD)
+BATCH_BAR_WIDTH = 20
 COLUMNS = ("time", "hoster", "state", "code", "link")
 TIME_WIDTH, HOSTER_WIDTH, STATE_WIDTH = 5, 14, 15
 ANSWER_MIN, ANSWER_MAX, LINK_MIN = 16, 34, 12
@@ -108,6 +110,8 @@ class UnlockRegion(LaterParts, Vertical):
             [
                 LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links"),
                 Static("", id="queue-line"),
+                # Shown from the first batch on.
+                Static("", id="batch-line", classes="-none"),
                 MarkingTable(
                     [
                         Column("time", "Time", TIME_WIDTH),
@@ -222,6 +226,25 @@ class UnlockRegion(LaterParts, Vertical):
     def set_queue(self, queue: QueueState) -> None:
         self.queue = queue
         self._show_queue()
+
+    def set_batch(self, batch: BatchProgress) -> None:
+        """The current batch (or the last one) as a bar: done / all, what waits."""
+        if not self.built:
+            return
+        width = BATCH_BAR_WIDTH
+        filled = round(width * batch.ended / batch.total) if batch.total else width
+        text = Text.assemble(
+            (f"batch {batch.ended}/{batch.total} ", "bold"),
+            ("━" * filled, "green" if batch.finished else "cyan"),
+            ("─" * (width - filled), "dim"),
+        )
+        if batch.waiting:
+            text.append(f" · {batch.waiting} waiting", STATE_STYLES[ItemState.WAITING])
+        if failed := batch.states[ItemState.FAILED]:
+            text.append(f" · {failed} failed", STATE_STYLES[ItemState.FAILED])
+        line = self.query_one("#batch-line", Static)
+        line.remove_class("-none")
+        line.update(text)
 
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
         if self.store.held_elsewhere(item):

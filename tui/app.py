@@ -132,11 +132,23 @@ class LinkdeckApp(App[None]):
         """`[keymap]` entries that name no binding change nothing: say which."""
         if not settings.keymap:
             return
+        from tui.screens.confirm_quit import ConfirmQuitScreen
         from tui.screens.detail import ItemDetailScreen
+        from tui.screens.export_path import ExportPathScreen
         from tui.screens.help import HelpScreen
         from tui.screens.settings_form import SettingsScreen
+        from tui.widgets.marking_table import MarkingTable
 
-        screens = (self, DashboardScreen, ItemDetailScreen, HelpScreen, SettingsScreen)
+        screens = (
+            self,
+            DashboardScreen,
+            MarkingTable,
+            ItemDetailScreen,
+            HelpScreen,
+            SettingsScreen,
+            ExportPathScreen,
+            ConfirmQuitScreen,
+        )
         ids = [
             binding.id
             for screen in screens
@@ -315,8 +327,9 @@ class LinkdeckApp(App[None]):
         # Built once and kept: composing its tables is the slow part of opening it.
         if not self.is_screen_installed("help"):
             from tui.screens.help import HelpScreen
+            from tui.widgets.marking_table import MarkingTable
 
-            bindings = [*DashboardScreen.BINDINGS, *self.BINDINGS]
+            bindings = [*DashboardScreen.BINDINGS, *MarkingTable.BINDINGS, *self.BINDINGS]
             rows = status_rows(self.settings.unlock)
             help_screen = HelpScreen(bindings, self.settings.keymap, self.get_key_display, rows)
             self.install_screen(help_screen, "help")

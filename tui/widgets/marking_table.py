@@ -17,11 +17,46 @@ class MarkingTable(VirtualTable):
     Every change posts `MarksChanged`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_mark", "Mark", show=False),
-        Binding("shift+up", "mark_up", "Mark up", show=False),
-        Binding("shift+down", "mark_down", "Mark down", show=False),
-        Binding("asterisk", "mark_all", "Mark all", show=False),
-        Binding("escape", "unmark_all", "Unmark all", show=False),
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark",
+            show=False,
+            id="mark-row",
+            tooltip="In the log: mark or unmark the row, to act on the marked rows at once",
+        ),
+        Binding(
+            "shift+up",
+            "mark_up",
+            "Mark up",
+            show=False,
+            id="mark-up",
+            tooltip="In the log: mark the row and the one above",
+        ),
+        Binding(
+            "shift+down",
+            "mark_down",
+            "Mark down",
+            show=False,
+            id="mark-down",
+            tooltip="In the log: mark the row and the one below",
+        ),
+        Binding(
+            "asterisk",
+            "mark_all",
+            "Mark all",
+            show=False,
+            id="mark-all",
+            tooltip="In the log: mark every row shown (when all are: none)",
+        ),
+        Binding(
+            "escape",
+            "unmark_all",
+            "Unmark all",
+            show=False,
+            id="unmark-all",
+            tooltip="In the log: unmark every row",
+        ),
     ]
 
     class MarksChanged(Message):

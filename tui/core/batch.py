@@ -4,6 +4,7 @@ far they got. It ends when each of them has ended."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tui.unlock.items import UNFINISHED, Item, ItemRemoved, ItemState
@@ -65,6 +66,19 @@ class Batch:
             self._states[event.id] = event.state
         else:
             return None
+        return self._progress()
+
+    def join(self, items: Iterable[Item]) -> BatchProgress | None:
+        """Links just queued that ended at once (no hoster serves them, or the
+        history's answer was reused) join the batch too."""
+        joined = False
+        for item in items:
+            if item.id not in self._states:
+                self._states[item.id] = item.state
+                joined = True
+        return self._progress() if joined else None
+
+    def _progress(self) -> BatchProgress:
         progress = BatchProgress(len(self._states), Counter(self._states.values()))
         if progress.finished or not self._states:
             self._states.clear()  # the next link queued starts a new batch

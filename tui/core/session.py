@@ -30,7 +30,7 @@ from tui.api import (
     UntrustedCertificate,
 )
 from tui.core.account_watch import AccountWatch
-from tui.core.batch import Batch, BatchEnded
+from tui.core.batch import Batch, BatchEnded, BatchProgress
 from tui.core.events import (
     Connection,
     Event,
@@ -546,7 +546,9 @@ class Session:
 
     def _follow_batch(self, event: Item | ItemRemoved) -> None:
         ours = isinstance(event, Item) and not self.store.held_elsewhere(event)
-        progress = self.batch.seen(event, ours=ours)
+        self._batch_changed(self.batch.seen(event, ours=ours))
+
+    def _batch_changed(self, progress: BatchProgress | None) -> None:
         if progress is not None:
             self._emit(progress)
             if progress.finished:
@@ -563,7 +565,11 @@ class Session:
         """Queue the links in `text` (ActionRefused when not connected yet)."""
         if self.engine is None:
             raise ActionRefused("Not connected yet: check the settings (s)")
-        return await self.engine.queue(text)
+        queued = await self.engine.queue(text)
+        # The others joined the batch when the engine told of them, unfinished.
+        ended_at_once = [item for item in queued.added if item.state not in UNFINISHED]
+        self._batch_changed(self.batch.join(ended_at_once))
+        return queued
 
     def act(self, item_id: int, action: ItemAction) -> None:
         """Retry, cancel, force or remove an item of the log (of this session or

@@ -19,8 +19,8 @@ class ConfirmQuitScreen(ModalScreen[bool]):
         align: center middle;
     }
     ConfirmQuitScreen > Vertical {
-        width: auto;
-        max-width: 80%;
+        width: 80%;
+        max-width: 72;
         height: auto;
         border: round $warning;
         padding: 0 1;

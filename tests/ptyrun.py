@@ -136,8 +136,18 @@ class PtyRun:
         self.read(pause)
 
     def quit(self, timeout: float = 10.0) -> int:
-        """Press q and wait for the program to end; returns its exit code."""
+        """Press q (and y when links are in the queue: linkdeck asks then) and
+        wait for the program to end; returns its exit code."""
+        start = len(self.output)
         self.send("q")
+        asked = b"Quit? y/n"
+
+        def ended_or_asked(out: bytes) -> bool:
+            return (self.proc is not None and self.proc.poll() is not None) or asked in out[start:]
+
+        self.wait_for(ended_or_asked, timeout)
+        if asked in bytes(self.output[start:]):
+            self.send("y")
         return self.wait_exit(timeout, "linkdeck did not quit")
 
     def wait_exit(self, timeout: float = 10.0, failure: str = "linkdeck did not end") -> int:

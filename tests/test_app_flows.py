@@ -502,16 +502,20 @@ async def test_help_states_the_delays_of_the_current_settings(
 
 
 async def test_export_writes_private_files(
-    emulator: Emulator, make_profile, fake_clock: FakeClock
+    emulator: Emulator, make_profile, fake_clock: FakeClock, tmp_path: Path
 ) -> None:
     profile = make_profile(emulator)
     app = LinkdeckApp(profile, clock=fake_clock)
+    folder: Path = tmp_path / "exports"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await queue(pilot, app, DONE, MISSING)
         await pilot.press("escape", "e")
+        await pilot.pause()
+        app.screen.query_one("#export-folder", Input).value = str(folder)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: folder.exists() and len(list(folder.iterdir())) == 2)
         location = items_by_link(app)[DONE].location
-    folder: Path = profile.data_dir / "exports"
     files = sorted(folder.iterdir())
     assert [f.name for f in files] == [
         "linkdeck-20270115-080000-links.txt",

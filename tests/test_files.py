@@ -20,6 +20,7 @@ import pytest
 from commandline import isolated_env, one_sentence
 from deck import settle, wait_for
 from ptyrun import PtyRun
+from textual.widgets import Input
 
 from tui.api import Hoster, HosterList
 from tui.app import LinkdeckApp
@@ -365,6 +366,11 @@ def test_an_export_never_writes_through_a_symlink(
         run.wait_for(b"refreshed", 20)
         run.send("\x1b")
         run.send("e")
+        run.wait_for(b"Escape cancels")
+        # The folder asked for: the one the links are in (ctrl+u clears the offer).
+        run.send("\x15")
+        run.send(str(exports))
+        run.send("\r")
         run.wait_for(b"symbolic")
         assert run.quit() == 0
     assert target.read_bytes() == data
@@ -436,6 +442,9 @@ async def test_an_export_never_overwrites_and_counts_unreadable_rows(
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await settle(pilot, app)
         await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#export-folder", Input).value = str(exports)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: len(list(exports.iterdir())) == 3)
         (note,) = [n.message for n in app._notifications if n.message.startswith("Exported")]
     assert taken.read_text() == "an earlier export\n"

@@ -147,7 +147,7 @@ async def test_a_full_session_leaks_the_pin_nowhere(
         await pilot.press("r")
         await pilot.press("slash")
         app.focused.value = "upl"  # type: ignore[union-attr]
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")  # clear the filter, then leave it
         await queue(pilot, app, *LINKS)
         await queue(pilot, app, DONE)  # reused from the history
         assert app.session.engine is not None
@@ -167,6 +167,9 @@ async def test_a_full_session_leaks_the_pin_nowhere(
         await pilot.press("escape", "3", "home", "c")  # copy the first, done link
         assert app.clipboard.startswith(f"{emulator.base_url}/dl/")
         await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#export-folder", Input).value = str(tmp_path / "data" / "exports")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: (tmp_path / "data" / "exports").exists())
         notes = "\n".join(n.message for n in app._notifications)
     exports = list((tmp_path / "data" / "exports").iterdir())
@@ -209,7 +212,8 @@ def test_the_terminal_stream_holds_no_pin(emulator: Emulator, tmp_path: Path) ->
         run.send("r")
         run.send("/")
         run.send("upl")
-        run.send("\x1b")
+        run.send("\x1b", 0.5)  # clear the filter
+        run.send("\x1b", 0.5)  # and leave it
         run.send("u")
         run.send("\x1b[200~" + "\n".join(LINKS) + "\x1b[201~")
         run.send("\r")
@@ -218,6 +222,10 @@ def test_the_terminal_stream_holds_no_pin(emulator: Emulator, tmp_path: Path) ->
         run.send("\x1b[H")  # home: the done link
         run.send("c")
         run.send("e")
+        run.wait_for(b"Escape cancels")
+        run.send("\x15")  # ctrl+u: the folder offered is cleared
+        run.send(str(tmp_path / "xdg_data_home" / "exports"))
+        run.send("\r")
         run.wait_for(b"Exported")
         run.send("s")
         run.wait_for(b"Test connection")

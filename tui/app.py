@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
@@ -22,6 +23,8 @@ from textual.screen import Screen
 
 from tui.core import (
     ActionRefused,
+    BatchEnded,
+    BatchProgress,
     HistoryOpened,
     HostersChanged,
     Notice,
@@ -29,6 +32,7 @@ from tui.core import (
     Session,
     SettingsNeeded,
 )
+from tui.desktop_notify import BELL, desktop_notification
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
 from tui.screens.dashboard import DashboardScreen
@@ -138,12 +142,15 @@ class LinkdeckApp(App[None]):
         """`[keymap]` entries that name no binding change nothing: say which."""
         if not settings.keymap:
             return
+        from tui.screens.confirm_quit import ConfirmQuitScreen
         from tui.screens.detail import ItemDetailScreen
+        from tui.screens.export_path import ExportPathScreen
         from tui.screens.help import HelpScreen
         from tui.screens.hoster_detail import HosterDetailScreen
         from tui.screens.settings_form import SettingsScreen
         from tui.widgets.hosters import HosterFilter
         from tui.widgets.links_input import LinksInput
+        from tui.widgets.marking_table import MarkingTable
 
         screens = (
             self,
@@ -154,6 +161,9 @@ class LinkdeckApp(App[None]):
             SettingsScreen,
             LinksInput,
             HosterFilter,
+            MarkingTable,
+            ExportPathScreen,
+            ConfirmQuitScreen,
         )
         ids = [
             binding.id
@@ -262,6 +272,8 @@ class LinkdeckApp(App[None]):
             elif isinstance(event, QueueState):
                 self.dashboard.show_event(event)
                 self.refresh_bindings()  # "Pause" or "Resume"
+            elif isinstance(event, BatchEnded):
+                self._batch_ended(event.progress)
             elif isinstance(event, HistoryOpened):
                 self.dashboard.show_event(event)
                 # Drawing the rows is what finds the damaged ones.
@@ -274,7 +286,49 @@ class LinkdeckApp(App[None]):
                     # collection took 250 ms).
                     self.call_after_refresh(gc.freeze)
 
+    def _batch_ended(self, batch: BatchProgress) -> None:
+        """Every link of the batch has ended: say so, and ring and notify as set."""
+        summary = batch.summary()
+        self.notify(summary, title="Batch ended", timeout=8, markup=False)
+        settings = self.settings.notify
+        if settings.bell:
+            # Not App.bell(): it writes nothing when headless, where tests look.
+            self._write_to_terminal(BELL)
+        if settings.desktop:
+            tmux = bool(os.environ.get("TMUX"))
+            self._write_to_terminal(desktop_notification(self.title, summary, tmux=tmux))
+
+    def _write_to_terminal(self, text: str) -> None:
+        """Write escape sequences as Textual writes OSC 52 (it has no public way)."""
+        if self._driver is not None:
+            self._driver.write(text)
+
     # --- actions ----------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit, after asking when links are in flight or waiting (they are kept)."""
+        in_flight, waiting = self.session.unfinished()
+        if not in_flight and not waiting:
+            self.exit()
+            return
+        from tui.screens.confirm_quit import ConfirmQuitScreen
+
+        links = "link" if in_flight + waiting == 1 else "links"
+        counts = [f"{in_flight} in flight"] if in_flight else []
+        if waiting:
+            counts.append(f"{waiting} waiting")
+        # "3 links in flight, 5 waiting", "1 link waiting"
+        first, _, rest = counts[0].partition(" ")
+        counts[0] = f"{first} {links} {rest}"
+        they = "it resumes" if in_flight + waiting == 1 else "they resume"
+        question = f"{', '.join(counts)}: {they} at the next start. Quit? y/n"
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit()
+
+        if not isinstance(self.screen, ConfirmQuitScreen):
+            self.push_screen(ConfirmQuitScreen(question), answered)
 
     def action_refresh(self) -> None:
         try:
@@ -329,8 +383,9 @@ class LinkdeckApp(App[None]):
         # Built once and kept: composing its tables is the slow part of opening it.
         if not self.is_screen_installed("help"):
             from tui.screens.help import HelpScreen
+            from tui.widgets.marking_table import MarkingTable
 
-            bindings = [*DashboardScreen.BINDINGS, *self.BINDINGS]
+            bindings = [*DashboardScreen.BINDINGS, *MarkingTable.BINDINGS, *self.BINDINGS]
             rows = status_rows(self.settings.unlock)
             help_screen = HelpScreen(bindings, self.settings.keymap, self.get_key_display, rows)
             self.install_screen(help_screen, "help")

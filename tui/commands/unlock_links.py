@@ -168,25 +168,8 @@ async def run_unlock(
 
 def say_what_was_left_out(pasted: PastedText, err: TextIO) -> None:
     """Lines that hold no link, and links given twice, each said in one line."""
-    if pasted.not_links:
-        shown = _first_few([plain(line, 80) for line in pasted.not_links], "; ")
-        print(
-            f"linkdeck: {len(pasted.not_links)} line(s) hold no http(s) link and were"
-            f" skipped: {shown}",
-            file=err,
-        )
-    if pasted.repeated:
-        shown = _first_few([plain(link, 120) for link in pasted.repeated], ", ")
-        print(
-            f"linkdeck: {len(pasted.repeated)} link(s) were given more than once and are"
-            f" sent once: {shown}",
-            file=err,
-        )
-
-
-def _first_few(texts: list[str], separator: str, count: int = 3) -> str:
-    more = f" and {len(texts) - count} more" if len(texts) > count else ""
-    return separator.join(texts[:count]) + more
+    for sentence in pasted.left_out():
+        print(f"linkdeck: {sentence}", file=err)
 
 
 class NotText(ValueError):

@@ -6,6 +6,8 @@ No Textual here; the UI gets a `Session` by injection and shows its events.
 from tui.core.events import (
     AccountChanged,
     AccountView,
+    BatchEnded,
+    BatchProgress,
     Connection,
     Event,
     FairUseTrend,
@@ -25,14 +27,24 @@ from tui.core.profile import (
     fallback_profile,
     open_profile,
 )
-from tui.core.session import ActionRefused, ItemAction, Session, why_no_link, why_not
+from tui.core.session import (
+    ActedOn,
+    ActionRefused,
+    ItemAction,
+    Session,
+    why_no_link,
+    why_not,
+)
 
 __all__ = [
     "DEMO_LOGIN",
     "DEMO_PIN",
     "AccountChanged",
     "AccountView",
+    "ActedOn",
     "ActionRefused",
+    "BatchEnded",
+    "BatchProgress",
     "Connection",
     "Event",
     "ExportFailed",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
+from tui.core.batch import BatchEnded, BatchProgress
 from tui.unlock.items import Item, ItemRemoved, QueueState
 
 if TYPE_CHECKING:
@@ -109,11 +110,15 @@ Event = (
     | HistoryOpened
     | SettingsNeeded
     | Notice
+    | BatchProgress
+    | BatchEnded
 )
 
 __all__ = [
     "AccountChanged",
     "AccountView",
+    "BatchEnded",
+    "BatchProgress",
     "Connection",
     "EngineEvent",
     "Event",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from textwrap import shorten
@@ -28,6 +30,7 @@ from tui.api import (
     UntrustedCertificate,
 )
 from tui.core.account_watch import AccountWatch
+from tui.core.batch import Batch, BatchEnded, BatchProgress
 from tui.core.events import (
     Connection,
     Event,
@@ -48,7 +51,7 @@ from tui.formatting import local_clock
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
 from tui.unlock.clock import Clock, SystemClock
-from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
+from tui.unlock.items import UNFINISHED, Item, ItemRemoved, ItemState, QueueState
 from tui.unlock.policy import UNTRUSTED_CERTIFICATE, holds_hoster
 
 if TYPE_CHECKING:
@@ -105,12 +108,44 @@ def why_no_link(item: Item) -> str:
     return f"No direct link yet: this item is {item.state.value}"
 
 
+GONE = "no longer in the history"
+ELSEWHERE = "in the queue of another linkdeck process"
+PAST_TENSE = {
+    ItemAction.RETRY: "Retried",
+    ItemAction.CANCEL: "Cancelled",
+    ItemAction.FORCE: "Forced",
+    ItemAction.REMOVE: "Removed",
+}
+
+
+@dataclass
+class ActedOn:
+    """What an action on several items did: how many it changed, and why the
+    others were left (a reason to how many)."""
+
+    action: ItemAction
+    acted: int = 0
+    left: Counter[str] = field(default_factory=Counter)
+
+    def sentence(self, verb: str | None = None, noun: str = "") -> str:
+        """ "Retried 5; 2 were done already" (`verb` and `noun`: other words for what was done)."""
+        text = f"{verb or PAST_TENSE[self.action]} {self.acted}{noun}"
+        if self.left:
+            text += "; " + ", ".join(
+                f"{count} {'was' if count == 1 else 'were'} {reason}"
+                for reason, count in self.left.items()
+            )
+        return text
+
+
 class ActionRefused(Exception):
     """An operation that could not be done; str() is the sentence for the user."""
 
-    def __init__(self, sentence: str, severity: str = "warning") -> None:
+    def __init__(self, sentence: str, severity: str = "warning", reason: str = "") -> None:
         super().__init__(sentence)
         self.severity = severity
+        self.reason = reason
+        """Why, in the words of `ActedOn.left`, when it is one of those."""
 
 
 class Session:
@@ -143,6 +178,7 @@ class Session:
         """The hoster list of the cache, shown before its matcher is built."""
         self._cached: CachedStart | None = None
         self.store = ItemStore()
+        self.batch = Batch()
         self.account = AccountWatch(self.clock, self._emit)
         self.account_poll = Poll(
             "account", self._refresh_account, self.clock, self.report_unexpected
@@ -538,6 +574,8 @@ class Session:
     def _engine_event(self, event: Item | ItemRemoved | QueueState) -> None:
         self.store.seen(event)
         self._emit(event)
+        if not isinstance(event, QueueState):
+            self._follow_batch(event)
         if isinstance(event, QueueState) and event.pause_reason == UNTRUSTED_CERTIFICATE:
             self._watch_ca_file()  # an unlock met the certificate before a poll did
         if isinstance(event, Item):
@@ -551,6 +589,16 @@ class Session:
                 self._outcomes_due = True
                 asyncio.get_running_loop().call_soon(self._show_outcomes)
 
+    def _follow_batch(self, event: Item | ItemRemoved) -> None:
+        ours = isinstance(event, Item) and not self.store.held_elsewhere(event)
+        self._batch_changed(self.batch.seen(event, ours=ours))
+
+    def _batch_changed(self, progress: BatchProgress | None) -> None:
+        if progress is not None:
+            self._emit(progress)
+            if progress.finished:
+                self._emit(BatchEnded(progress))
+
     def _show_outcomes(self) -> None:
         self._outcomes_due = False
         if self.history is not None and not self._closed:
@@ -562,7 +610,11 @@ class Session:
         """Queue the links in `text` (ActionRefused when not connected yet)."""
         if self.engine is None:
             raise ActionRefused("Not connected yet: check the settings (s)")
-        return await self.engine.queue(text)
+        queued = await self.engine.queue(text)
+        # The others joined the batch when the engine told of them, unfinished.
+        ended_at_once = [item for item in queued.added if item.state not in UNFINISHED]
+        self._batch_changed(self.batch.join(ended_at_once))
+        return queued
 
     def hold_clause(self, item: Item | None = None) -> str | None:
         """Why links wait now, as "held until 08:10, as why" (of `item` if given: its
@@ -603,19 +655,54 @@ class Session:
         try:
             item = getattr(self.engine, action.value)(item_id)
         except HeldElsewhere:
-            raise ActionRefused("This item is in the queue of another linkdeck process") from None
+            raise ActionRefused(f"This item is {ELSEWHERE}", reason=ELSEWHERE) from None
         except HistoryWriteError as error:
             raise ActionRefused(
                 f"Not done: the history cannot be written ({error.reason})", "error"
             ) from None
         except KeyError:
-            raise ActionRefused("This item is no longer in the history") from None
+            raise ActionRefused(f"This item is {GONE}", reason=GONE) from None
         return self._retry_note(item) if action is ItemAction.RETRY else None
 
     def _retry_note(self, item: Item) -> str | None:
         """A retried link that a hold keeps from going now says so."""
         held = self.hold_clause(item) if item.state is ItemState.HELD else None
         return f"This link is {held}" if held else None
+
+    def act_on_all(self, item_ids: Iterable[int], action: ItemAction) -> ActedOn:
+        """`act` on each item; an item its state or another process keeps from
+        it is counted with the reason rather than raised. ActionRefused when
+        there is no queue, or the history cannot be written."""
+        acted = ActedOn(action)
+        for item_id in item_ids:
+            item = self.item(item_id)
+            if item is None:
+                acted.left[GONE] += 1
+            elif self.store.held_elsewhere(item):
+                acted.left[ELSEWHERE] += 1
+            elif why_not(item, action) is not None:
+                acted.left[f"{item.state.value} already"] += 1
+            else:
+                try:
+                    self.act(item_id, action)
+                except ActionRefused as refused:
+                    if refused.severity == "error":
+                        raise
+                    acted.left[ELSEWHERE if refused.reason is ELSEWHERE else GONE] += 1
+                else:
+                    acted.acted += 1
+        return acted
+
+    def retry_failed(self) -> ActedOn:
+        """Retry every failed item of this session."""
+        failed = [item.id for item in self.items([ItemState.FAILED])]
+        return self.act_on_all(failed, ItemAction.RETRY)
+
+    def clear_finished(self) -> ActedOn:
+        """Remove the items of this session that are done or cancelled from the
+        log and the history."""
+        finished = [item.id for item in self.items([ItemState.DONE, ItemState.CANCELLED])]
+        return self.act_on_all(finished, ItemAction.REMOVE)
 
     def toggle_pause(self) -> bool | None:
         """Pause or resume the queue; returns whether it is paused now (None: no queue)."""
@@ -626,6 +713,18 @@ class Session:
         else:
             self.engine.pause()
         return self.engine.paused
+
+    def unfinished(self) -> tuple[int, int]:
+        """How many links of this process's queue are in flight, and how many wait."""
+        in_flight = waiting = 0
+        for item in self.items(UNFINISHED):
+            if self.store.held_elsewhere(item):
+                continue  # another process sends it
+            if item.state is ItemState.UNLOCKING:
+                in_flight += 1
+            else:
+                waiting += 1
+        return in_flight, waiting
 
     def item(self, item_id: int) -> Item | None:
         """An item of the log: of this session, or read from the history."""
@@ -650,13 +749,16 @@ class Session:
                 links.append(item.location)
         return links
 
-    async def export(self, folder: Path, stamp: str) -> ExportResult:
-        """Export the history into `folder`, off the event loop; raises
-        ActionRefused when there is no history, ExportFailed saying why it failed."""
+    async def export(
+        self, folder: Path, stamp: str, ids: Collection[int] | None = None
+    ) -> ExportResult:
+        """Export the history (or the items of `ids`) into `folder`, off the event
+        loop; raises ActionRefused when there is no history, ExportFailed saying
+        why it failed."""
         if self.history is None or self._closed:
             raise ActionRefused("The unlock history is not open")
         export = asyncio.ensure_future(
-            asyncio.to_thread(export_history, self.history, folder, stamp)
+            asyncio.to_thread(export_history, self.history, folder, stamp, ids)
         )
         self._exports.add(export)
         export.add_done_callback(self._exports.discard)

@@ -7,7 +7,9 @@ of them shows at a time (keys 2 and 3 switch), so nothing is cut off; from
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual import events, on, work
@@ -21,7 +23,9 @@ from textual.worker import Worker, WorkerState
 
 from tui.core import (
     AccountChanged,
+    ActedOn,
     ActionRefused,
+    BatchProgress,
     ExportFailed,
     FairUseTrend,
     HistoryOpened,
@@ -33,6 +37,7 @@ from tui.core import (
     why_no_link,
 )
 from tui.core.events import Event
+from tui.unlock.extract import read_pasted
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel
@@ -87,7 +92,7 @@ class DashboardScreen(Screen[None]):
             "copy_link",
             "Copy",
             id="copy-link",
-            tooltip="Copy the selected direct link (OSC 52, works over SSH)",
+            tooltip="Copy the direct links of the marked items or the cursor's (OSC 52)",
         ),
         Binding(
             "y",
@@ -103,8 +108,44 @@ class DashboardScreen(Screen[None]):
             id="export-log",
             tooltip="Export the log as JSON lines and a list of direct links",
         ),
-        Binding("R", "retry_item", "Retry", id="retry-item", tooltip="Retry the selected item now"),
-        Binding("x", "cancel_item", "Cancel", id="cancel-item", tooltip="Cancel the selected item"),
+        Binding(
+            "R",
+            "retry_item",
+            "Retry",
+            id="retry-item",
+            tooltip="Retry the marked items (or the cursor's) now",
+        ),
+        Binding(
+            "x",
+            "cancel_item",
+            "Cancel",
+            id="cancel-item",
+            tooltip="Cancel the marked items (or the cursor's)",
+        ),
+        Binding(
+            "delete",
+            "remove_items",
+            "Remove",
+            show=False,
+            id="remove-items",
+            tooltip="Remove the marked items (or the cursor's) from the log and the history",
+        ),
+        Binding(
+            "F",
+            "retry_failed",
+            "Retry failed",
+            show=False,
+            id="retry-failed",
+            tooltip="Retry every failed item now",
+        ),
+        Binding(
+            "D",
+            "clear_finished",
+            "Clear finished",
+            show=False,
+            id="clear-finished",
+            tooltip="Remove this session's done and cancelled items from the log and history",
+        ),
         Binding(
             "1",
             "focus_region('account')",
@@ -248,6 +289,8 @@ class DashboardScreen(Screen[None]):
             self.unlock.remove(event.id)
         elif isinstance(event, QueueState):
             self.unlock.set_queue(event)
+        elif isinstance(event, BatchProgress):
+            self.unlock.set_batch(event)
         elif isinstance(event, AccountChanged):
             self.account.show(event.view)
         elif isinstance(event, FairUseTrend):
@@ -276,6 +319,11 @@ class DashboardScreen(Screen[None]):
     @work(group="queue", exit_on_error=False)
     async def _queue(self, text: str, box: Input) -> None:
         """Queue in a worker: 10,000 links take the engine a second, in steps."""
+        # The input holds one line (a paste's lines are joined by spaces): it is
+        # read word by word. Off the event loop: 10,000 links are read twice
+        # (here, and by the engine).
+        pasted = await asyncio.to_thread(read_pasted, "\n".join(text.split()))
+        left_out = pasted.left_out("word")
         try:
             queued = await self.session.queue(text)
         except ActionRefused as refused:
@@ -305,7 +353,9 @@ class DashboardScreen(Screen[None]):
             text += f". They are {held}"
         if not added:
             text = "No new link in that text (already queued, or no http(s) link)"
-        self.notify(text, timeout=8 if held else 4, markup=False)
+        # The pasted lines come from anywhere: shown plain, never as markup.
+        long = held or left_out
+        self.notify(". ".join([text, *left_out]), timeout=8 if long else 4, markup=False)
 
     @on(VirtualTable.RowSelected, "#log")
     def open_item(self, event: VirtualTable.RowSelected) -> None:
@@ -332,6 +382,9 @@ class DashboardScreen(Screen[None]):
         return item
 
     def action_copy_link(self) -> None:
+        if ids := self.unlock.marked_ids:
+            self._copy_selection(ids)
+            return
         item = self._selected()
         if item is None:
             return
@@ -342,6 +395,17 @@ class DashboardScreen(Screen[None]):
         # The file name comes from the server: shown plain, never as markup.
         name = plain(item.filename or item.link, 80)
         self.notify(f"Copied the direct link of {name}", timeout=3, markup=False)
+
+    def _copy_selection(self, ids: list[int]) -> None:
+        items = [item for item in map(self.session.item, ids) if item is not None]
+        links = [item.location for item in items if item.location]
+        if not links:
+            self.notify("No selected item has a direct link yet", severity="warning", timeout=3)
+            return
+        self.app.copy_to_clipboard("\n".join(links))
+        without = len(ids) - len(links)
+        rest = f"; {without} selected have none yet" if without else ""
+        self.notify(f"Copied {len(links)} direct link(s){rest}", timeout=3)
 
     def action_copy_all(self) -> None:
         links = self.session.done_links()
@@ -360,28 +424,63 @@ class DashboardScreen(Screen[None]):
         if note:
             self.notify(note, timeout=6, markup=False)
 
+    def _act_on_selection(self, action: ItemAction) -> None:
+        """Act on the rows selected, or else on the cursor's."""
+        ids = self.unlock.marked_ids
+        if not ids:
+            item = self._selected()
+            if item is not None:
+                self.act(action, item.id)
+            return
+        self._tell(lambda: self.session.act_on_all(ids, action))
+
+    def _tell(self, operation: Callable[[], ActedOn], *words: str) -> None:
+        """Run an operation on several items and say in one toast what it did."""
+        try:
+            acted = operation()
+        except ActionRefused as refused:
+            self.notify(str(refused), severity=refused.severity, markup=False)
+            return
+        severity = "information" if acted.acted or not acted.left else "warning"
+        self.notify(acted.sentence(*words), severity=severity, timeout=5, markup=False)
+
     def action_retry_item(self) -> None:
-        item = self._selected()
-        if item is not None:
-            self.act(ItemAction.RETRY, item.id)
+        self._act_on_selection(ItemAction.RETRY)
 
     def action_cancel_item(self) -> None:
-        item = self._selected()
-        if item is not None:
-            self.act(ItemAction.CANCEL, item.id)
+        self._act_on_selection(ItemAction.CANCEL)
+
+    def action_remove_items(self) -> None:
+        self._act_on_selection(ItemAction.REMOVE)
+
+    def action_retry_failed(self) -> None:
+        self._tell(self.session.retry_failed)
+
+    def action_clear_finished(self) -> None:
+        self._tell(self.session.clear_finished, "Cleared", " finished item(s)")
 
     def action_export(self) -> None:
+        """Ask for the folder, then export the selection, or the whole log."""
+        from tui.core.exports import default_export_folder
+        from tui.screens.export_path import ExportPathScreen
+
         if self.session.history is None:
             return
-        folder = self.session.profile.data_dir / "exports"
+        ids = self.unlock.marked_ids or None
+        what = "the whole log" if ids is None else f"the {len(ids)} selected item(s)"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock()))
-        self._export(folder, stamp)
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self._export(folder, stamp, ids)
+
+        self.app.push_screen(ExportPathScreen(default_export_folder(), what), chosen)
 
     @work(group="export", exit_on_error=False)
-    async def _export(self, folder: Path, stamp: str) -> None:
+    async def _export(self, folder: Path, stamp: str, ids: list[int] | None) -> None:
         """In a worker: the history is written out off the event loop."""
         try:
-            result = await self.session.export(folder, stamp)
+            result = await self.session.export(folder, stamp, ids)
         except (ActionRefused, ExportFailed) as refused:
             self.notify(str(refused), severity="error", markup=False)
             return

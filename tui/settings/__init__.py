@@ -17,6 +17,7 @@ from .lines import find_line
 from .load import ENV_OVERRIDES, LoadResult, load_settings
 from .model import (
     ApiSettings,
+    NotifySettings,
     Override,
     RefreshSettings,
     SettingField,
@@ -37,6 +38,7 @@ __all__ = [
     "ENV_OVERRIDES",
     "ApiSettings",
     "LoadResult",
+    "NotifySettings",
     "Override",
     "RefreshSettings",
     "SettingField",

@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "ApiSettings",
+    "NotifySettings",
     "Override",
     "RefreshSettings",
     "SettingField",
@@ -113,6 +114,16 @@ class UiSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """What the dashboard does when a batch of links has ended."""
+
+    bell: bool = _opt(True, "Ring the terminal bell when every link of a batch has ended")
+    desktop: bool = _opt(
+        True, "Ask the terminal for a desktop notification then (OSC 9 / 777, tmux too)"
+    )
+
+
+@dataclass(frozen=True)
 class Override:
     """A setting whose value came from the environment or the command line.
 
@@ -143,6 +154,9 @@ class Settings:
         default_factory=WarningSettings, metadata={"help": "Account warnings"}
     )
     ui: UiSettings = field(default_factory=UiSettings, metadata={"help": "User interface"})
+    notify: NotifySettings = field(
+        default_factory=NotifySettings, metadata={"help": "When a batch ends"}
+    )
     keymap: Mapping[str, str] = field(
         default_factory=dict,
         hash=False,
@@ -178,6 +192,7 @@ SECTIONS: dict[str, type] = {
     "unlock": UnlockSettings,
     "warnings": WarningSettings,
     "ui": UiSettings,
+    "notify": NotifySettings,
 }
 
 

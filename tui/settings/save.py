@@ -29,6 +29,7 @@ _TITLES = {
     "unlock": "The unlock queue and its retry policy (delays in seconds).",
     "warnings": "When to warn about the account.",
     "ui": "Look and input.",
+    "notify": "When every link of a batch has ended: the bell, a desktop notification.",
     "keymap": 'Key bindings by binding id, e.g. copy-link = "ctrl+y" (the help lists the ids).',
 }
 

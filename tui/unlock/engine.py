@@ -79,6 +79,7 @@ class Queued:
 
 _READY = (ItemState.PENDING, ItemState.HELD)
 RETRYABLE = (ItemState.FAILED, ItemState.CANCELLED, ItemState.WAITING)
+"""The states `retry` sends again, `cancel` cancels: others are left as they are."""
 CANCELLABLE = (ItemState.PENDING, ItemState.WAITING, ItemState.HELD, ItemState.UNLOCKING)
 WATCH_SECONDS = 1.0
 """How often the history is checked for the changes of other processes."""

@@ -71,6 +71,29 @@ class PastedText:
     repeated: list[str] = field(default_factory=list)
     """Links given again after their first time, once each."""
 
+    def left_out(self, unit: str = "line") -> list[str]:
+        """What was left out, a sentence for each kind, naming the first few
+        (`unit`: what a line of the text was to the user, "word" for one line
+        read word by word)."""
+        sentences = []
+        if self.not_links:
+            shown = first_few([plain(line, 80) for line in self.not_links], "; ")
+            sentences.append(
+                f"{len(self.not_links)} {unit}(s) hold no http(s) link and were skipped: {shown}"
+            )
+        if self.repeated:
+            shown = first_few([plain(link, 120) for link in self.repeated], ", ")
+            sentences.append(
+                f"{len(self.repeated)} link(s) were given more than once and are sent once: {shown}"
+            )
+        return sentences
+
+
+def first_few(texts: list[str], separator: str, count: int = 3) -> str:
+    """The first `count` texts, and how many more there are."""
+    more = f" and {len(texts) - count} more" if len(texts) > count else ""
+    return separator.join(texts[:count]) + more
+
 
 def read_pasted(text: str) -> PastedText:
     """Sort `text` line by line as `extract_links` reads it: links, lines with

@@ -19,9 +19,11 @@ from tui.unlock.items import Item, ItemState, QueueState
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
 from tui.widgets.links_input import LinksInput
+from tui.widgets.marking_table import MarkingTable
 from tui.widgets.virtual_table import Column, VirtualTable
 
 if TYPE_CHECKING:
+    from tui.core.batch import BatchProgress
     from tui.core.item_store import ItemStore
 
 STATE_STYLES = {
@@ -35,6 +37,7 @@ STATE_STYLES = {
     ItemState.UNSUPPORTED: "dim yellow",
 }
 TIMED_STATES = (ItemState.WAITING, ItemState.HELD)
+BATCH_BAR_WIDTH = 20
 COLUMNS = ("time", "hoster", "state", "code", "link")
 TIME_WIDTH, HOSTER_WIDTH, STATE_WIDTH = 5, 14, 15
 ANSWER_MIN, ANSWER_MAX, LINK_MIN = 16, 34, 12
@@ -159,7 +162,9 @@ class UnlockRegion(LaterParts, Vertical):
             [
                 LinksInput(placeholder="paste links, Enter to unlock  (u)", id="links"),
                 Static("", id="queue-line"),
-                VirtualTable(
+                # Shown from the first batch on.
+                Static("", id="batch-line", classes="-none"),
+                MarkingTable(
                     [
                         Column("time", "Time", TIME_WIDTH),
                         Column("hoster", "Hoster", HOSTER_WIDTH),
@@ -203,6 +208,13 @@ class UnlockRegion(LaterParts, Vertical):
             return None
         key = self.table.cursor_key
         return None if key is None else self.store.item(int(key))
+
+    @property
+    def marked_ids(self) -> list[int]:
+        """The items selected (marked) in the log, oldest first."""
+        if not self.built:
+            return []
+        return sorted(int(key) for key in self.table.marked)
 
     def load_history(self) -> None:
         """Show every item of the history (ids only: rows are read when drawn),
@@ -275,6 +287,25 @@ class UnlockRegion(LaterParts, Vertical):
         for item_id in self._countdowns if self.built else ():
             self.table.refresh_row(str(item_id))
 
+    def set_batch(self, batch: BatchProgress) -> None:
+        """The current batch (or the last one) as a bar: done / all, what waits."""
+        if not self.built:
+            return
+        width = BATCH_BAR_WIDTH
+        filled = round(width * batch.ended / batch.total) if batch.total else width
+        text = Text.assemble(
+            (f"batch {batch.ended}/{batch.total} ", "bold"),
+            ("━" * filled, "green" if batch.finished else "cyan"),
+            ("─" * (width - filled), "dim"),
+        )
+        if batch.waiting:
+            text.append(f" · {batch.waiting} waiting", STATE_STYLES[ItemState.WAITING])
+        if failed := batch.states[ItemState.FAILED]:
+            text.append(f" · {failed} failed", STATE_STYLES[ItemState.FAILED])
+        line = self.query_one("#batch-line", Static)
+        line.remove_class("-none")
+        line.update(text)
+
     def _cells(self, item: Item) -> tuple[Text | str, ...]:
         if self.store.held_elsewhere(item):
             answer = Text(OTHER_PROCESS, style="italic")
@@ -331,6 +362,9 @@ class UnlockRegion(LaterParts, Vertical):
                 self._countdowns[item_id] = text
                 table.refresh_row(str(item_id))
 
+    def on_marking_table_marks_changed(self, _: MarkingTable.MarksChanged) -> None:
+        self._show_queue()
+
     def _show_queue(self) -> None:
         if not self.built:
             return  # shown by `build`
@@ -354,6 +388,8 @@ class UnlockRegion(LaterParts, Vertical):
         for state in ItemState:
             if counts.get(state):
                 parts.append((f"  {counts[state]} {state.value}", STATE_STYLES[state]))
+        if marked := len(self.table.marked):
+            parts.append((f"  · {marked} selected (Esc clears)", "bold"))
         text = Text.assemble(*parts)
         line = self.query_one("#queue-line", Static)
         if line.content != text:

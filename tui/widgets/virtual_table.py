@@ -45,6 +45,8 @@ RowPredicate = Callable[[RowKey], bool]
 HEADER_LINES = 1
 CELL_PADDING = 1
 """Blank columns on each side of every cell, as in a DataTable."""
+MARK = "▌"
+"""Drawn in the padding before a marked row's first cell."""
 _STRIP_CACHE_SIZE = 512
 GROWTH_INTERVAL = 0.25
 """Seconds between two growths of the scrollable height while rows keep coming: each
@@ -83,6 +85,7 @@ class VirtualTable(ScrollView, can_focus=True):
         "virtual-table--cursor",
         "virtual-table--even-row",
         "virtual-table--odd-row",
+        "virtual-table--marked",
     }
     """
     | Class | Description |
@@ -91,6 +94,7 @@ class VirtualTable(ScrollView, can_focus=True):
     | `virtual-table--cursor` | The cursor row. |
     | `virtual-table--even-row` | Even rows (from 0) when zebra stripes are on. |
     | `virtual-table--odd-row` | Odd rows when zebra stripes are on. |
+    | `virtual-table--marked` | Marked rows (see `marked`). |
     """
 
     # The same look as a DataTable's, without the hover styles.
@@ -127,6 +131,10 @@ class VirtualTable(ScrollView, can_focus=True):
         }
         & > .virtual-table--even-row {
             background: $surface-lighten-1 50%;
+        }
+        & > .virtual-table--marked {
+            background: $accent 30%;
+            text-style: bold;
         }
         & > .virtual-table--cursor {
             background: $block-cursor-blurred-background;
@@ -178,6 +186,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self._positions: dict[RowKey, int] | None = None
         """Lazily built: key to index among the shown rows."""
         self._cursor = 0
+        self.marked: set[RowKey] = set()
+        """Rows marked (selected for an action), drawn with a mark; kept by
+        `set_marked` and left when their row is removed."""
         self._growth: Timer | None = None
         self._grown_at = 0.0
         self._strips: LRUCache[RowKey, tuple[tuple[object, ...], Strip]] = LRUCache(
@@ -505,6 +516,7 @@ class VirtualTable(ScrollView, can_focus=True):
             self.get_component_rich_style("virtual-table--cursor"),
             self.get_component_rich_style("virtual-table--even-row"),
             self.get_component_rich_style("virtual-table--odd-row"),
+            self.get_component_rich_style("virtual-table--marked"),
             self.zebra_stripes,
         )
         return super().render_lines(crop)
@@ -519,7 +531,7 @@ class VirtualTable(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         key = visible[row]
         is_cursor = row == self._cursor
-        token = (self._render_token, is_cursor, row % 2)
+        token = (self._render_token, is_cursor, row % 2, key in self.marked)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == token:
             return cached[1]
@@ -537,23 +549,37 @@ class VirtualTable(ScrollView, can_focus=True):
         if self.zebra_stripes:
             stripe = "virtual-table--odd-row" if row % 2 else "virtual-table--even-row"
             style += self.get_component_rich_style(stripe)
+        marked = key in self.marked
+        if marked:
+            style += self.get_component_rich_style("virtual-table--marked")
         cursor_color: Style | None = None
         if is_cursor:
             cursor = self.get_component_rich_style("virtual-table--cursor")
             style += cursor
             # As a DataTable does: the cursor's colour wins over the cell's own.
             cursor_color = Style.from_color(cursor.color)
-        return self._strip(self.get_row(key), width, style, cursor_color)
+        return self._strip(self.get_row(key), width, style, cursor_color, marked=marked)
 
-    def _strip(self, cells: Sequence[Cell], width: int, style: Style, post: Style | None) -> Strip:
+    def _strip(
+        self,
+        cells: Sequence[Cell],
+        width: int,
+        style: Style,
+        post: Style | None,
+        *,
+        marked: bool = False,
+    ) -> Strip:
         line = Text(no_wrap=True, end="")
         pad = " " * CELL_PADDING
-        for cell, cell_width in zip(cells, self.column_widths(width), strict=False):
-            if not cell_width:
-                continue  # a hidden column
+        widths = self.column_widths(width)
+        # A column of width 0 is hidden.
+        shown = [(cell, cw) for cell, cw in zip(cells, widths, strict=False) if cw]
+        for n, (cell, cell_width) in enumerate(shown):
+            # A marked row shows its mark in the first cell's padding: seen
+            # without colours too.
+            line.append(MARK if marked and n == 0 else pad)
             text = Text(cell) if isinstance(cell, str) else cell
             length = text.cell_len
-            line.append(pad)
             if length > cell_width:
                 text = text.copy()
                 text.truncate(cell_width, overflow="ellipsis")

@@ -5,6 +5,7 @@ path, what a paste left out, and quitting with links in flight."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +308,21 @@ async def test_quit_with_links_in_flight_asks_first(
         await pilot.pause()
         await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_quit_in_the_demo_says_its_links_are_forgotten(
+    emulator: Emulator, make_profile: Callable[..., Profile], fake_clock: FakeClock
+) -> None:
+    # The demo's history is deleted at quit: nothing resumes at its next start.
+    demo = replace(make_profile(emulator), demo=True)
+    app = LinkdeckApp(demo, clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await queue(pilot, app, BUSY)
+        await pilot.press("escape", "q")
+        await pilot.pause()
+        question = text_of(app.screen.query_one("#quit-question", Static))
+        assert "1 link waiting: the demo forgets it. Quit? y/n" in question
 
 
 @pytest.mark.parametrize("links", [(), (DONE,)])

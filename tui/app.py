@@ -320,8 +320,12 @@ class LinkdeckApp(App[None]):
         # "3 links in flight, 5 waiting", "1 link waiting"
         first, _, rest = counts[0].partition(" ")
         counts[0] = f"{first} {links} {rest}"
-        they = "it resumes" if in_flight + waiting == 1 else "they resume"
-        question = f"{', '.join(counts)}: {they} at the next start. Quit? y/n"
+        one = in_flight + waiting == 1
+        if self.session.profile.demo:  # its history is deleted at quit
+            fate = "the demo forgets it" if one else "the demo forgets them"
+        else:
+            fate = "it resumes at the next start" if one else "they resume at the next start"
+        question = f"{', '.join(counts)}: {fate}. Quit? y/n"
 
         def answered(quit_now: bool | None) -> None:
             if quit_now:

@@ -123,7 +123,7 @@ async def test_filter_hosters_by_name_tld_and_link(
         # The default scenario serves one broken pattern on purpose.
         assert text_of(count) == "69 of 69 · 1 bad pattern"
 
-        await pilot.press("slash")
+        await pilot.press("2", "slash")  # `/` in the hosters filters them
         search = app.query_one("#hoster-filter", Input)
         assert app.focused is search
         await pilot.press("u", "p", "l")
@@ -446,8 +446,10 @@ async def test_small_terminal_switches_between_hosters_and_log(
         await pilot.press("3")
         assert visible(unlock) and not hosters.display
         assert app.focused is app.query_one("#log")
-        # `/` jumps to the hosters' filter from anywhere.
+        # `/` searches the log while it has focus, and the hosters from theirs.
         await pilot.press("slash")
+        assert app.focused is app.query_one("#log-search")
+        await pilot.press("escape", "2", "slash")
         assert hosters.display and app.focused is app.query_one("#hoster-filter")
 
 

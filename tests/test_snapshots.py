@@ -152,7 +152,7 @@ class TestDashboard:
     @pytest.mark.parametrize("size", SIZES)
     def test_filtered_hosters(self, snap_compare, deck, size) -> None:
         assert snap_compare(
-            deck(), terminal_size=size, run_before=ready(press("slash", "u", "p", "l"))
+            deck(), terminal_size=size, run_before=ready(press("2", "slash", "u", "p", "l"))
         )
 
 

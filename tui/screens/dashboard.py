@@ -33,6 +33,7 @@ from tui.core import (
 )
 from tui.core.events import Event
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
+from tui.unlock.log_query import LogSort
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel
 from tui.widgets.hosters import HostersRegion
@@ -50,6 +51,30 @@ class DashboardScreen(Screen[None]):
     AUTO_FOCUS = "#log"
 
     BINDINGS = [
+        # `/` searches the region that has focus: the log, or else the hosters.
+        Binding(
+            "slash",
+            "search_log",
+            "Search",
+            id="search-log",
+            tooltip="Search the log: words of the link, file name, hoster or answer;"
+            " state:failed (or is:fail,wait) keeps those states",
+        ),
+        Binding(
+            "o",
+            "sort_log",
+            "Sort",
+            id="sort-log",
+            tooltip="Sort the log by the next column: time, hoster, state, answer, name",
+        ),
+        Binding(
+            "O",
+            "reverse_log",
+            "Reverse",
+            show=False,
+            id="reverse-log",
+            tooltip="Reverse the order of the log",
+        ),
         Binding(
             "slash",
             "filter_hosters",
@@ -191,6 +216,57 @@ class DashboardScreen(Screen[None]):
         footer may come before: it waits; keys wait in the App)."""
         self.unlock.when_built(lambda: self.query_one(selector).focus())
 
+    _LOG_ACTIONS = frozenset({"search_log", "sort_log", "reverse_log"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The log's keys work while it has focus; `/` filters the hosters elsewhere."""
+        if action in self._LOG_ACTIONS:
+            return self._log_has_focus()
+        if action == "filter_hosters":
+            return not self._log_has_focus()
+        return True
+
+    def _log_has_focus(self) -> bool:
+        focused = self.focused
+        return focused is not None and self.unlock in focused.ancestors_with_self
+
+    def action_search_log(self) -> None:
+        self.show_region("unlock")
+        self.unlock.when_built(self._open_log_search)
+
+    def _open_log_search(self) -> None:
+        box = self.query_one("#log-search", Input)
+        box.remove_class("-hidden")
+        box.value = self.unlock.query.text
+        box.focus()
+
+    def _close_log_search(self, *, clear: bool) -> None:
+        box = self.query_one("#log-search", Input)
+        if clear:
+            box.value = ""
+            self.unlock.search(self.unlock.query.parsed_again(""))
+        box.add_class("-hidden")
+        self.query_one("#log").focus()
+
+    @on(Input.Changed, "#log-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if event.value != self.unlock.query.text:
+            self.unlock.search(self.unlock.query.parsed_again(event.value))
+
+    @on(Input.Submitted, "#log-search")
+    def _search_kept(self) -> None:
+        self._close_log_search(clear=False)
+
+    def action_sort_log(self) -> None:
+        query = self.unlock.query
+        sorts = list(LogSort)
+        following = sorts[(sorts.index(query.sort) + 1) % len(sorts)]
+        self.unlock.search(query.sorted_by(following, descending=False))
+
+    def action_reverse_log(self) -> None:
+        query = self.unlock.query
+        self.unlock.search(query.sorted_by(query.sort, descending=not query.descending))
+
     def action_filter_hosters(self) -> None:
         self.show_region("hosters")
         # Once mounted, as in `_focus_in_unlock`.
@@ -206,6 +282,10 @@ class DashboardScreen(Screen[None]):
             self.query_one("#hoster-table").focus()
         elif isinstance(focused, Input) and focused.id == "links":
             self.query_one("#log").focus()
+        elif isinstance(focused, Input) and focused.id == "log-search":
+            self._close_log_search(clear=True)
+        elif focused is not None and focused.id == "log" and self.unlock.query.filters:
+            self._close_log_search(clear=True)  # as k9s: esc drops the filter
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker of this screen that failed: one sentence, the record in the log."""

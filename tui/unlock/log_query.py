@@ -66,6 +66,10 @@ class LogQuery:
     def filters(self) -> bool:
         return bool(self.terms) or self.states is not None
 
+    def parsed_again(self, text: str) -> LogQuery:
+        """The query of `text` in this one's order."""
+        return LogQuery.parse(text, self.sort, self.descending)
+
     def sorted_by(self, sort: LogSort, descending: bool) -> LogQuery:
         return LogQuery(self.text, self.terms, self.states, sort, descending)
 

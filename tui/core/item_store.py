@@ -55,13 +55,9 @@ class ItemStore:
         """This session's items, in the order they came."""
         return iter(list(self._current.values()))
 
-    def ids(self) -> list[int]:
-        """Every id of the history, oldest first."""
-        return self.history.ids() if self.history is not None else []
-
-    def find_ids(self, query: LogQuery) -> list[int]:
-        """The ids of the history's items `query` finds, in its order."""
-        return self.history.find_ids(query) if self.history is not None else []
+    def find_keys(self, query: LogQuery) -> list[str]:
+        """The ids (as text) of the history's items `query` finds, in its order."""
+        return self.history.find_keys(query) if self.history is not None else []
 
     def counts(self) -> dict[ItemState, int]:
         """Items per state, as the history has them (other processes' too)."""

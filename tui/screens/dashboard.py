@@ -221,7 +221,8 @@ class DashboardScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The log's keys work while it has focus; `/` filters the hosters elsewhere."""
         if action in self._LOG_ACTIONS:
-            return self._log_has_focus()
+            # Not in an input: it takes those keys as text.
+            return self._log_has_focus() and not isinstance(self.focused, Input)
         if action == "filter_hosters":
             return not self._log_has_focus()
         return True

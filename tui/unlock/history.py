@@ -68,6 +68,8 @@ _SORTS: dict[LogSort, tuple[str, ...]] = {
     LogSort.NAME: ("coalesce(filename, link) COLLATE NOCASE",),
 }
 """What each sort of the log orders by, before the ids."""
+_FOUND_BY_WORDS = "id IN (SELECT rowid FROM items_search WHERE items_search MATCH ?)"
+_SORT_INDEXES = {sort: f"items_by_{sort}" for sort in _SORTS if _SORTS[sort]}
 _MIGRATIONS = (
     # Version 1: the log.
     """
@@ -149,10 +151,10 @@ CREATE VIRTUAL TABLE items_search USING fts5 (
 );
 INSERT INTO items_search (items_search) VALUES ('rebuild');
 -- find_ids() sorted by a column of the log, 100,000 items without a sort.
-CREATE INDEX items_by_hoster ON items ({_SORTS[LogSort.HOSTER][0]});
-CREATE INDEX items_by_state ON items ({_SORTS[LogSort.STATE][0]});
-CREATE INDEX items_by_answer ON items ({", ".join(_SORTS[LogSort.ANSWER])});
-CREATE INDEX items_by_name ON items ({_SORTS[LogSort.NAME][0]});
+CREATE INDEX {_SORT_INDEXES[LogSort.HOSTER]} ON items ({_SORTS[LogSort.HOSTER][0]});
+CREATE INDEX {_SORT_INDEXES[LogSort.STATE]} ON items ({_SORTS[LogSort.STATE][0]});
+CREATE INDEX {_SORT_INDEXES[LogSort.ANSWER]} ON items ({", ".join(_SORTS[LogSort.ANSWER])});
+CREATE INDEX {_SORT_INDEXES[LogSort.NAME]} ON items ({_SORTS[LogSort.NAME][0]});
 CREATE TRIGGER items_searched_insert AFTER INSERT ON items BEGIN
     INSERT INTO items_search (rowid, {_SEARCHED}) VALUES (NEW.id, {_NEW_SEARCHED});
 END;
@@ -630,14 +632,17 @@ class History:
             return [id_ for (id_,) in self._db.execute("SELECT id FROM items ORDER BY id")]
 
     def find_ids(self, query: LogQuery) -> list[int]:
-        """The ids of the items `query` finds, in its order: what the log shows
-        while filtered or sorted. Words of three characters or more are found
-        through the full-text index; a shorter one, or a state filter alone,
-        reads the rows."""
+        """The ids of the items `query` finds, in its order."""
+        return list(map(int, self.find_keys(query)))
+
+    def find_keys(self, query: LogQuery) -> list[str]:
+        """The ids of the items `query` finds, in its order, as text: the keys of
+        the log's rows. Words of three characters or more are found through the
+        full-text index; a shorter one, or a state filter alone, reads the rows."""
         conditions, params = [], []
         long_terms = [term for term in query.terms if len(term) >= _TRIGRAM]
         if long_terms:
-            conditions.append("id IN (SELECT rowid FROM items_search WHERE items_search MATCH ?)")
+            conditions.append(_FOUND_BY_WORDS)
             # Each word a quoted string: whatever it holds is never FTS syntax.
             params.append(" AND ".join('"' + term.replace('"', '""') + '"' for term in long_terms))
         for term in query.terms:
@@ -652,19 +657,31 @@ class History:
         where = " AND ".join(conditions) or "1"
         direction = "DESC" if query.descending else "ASC"
         order = ", ".join(f"{part} {direction}" for part in (*_SORTS[query.sort], "id"))
-        if where == "id IN (SELECT rowid FROM items_search WHERE items_search MATCH ?)" and (
-            query.sort is LogSort.TIME
-        ):
+        if where == _FOUND_BY_WORDS and query.sort is LogSort.TIME:
             # The words alone, in the order queued: the index has the ids in that
             # order, and reading them there is twice as fast as through the items.
             sql = (
-                "SELECT rowid FROM items_search WHERE items_search MATCH ?"
+                "SELECT rowid AS id FROM items_search WHERE items_search MATCH ?"
                 f" ORDER BY rowid {direction}"
             )
+        elif conditions and query.sort in _SORT_INDEXES:
+            # Through the sort's index, each id looked up in the set of those found:
+            # a scan of the index, where SQLite would otherwise read every row found
+            # again in that order, or sort them (up to five times as slow).
+            index = _SORT_INDEXES[query.sort]
+            if where != _FOUND_BY_WORDS:
+                where = f"id IN (SELECT id FROM items WHERE {where})"
+            sql = f"SELECT id FROM items INDEXED BY {index} WHERE {where} ORDER BY {order}"
         else:
             sql = f"SELECT id FROM items WHERE {where} ORDER BY {order}"
+        # One string SQLite joins, split in one call: for 100,000 ids, a third of
+        # the time of a row each and a conversion of each. The aggregate keeps
+        # the order of its subquery (an ORDER BY there is never flattened away).
         with self._lock:
-            return [id_ for (id_,) in self._db.execute(sql, params)]
+            (joined,) = self._db.execute(
+                f"SELECT group_concat(id, ' ') FROM ({sql})", params
+            ).fetchone()
+        return joined.split() if joined else []
 
     def search(self, text: str, limit: int = 100) -> list[Item]:
         """Items whose link, hoster, file name, message or direct link contain `text`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -173,10 +174,8 @@ class UnlockRegion(LaterParts, Vertical):
             return  # `load_history` shows it
         table = self.table
         key = table.cursor_key
-        self._show_found()
-        if key is not None and key in table:
-            table.move_cursor(table.row_index(key))
-        else:
+        self._show_found()  # keeps the cursor on its key if that is found
+        if key is None or table.cursor_key != key:
             table.move_cursor(table.row_count - 1 if self._newest_last else 0)
         self._show_title()
 
@@ -189,9 +188,8 @@ class UnlockRegion(LaterParts, Vertical):
         This session's items come too: one whose state could not be saved yet is
         in no query's answer."""
         query, cells, table = self.query, self._row_cells, self.table
-        plain_log = not query.filters and self._newest_last
-        ids = self.store.ids() if plain_log else self.store.find_ids(query)
-        table.set_rows([(str(n), cells) for n in ids])
+        # zip and repeat: 100,000 rows without a Python step each.
+        table.set_rows(zip(self.store.find_keys(query), repeat(cells)))
         for item in self.store.current():
             if query.matches(item):
                 table.upsert_row(str(item.id), cells)

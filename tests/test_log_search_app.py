@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from deck import settle
+from deck import settle, wait_for
+from textual.command import CommandList
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import LinkdeckApp
@@ -149,3 +151,29 @@ async def test_an_item_that_changes_comes_and_goes_with_the_search(
         await pilot.pause()
         assert shown(app) == [LOG[3].link, LOG[0].link]
         assert title(app).endswith("2 of 4")
+
+
+async def run_from_palette(pilot: Pilot[None], app: LinkdeckApp, name: str) -> None:
+    await pilot.press("ctrl+p", *name)
+    await wait_for(pilot, lambda: app.screen.query_one(CommandList).option_count > 0)
+    while app.screen is not app.dashboard:  # the first enter may only highlight it
+        await pilot.press("enter")
+
+
+async def test_the_palette_searches_and_sorts_the_log_from_anywhere(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator)
+    with_log(profile)
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2")
+        await run_from_palette(pilot, app, "Sort")
+        await wait_for(pilot, lambda: title(app) == "Unlock · sort: hoster ↑")
+        await pilot.press("2")
+        await run_from_palette(pilot, app, "Search")
+        await wait_for(pilot, lambda: app.focused is app.query_one("#log-search"))
+        await pilot.press("escape")
+        await run_from_palette(pilot, app, "Filter")  # the hosters', from the log
+        await wait_for(pilot, lambda: app.focused is app.query_one("#hoster-filter"))

@@ -277,12 +277,15 @@ class LinkdeckApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         dashboard = self.dashboard
-        # The dashboard's actions run in its namespace, the app's in the app's.
-        for namespace, bindings in ((self, self.BINDINGS), (dashboard, dashboard.BINDINGS)):
+        # The dashboard's actions run in its namespace (whatever has focus), the app's
+        # in the app's.
+        runners = (
+            (partial(self.run_action, default_namespace=self), self.BINDINGS),
+            (dashboard.run_from_palette, dashboard.BINDINGS),
+        )
+        for run, bindings in runners:
             for binding in bindings:
                 if isinstance(binding, Binding) and binding.id not in ("quit", "leave-input"):
                     yield SystemCommand(
-                        binding.description,
-                        binding.tooltip,
-                        partial(self.run_action, binding.action, namespace),
+                        binding.description, binding.tooltip, partial(run, binding.action)
                     )

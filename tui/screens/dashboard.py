@@ -146,6 +146,7 @@ class DashboardScreen(Screen[None]):
         super().__init__(classes="-show-unlock")
         self.session = session
         self.clock = session.clock.now
+        self._from_palette = False
 
     def compose(self) -> ComposeResult:
         # The first frame shows what the session read from its cache.
@@ -219,13 +220,25 @@ class DashboardScreen(Screen[None]):
     _LOG_ACTIONS = frozenset({"search_log", "sort_log", "reverse_log"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The log's keys work while it has focus; `/` filters the hosters elsewhere."""
+        """The log's keys work while it has focus; `/` filters the hosters elsewhere.
+        From the command palette each works wherever the focus is."""
+        if self._from_palette:
+            return True
         if action in self._LOG_ACTIONS:
             # Not in an input: it takes those keys as text.
             return self._log_has_focus() and not isinstance(self.focused, Input)
         if action == "filter_hosters":
             return not self._log_has_focus()
         return True
+
+    async def run_from_palette(self, action: str) -> None:
+        """Run one of this screen's actions as the command palette does: by name,
+        whichever region has focus."""
+        self._from_palette = True
+        try:
+            await self.app.run_action(action, self)
+        finally:
+            self._from_palette = False
 
     def _log_has_focus(self) -> bool:
         focused = self.focused

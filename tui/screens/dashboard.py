@@ -241,8 +241,11 @@ class DashboardScreen(Screen[None]):
             self._from_palette = False
 
     def _log_has_focus(self) -> bool:
+        # No query: the footer asks while the screen is being built or torn down.
         focused = self.focused
-        return focused is not None and self.unlock in focused.ancestors_with_self
+        return focused is not None and any(
+            isinstance(node, UnlockRegion) for node in focused.ancestors_with_self
+        )
 
     def action_search_log(self) -> None:
         self.show_region("unlock")

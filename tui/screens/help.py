@@ -40,6 +40,11 @@ def keys_table(
     table.add_row(
         Text("enter", style="bold"), "Unlock the pasted links; open the selected log item", ""
     )
+    table.add_row(
+        Text("enter / esc", style="bold"),
+        "In the log's search: keep it and go back to the log / clear it",
+        "",
+    )
     table.add_row(Text("ctrl+p", style="bold"), "Command palette: every action by name", "")
     return table
 

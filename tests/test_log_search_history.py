@@ -68,6 +68,18 @@ def test_words_states_and_their_mix(history: History) -> None:
     assert found(history, "rapid holiday") == []
 
 
+def test_case_aside_as_the_index_and_like_fold_it(history: History) -> None:
+    (stored,) = history.insert([item("https://x.example/Über/ß", message="ÉTÉ")])
+    # Three characters or more: the index folds any letter's case.
+    assert found(history, "über") == found(history, "été") == [stored.id]
+    # Fewer: LIKE folds ASCII letters only, and the log's live filter does the same.
+    assert found(history, "EX") == [stored.id]
+    assert found(history, "X.") == [stored.id]
+    assert found(history, "ü") == []
+    for text, ids in (("über", [stored.id]), ("ü", []), ("X.", [stored.id])):
+        assert LogQuery.parse(text).matches(stored) == bool(ids), text
+
+
 def test_sorts(history: History) -> None:
     a, b, c = history.insert(
         [

@@ -37,7 +37,7 @@ from tui.safe_files import RefusedFile, open_file
 from tui.unlock import cells
 from tui.unlock.clock import BootTime
 from tui.unlock.items import UNFINISHED, Item, ItemState
-from tui.unlock.log_query import LogQuery, LogSort
+from tui.unlock.log_query import INDEXED_LENGTH, LogQuery, LogSort
 from tui.unlock.owner import new_owner, owner_gone
 
 SCHEMA_VERSION = 4
@@ -53,8 +53,6 @@ _SEARCHED = ", ".join(_SEARCHED_COLUMNS)
 _NEW_SEARCHED = ", ".join(f"NEW.{column}" for column in _SEARCHED_COLUMNS)
 _OLD_SEARCHED = ", ".join(f"OLD.{column}" for column in _SEARCHED_COLUMNS)
 _SEARCHED_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _SEARCHED_COLUMNS)
-_TRIGRAM = 3
-"""The index finds words of three characters or more; shorter ones are looked for row by row."""
 _STATE_ORDER = (
     "CASE state "
     + " ".join(f"WHEN '{state}' THEN {rank}" for rank, state in enumerate(ItemState))
@@ -640,13 +638,13 @@ class History:
         the log's rows. Words of three characters or more are found through the
         full-text index; a shorter one, or a state filter alone, reads the rows."""
         conditions, params = [], []
-        long_terms = [term for term in query.terms if len(term) >= _TRIGRAM]
+        long_terms = [term for term in query.terms if len(term) >= INDEXED_LENGTH]
         if long_terms:
             conditions.append(_FOUND_BY_WORDS)
             # Each word a quoted string: whatever it holds is never FTS syntax.
             params.append(" AND ".join('"' + term.replace('"', '""') + '"' for term in long_terms))
         for term in query.terms:
-            if len(term) < _TRIGRAM:
+            if len(term) < INDEXED_LENGTH:
                 conditions.append(
                     "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in _SEARCHED_COLUMNS) + ")"
                 )

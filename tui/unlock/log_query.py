@@ -18,6 +18,11 @@ from tui.unlock.items import Item, ItemState
 from tui.untrusted import storable
 
 STATE_PREFIXES = ("state:", "is:")
+INDEXED_LENGTH = 3
+"""Words this long or longer are found through the full-text index (trigrams),
+whose case folding is Unicode's; shorter ones row by row with SQL's LIKE, which
+folds the case of ASCII letters only. `matches` folds as each does."""
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 class LogSort(StrEnum):
@@ -76,12 +81,8 @@ class LogQuery:
     def matches(self, item: Item) -> bool:
         if self.states is not None and item.state not in self.states:
             return False
-        texts = [
-            text.casefold()
-            for text in (item.link, item.hoster, item.filename, item.message)
-            if text
-        ]
-        return all(any(term.casefold() in text for text in texts) for term in self.terms)
+        texts = [text for text in (item.link, item.hoster, item.filename, item.message) if text]
+        return all(any(_found(term, text) for text in texts) for term in self.terms)
 
     def describe(self) -> list[str]:
         """The parts of the log's title: "filter: foo", "state: failed", "sort: hoster ↓"."""
@@ -94,3 +95,9 @@ class LogQuery:
         if self.sort is not LogSort.TIME or self.descending:
             parts.append(f"sort: {self.sort.value} {'↓' if self.descending else '↑'}")
         return parts
+
+
+def _found(term: str, text: str) -> bool:
+    if len(term) >= INDEXED_LENGTH:
+        return term.casefold() in text.casefold()
+    return term.translate(_ASCII_LOWER) in text.translate(_ASCII_LOWER)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
@@ -76,18 +77,18 @@ def keystrokes(text: str) -> list[str]:
     return [text[:n] for n in range(1, len(text) + 1)]
 
 
-def time_queries(history: History, sort: LogSort) -> tuple[float, int]:
-    """The slowest keystroke's query, and how many ids it found."""
-    slowest, found = 0.0, 0
+def time_queries(history: History, sort: LogSort) -> tuple[list[float], str]:
+    """Each keystroke's query time, and which was the slowest (its text, what it found)."""
+    times, slowest = [], ""
     for text in QUERIES:
         for typed in keystrokes(text):
             query = LogQuery.parse(typed, sort)
             start = time.perf_counter()
-            ids = history.find_keys(query)
-            took = time.perf_counter() - start
-            if took > slowest:
-                slowest, found = took, len(ids)
-    return slowest, found
+            found = len(history.find_keys(query))
+            times.append(time.perf_counter() - start)
+            if times[-1] == max(times):
+                slowest = f"{typed!r}, {found:,} found"
+    return times, slowest
 
 
 class LogApp(App[None]):
@@ -107,10 +108,10 @@ class LogApp(App[None]):
         region.load_history()
 
 
-async def time_table(history: History) -> float:
-    """The slowest keystroke's query and table update."""
+async def time_table(history: History) -> list[float]:
+    """Each keystroke's query and table update."""
     app = LogApp(history)
-    slowest = 0.0
+    times = []
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         region = app.query_one(UnlockRegion)
@@ -118,9 +119,9 @@ async def time_table(history: History) -> float:
             for typed in [*keystrokes(text), ""]:
                 start = time.perf_counter()
                 region.search(region.query.parsed_again(typed))
-                slowest = max(slowest, time.perf_counter() - start)
+                times.append(time.perf_counter() - start)
                 await pilot.pause()
-    return slowest
+    return times
 
 
 def row(figure: str, value: str, budget: str, ok: bool) -> None:
@@ -129,6 +130,10 @@ def row(figure: str, value: str, budget: str, ok: bool) -> None:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
+
+
+def spread(times: list[float]) -> str:
+    return f"{ms(max(times))} slowest, {ms(statistics.median(times))} median"
 
 
 def run(count: int) -> None:
@@ -141,20 +146,20 @@ def run(count: int) -> None:
         with History(path) as history:
             history.find_ids(LogQuery.parse("warm"))  # the file in the page cache
             for sort in (LogSort.TIME, LogSort.HOSTER):
-                slowest, found = time_queries(history, sort)
+                times, slowest = time_queries(history, sort)
                 row(
-                    f"search {count:,} items, slowest keystroke's query, by {sort}"
-                    f" ({found:,} found)",
-                    ms(slowest),
+                    f"log search over {count:,} items, a keystroke's query, sorted by {sort}"
+                    f" (slowest: {slowest})",
+                    spread(times),
                     budget,
-                    slowest * 1000 <= KEYSTROKE_BUDGET_MS,
+                    max(times) * 1000 <= KEYSTROKE_BUDGET_MS,
                 )
-            slowest = asyncio.run(time_table(history))
+            times = asyncio.run(time_table(history))
             row(
-                f"search {count:,} items, slowest keystroke's query and table update",
-                ms(slowest),
+                f"log search over {count:,} items, a keystroke's query and table update",
+                spread(times),
                 budget,
-                slowest * 1000 <= KEYSTROKE_BUDGET_MS,
+                max(times) * 1000 <= KEYSTROKE_BUDGET_MS,
             )
 
 

@@ -91,6 +91,9 @@ async def test_states_words_enter_keeps_and_the_answer_is_searched(
         assert shown(app) == [LOG[3].link]
         await pilot.press("slash")  # opens again with the search as it was
         assert app.query_one("#log-search", Input).value == "state:failed busy"
+        await pilot.press("enter", "escape")  # on the table, as in k9s: the filter goes
+        assert len(shown(app)) == 4 and title(app) == "Unlock"
+        assert app.focused is app.query_one("#log")
 
 
 async def test_slash_elsewhere_still_filters_the_hosters(

@@ -118,7 +118,7 @@ async def time_table(history: History) -> list[float]:
         for text in QUERIES:
             for typed in [*keystrokes(text), ""]:
                 start = time.perf_counter()
-                region.search(region.query.parsed_again(typed))
+                region.search(region.log_query.parsed_again(typed))
                 times.append(time.perf_counter() - start)
                 await pilot.pause()
     return times

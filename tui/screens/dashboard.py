@@ -254,34 +254,34 @@ class DashboardScreen(Screen[None]):
     def _open_log_search(self) -> None:
         box = self.query_one("#log-search", Input)
         box.remove_class("-hidden")
-        box.value = self.unlock.query.text
+        box.value = self.unlock.log_query.text
         box.focus()
 
     def _close_log_search(self, *, clear: bool) -> None:
         box = self.query_one("#log-search", Input)
         if clear:
             box.value = ""
-            self.unlock.search(self.unlock.query.parsed_again(""))
+            self.unlock.search(self.unlock.log_query.parsed_again(""))
         box.add_class("-hidden")
         self.query_one("#log").focus()
 
     @on(Input.Changed, "#log-search")
     def _search_changed(self, event: Input.Changed) -> None:
-        if event.value != self.unlock.query.text:
-            self.unlock.search(self.unlock.query.parsed_again(event.value))
+        if event.value != self.unlock.log_query.text:
+            self.unlock.search(self.unlock.log_query.parsed_again(event.value))
 
     @on(Input.Submitted, "#log-search")
     def _search_kept(self) -> None:
         self._close_log_search(clear=False)
 
     def action_sort_log(self) -> None:
-        query = self.unlock.query
+        query = self.unlock.log_query
         sorts = list(LogSort)
         following = sorts[(sorts.index(query.sort) + 1) % len(sorts)]
         self.unlock.search(query.sorted_by(following, descending=False))
 
     def action_reverse_log(self) -> None:
-        query = self.unlock.query
+        query = self.unlock.log_query
         self.unlock.search(query.sorted_by(query.sort, descending=not query.descending))
 
     def action_filter_hosters(self) -> None:
@@ -301,7 +301,7 @@ class DashboardScreen(Screen[None]):
             self.query_one("#log").focus()
         elif isinstance(focused, Input) and focused.id == "log-search":
             self._close_log_search(clear=True)
-        elif focused is not None and focused.id == "log" and self.unlock.query.filters:
+        elif focused is not None and focused.id == "log" and self.unlock.log_query.filters:
             self._close_log_search(clear=True)  # as k9s: esc drops the filter
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -98,7 +98,7 @@ class UnlockRegion(LaterParts, Vertical):
         self.answer_width = column_widths(80)[0]
         self._countdowns: dict[int, Text] = {}
         """The state text last shown for each timed item."""
-        self.query = LogQuery()
+        self.log_query = LogQuery()
         """The search and the order the log shows."""
 
     def compose(self) -> ComposeResult:
@@ -169,7 +169,7 @@ class UnlockRegion(LaterParts, Vertical):
     def search(self, query: LogQuery) -> None:
         """Show what `query` finds, in its order; the cursor stays on its item if
         that is found, else goes to the newest."""
-        self.query = query
+        self.log_query = query
         if not self.built:
             return  # `load_history` shows it
         table = self.table
@@ -181,13 +181,13 @@ class UnlockRegion(LaterParts, Vertical):
 
     @property
     def _newest_last(self) -> bool:
-        return self.query.sort is LogSort.TIME and not self.query.descending
+        return self.log_query.sort is LogSort.TIME and not self.log_query.descending
 
     def _show_found(self) -> None:
         """The rows the search finds, ids only, by one query of the history's index.
         This session's items come too: one whose state could not be saved yet is
         in no query's answer."""
-        query, cells, table = self.query, self._row_cells, self.table
+        query, cells, table = self.log_query, self._row_cells, self.table
         # zip and repeat: 100,000 rows without a Python step each.
         table.set_rows(zip(self.store.find_keys(query), repeat(cells)))
         for item in self.store.current():
@@ -217,8 +217,8 @@ class UnlockRegion(LaterParts, Vertical):
 
     def _show_title(self) -> None:
         """ "Unlock · filter: foo · state: failed · sort: hoster ↓ · 12 of 3,400" """
-        parts = ["Unlock", *self.query.describe()]
-        if self.query.filters and self.built:
+        parts = ["Unlock", *self.log_query.describe()]
+        if self.log_query.filters and self.built:
             parts.append(f"{self.table.row_count:,} of {sum(self._counts.values()):,}")
         self.border_title = " · ".join(parts)
 
@@ -240,7 +240,7 @@ class UnlockRegion(LaterParts, Vertical):
             self._countdown_timer.resume()
         else:
             self._countdowns.pop(item.id, None)
-        if not self.query.matches(item):
+        if not self.log_query.matches(item):
             # A change makes it one the search does not find: it goes.
             if key in table:
                 table.remove_row(key)

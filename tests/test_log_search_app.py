@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from deck import settle, wait_for
+from textual import events
 from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -180,3 +181,24 @@ async def test_the_palette_searches_and_sorts_the_log_from_anywhere(
         await pilot.press("escape")
         await run_from_palette(pilot, app, "Filter")  # the hosters', from the log
         await wait_for(pilot, lambda: app.focused is app.query_one("#hoster-filter"))
+
+
+async def test_links_queued_while_filtered_show_if_they_match(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator)
+    with_log(profile)
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash", *"holiday", "enter")
+        assert shown(app) == [LOG[0].link]
+        await pilot.press("u")
+        fresh = "https://uploaded.net/file/abcd1234/another-holiday.zip"
+        other = "https://uploaded.net/file/abcd9876/work.zip"
+        app.post_message(events.Paste(f"{fresh}\n{other}"))
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert shown(app) == [LOG[0].link, fresh]
+        assert title(app).endswith("2 of 6")

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui.unlock import history as history_module
-from tui.unlock.history import History
+from tui.unlock.history import History, HistoryDamaged
 from tui.unlock.items import Item, ItemState
 from tui.unlock.log_query import LogQuery, LogSort
 
@@ -142,7 +142,7 @@ def test_an_older_history_gets_its_index(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from tui.unlock.history import History
+from tui.unlock.history import History, HistoryDamaged
 from tui.unlock.items import Item, ItemState
 with History(__import__("pathlib").Path(sys.argv[1])) as history:
     for n in range(50):
@@ -190,3 +190,12 @@ def test_any_text_is_a_query_never_a_syntax_error(
     ids = history.find_ids(query)
     expected = [i.id for i in map(history.get, history.ids()) if i is not None and query.matches(i)]
     assert sorted(ids) == sorted(expected)
+
+
+def test_a_history_without_its_index_is_not_one_of_ours(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    History(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE items_search")
+    with pytest.raises(HistoryDamaged, match="not a linkdeck history"):
+        History(path)

@@ -178,6 +178,7 @@ _TABLES = {
     "items": f"{_COLUMNS}, owner, version",
     "fairuse": "at, value",
     "hosters": "hoster, last_ok, unavailable_since, unavailable_until",
+    "items_search": _SEARCHED,
 }
 _COMPANIONS = ("-wal", "-shm", "-journal")
 _MAGIC = b"SQLite format 3\x00"

@@ -202,3 +202,33 @@ async def test_links_queued_while_filtered_show_if_they_match(
         await settle(pilot, app)
         assert shown(app) == [LOG[0].link, fresh]
         assert title(app).endswith("2 of 6")
+
+
+async def test_the_search_key_is_rebound_by_its_id(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator, keymap={"search-log": "ctrl+f", "sort-log": "S"})
+    with_log(profile)
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("S")
+        assert title(app) == "Unlock · sort: hoster ↑"
+        await pilot.press("ctrl+f")
+        assert app.focused is app.query_one("#log-search")
+        # `/` is the hosters' filter's alone now, in the log too (Textual would
+        # drop a key's every binding when one of them is rebound).
+        await pilot.press("escape", "slash")
+        assert app.focused is app.query_one("#hoster-filter")
+
+
+async def test_the_hosters_filter_rebound_leaves_slash_to_the_log(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    app = LinkdeckApp(make_profile(emulator, keymap={"filter-hosters": "f"}), clock=fake_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash")
+        assert app.focused is app.query_one("#log-search")
+        await pilot.press("escape", "f")
+        assert app.focused is app.query_one("#hoster-filter")

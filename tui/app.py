@@ -28,7 +28,7 @@ from tui.core import (
 )
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
-from tui.screens.dashboard import DashboardScreen
+from tui.screens.dashboard import DashboardScreen, keymap_keeping_shared_keys
 from tui.settings import Settings, keymap_warnings
 from tui.unlock.clock import Clock
 from tui.unlock.items import Item, ItemRemoved
@@ -89,7 +89,7 @@ class LinkdeckApp(App[None]):
         mounted (`DashboardScreen.build`); None once they are."""
         self._unsubscribe = self.session.subscribe(self._session_event)
         if profile.settings.keymap:
-            self.set_keymap(dict(profile.settings.keymap))
+            self.set_keymap(keymap_keeping_shared_keys(profile.settings.keymap))
 
     @property
     def settings(self) -> Settings:
@@ -180,7 +180,7 @@ class LinkdeckApp(App[None]):
         """Settings were saved: use them at once."""
         self.apply_ui_settings(settings)
         if settings.keymap:
-            self.set_keymap(dict(settings.keymap))
+            self.set_keymap(keymap_keeping_shared_keys(settings.keymap))
             self._warn_of_keymap(settings)
         if self.is_screen_installed("help"):
             self.uninstall_screen("help")  # it shows the keys as they were bound

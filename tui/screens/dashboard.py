@@ -8,6 +8,7 @@ of them shows at a time (keys 2 and 3 switch), so nothing is cut off; from
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from textual import events, on, work
@@ -45,13 +46,28 @@ SHORT_HEIGHT = 32
 WIDE_WIDTH = 200
 
 
+def keymap_keeping_shared_keys(keymap: Mapping[str, str]) -> dict[str, str]:
+    """`keymap` with, for each binding it moves off a key the dashboard shares
+    between two bindings (`/`), the other binding on that key again: Textual
+    drops every binding of a key when one of them is rebound."""
+    full = dict(keymap)
+    bindings = [b for b in DashboardScreen.BINDINGS if isinstance(b, Binding) and b.id]
+    for moved in bindings:
+        if moved.id in keymap:
+            for other in bindings:
+                if other is not moved and other.key == moved.key and other.id not in keymap:
+                    full[other.id] = other.key  # type: ignore[index]
+    return full
+
+
 class DashboardScreen(Screen[None]):
     # The log, not the first input, has focus first, so every key works at once
     # (on_mount's focus() alone loses to auto focus on short terminals).
     AUTO_FOCUS = "#log"
 
     BINDINGS = [
-        # `/` searches the region that has focus: the log, or else the hosters.
+        # `/` searches the log while it has focus, else the next `/` filters the
+        # hosters (`check_action`): the log's search comes first.
         Binding(
             "slash",
             "search_log",
@@ -220,16 +236,13 @@ class DashboardScreen(Screen[None]):
     _LOG_ACTIONS = frozenset({"search_log", "sort_log", "reverse_log"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The log's keys work while it has focus; `/` filters the hosters elsewhere.
-        From the command palette each works wherever the focus is."""
-        if self._from_palette:
+        """The log's keys work while it has focus: elsewhere `/` goes on to the
+        hosters' filter, bound after the log's search. From the command palette
+        each works wherever the focus is."""
+        if self._from_palette or action not in self._LOG_ACTIONS:
             return True
-        if action in self._LOG_ACTIONS:
-            # Not in an input: it takes those keys as text.
-            return self._log_has_focus() and not isinstance(self.focused, Input)
-        if action == "filter_hosters":
-            return not self._log_has_focus()
-        return True
+        # Not in an input: it takes those keys as text.
+        return self._log_has_focus() and not isinstance(self.focused, Input)
 
     async def run_from_palette(self, action: str) -> None:
         """Run one of this screen's actions as the command palette does: by name,

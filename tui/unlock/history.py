@@ -12,6 +12,10 @@ another's newer state. Each change stamps its rows from a change counter, so
 the others read just what changed (`changes_since`) when SQLite's
 `data_version` says the file changed.
 
+The log's search (`find_keys`) reads a full-text index of each item's link,
+hoster, file name and answer (FTS5, trigrams: any part of a word is found),
+which triggers keep in step with every write, whichever process makes it.
+
 The file may not be what it seems: a symbolic link at it or at its companions
 is refused (SQLite would follow it); a file SQLite cannot read is
 `HistoryDamaged`, which `set_aside` moves out of the way (never deleted); a

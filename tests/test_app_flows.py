@@ -124,7 +124,7 @@ async def test_filter_hosters_by_name_tld_and_link(
         assert text_of(count) == "69 of 69"
         assert app.dashboard.hosters.border_subtitle == "1 bad pattern (rapidgator.net)"
 
-        await pilot.press("slash")
+        await pilot.press("2", "slash")  # `/` in the hosters filters them
         search = app.query_one("#hoster-filter", Input)
         assert app.focused is search
         await pilot.press("u", "p", "l")
@@ -447,8 +447,10 @@ async def test_small_terminal_switches_between_hosters_and_log(
         await pilot.press("3")
         assert visible(unlock) and not hosters.display
         assert app.focused is app.query_one("#log")
-        # `/` jumps to the hosters' filter from anywhere.
+        # `/` searches the log while it has focus, and the hosters from theirs.
         await pilot.press("slash")
+        assert app.focused is app.query_one("#log-search")
+        await pilot.press("escape", "2", "slash")
         assert hosters.display and app.focused is app.query_one("#hoster-filter")
 
 

@@ -77,7 +77,7 @@ async def test_in_an_input_the_footer_says_what_enter_and_escape_do(
         await pilot.press("escape")
         assert app.focused is app.query_one("#log")
 
-        await pilot.press("slash")
+        await pilot.press("2", "slash")  # in the log, / searches the log
         search = app.query_one("#hoster-filter", Input)
         assert app.focused is search
         await footer_settled(pilot)
@@ -311,7 +311,7 @@ async def test_enter_on_a_hoster_opens_its_detail(
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot, app)
         await queue_links(pilot, app, DONE)
-        await pilot.press("slash")
+        await pilot.press("2", "slash")
         app.query_one("#hoster-filter", Input).value = "rapidgator"
         await pilot.press("enter", "enter")
         assert isinstance(app.screen, HosterDetailScreen)

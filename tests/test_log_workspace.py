@@ -339,3 +339,27 @@ async def test_quit_with_nothing_in_flight_asks_nothing(
             await queue(pilot, app, *links)
         await pilot.press("escape", "q")
         await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_retry_every_failed_and_clear_finished_take_earlier_sessions_items_too(
+    emulator: Emulator, make_profile: Callable[..., Profile], fake_clock: FakeClock
+) -> None:
+    # The log shows the whole history: F and D act on what it shows, not only on
+    # what this run queued.
+    from test_log_search_app import LOG, with_log
+
+    profile = make_profile(emulator)
+    earlier = with_log(profile)
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, app)
+        failed = [item.id for item in earlier if item.state is ItemState.FAILED]
+        await pilot.press("F")
+        await wait_for(pilot, lambda: any(text.startswith("Retried 2") for text in toasts(app)))
+        await settle(pilot, app)
+        for item_id in failed:
+            assert len(app.session.item(item_id).attempts) == 1  # type: ignore[union-attr]
+        await pilot.press("D")
+        done = sum(1 for item in LOG if item.state is ItemState.DONE)
+        await wait_for(pilot, lambda: any(f"Cleared {done}" in text for text in toasts(app)))
+        assert app.session.store.counts().get(ItemState.DONE, 0) == 0

@@ -145,7 +145,7 @@ async def test_a_full_session_leaks_the_pin_nowhere(
         assert load_settings(config).settings.api.password == PIN
 
         await pilot.press("r")
-        await pilot.press("slash")
+        await pilot.press("2", "slash")
         app.focused.value = "upl"  # type: ignore[union-attr]
         await pilot.press("escape", "escape")  # clear the filter, then leave it
         await queue(pilot, app, *LINKS)

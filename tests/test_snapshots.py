@@ -153,7 +153,7 @@ class TestDashboard:
     @pytest.mark.parametrize("size", SIZES)
     def test_filtered_hosters(self, snap_compare, deck, size) -> None:
         assert snap_compare(
-            deck(), terminal_size=size, run_before=ready(press("slash", "u", "p", "l"))
+            deck(), terminal_size=size, run_before=ready(press("2", "slash", "u", "p", "l"))
         )
 
     def test_hosters_at_80_columns(self, snap_compare, deck) -> None:
@@ -229,7 +229,7 @@ class TestScreens:
             terminal_size=size,
             run_before=ready(
                 unlock(DONE),
-                press("slash", *"rapidgator", "enter", "enter"),
+                press("2", "slash", *"rapidgator", "enter", "enter"),
                 check,
             ),
         )

@@ -156,7 +156,7 @@ async def test_hoster_names_tlds_and_filter(server: HostileServer, tmp_path: Pat
     app = LinkdeckApp(profile_for(server, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
-        await pilot.press("slash")
+        await pilot.press("2", "slash")
         search = app.focused
         assert search is not None and hasattr(search, "value")
         for i, payload in enumerate(PAYLOADS.values()):
@@ -243,7 +243,7 @@ async def test_layout_holds(server: HostileServer, tmp_path: Path, size: tuple[i
             for key in ("2", "3"):  # on 80x24 one region shows at a time
                 await pilot.press("escape", key)
                 lines = frame(app)
-                assert "Filter" in lines[-1]  # the footer on the last line
+                assert "Unlock" in lines[-1]  # the footer on the last line
                 found.append(regions())
             return found
 

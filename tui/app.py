@@ -35,7 +35,7 @@ from tui.core import (
 from tui.desktop_notify import BELL, desktop_notification
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
-from tui.screens.dashboard import DashboardScreen
+from tui.screens.dashboard import DashboardScreen, keymap_keeping_shared_keys
 from tui.settings import Settings, SettingsError, keymap_warnings, save_settings
 from tui.unlock.clock import Clock
 from tui.unlock.items import Item, ItemRemoved, QueueState
@@ -102,7 +102,7 @@ class LinkdeckApp(App[None]):
         mounted (`DashboardScreen.build`); None once they are."""
         self._unsubscribe = self.session.subscribe(self._session_event)
         if profile.settings.keymap:
-            self.set_keymap(dict(profile.settings.keymap))
+            self.set_keymap(keymap_keeping_shared_keys(profile.settings.keymap))
 
     @property
     def settings(self) -> Settings:
@@ -233,7 +233,7 @@ class LinkdeckApp(App[None]):
         """Settings were saved: use them at once."""
         self.apply_ui_settings(settings)
         if settings.keymap:
-            self.set_keymap(dict(settings.keymap))
+            self.set_keymap(keymap_keeping_shared_keys(settings.keymap))
             self._warn_of_keymap(settings)
         if self.is_screen_installed("help"):
             self.uninstall_screen("help")  # it shows the keys as they were bound
@@ -398,16 +398,19 @@ class LinkdeckApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         dashboard = self.dashboard
-        # The dashboard's actions run in its namespace, the app's in the app's.
-        for namespace, bindings in ((self, self.BINDINGS), (dashboard, dashboard.BINDINGS)):
+        # The dashboard's actions run in its namespace (whatever has focus, so all of
+        # them are offered), the app's in the app's (Pause or Resume, as it applies).
+        runners = (
+            (self.check_action, partial(self.run_action, default_namespace=self), self.BINDINGS),
+            (lambda *_: True, dashboard.run_from_palette, dashboard.BINDINGS),
+        )
+        for applies, run, bindings in runners:
             for binding in bindings:
                 if (
                     isinstance(binding, Binding)
                     and binding.id not in ("quit", "leave-input")
-                    and namespace.check_action(*parse_action(binding.action)[1:]) is not False
+                    and applies(*parse_action(binding.action)[1:]) is not False
                 ):
                     yield SystemCommand(
-                        binding.description,
-                        binding.tooltip,
-                        partial(self.run_action, binding.action, namespace),
+                        binding.description, binding.tooltip, partial(run, binding.action)
                     )

@@ -11,6 +11,7 @@ from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
 
 if TYPE_CHECKING:
     from tui.unlock.history import History
+    from tui.unlock.log_query import LogQuery
 
 EARLIER_KEPT = 1024
 """Items of earlier sessions kept after being read for the screen or the detail."""
@@ -54,9 +55,9 @@ class ItemStore:
         """This session's items, in the order they came."""
         return iter(list(self._current.values()))
 
-    def ids(self) -> list[int]:
-        """Every id of the history, oldest first."""
-        return self.history.ids() if self.history is not None else []
+    def find_keys(self, query: LogQuery) -> list[str]:
+        """The ids (as text) of the history's items `query` finds, in its order."""
+        return self.history.find_keys(query) if self.history is not None else []
 
     def counts(self) -> dict[ItemState, int]:
         """Items per state, as the history has them (other processes' too)."""

@@ -694,15 +694,24 @@ class Session:
         return acted
 
     def retry_failed(self) -> ActedOn:
-        """Retry every failed item of this session."""
-        failed = [item.id for item in self.items([ItemState.FAILED])]
-        return self.act_on_all(failed, ItemAction.RETRY)
+        """Retry every failed item of the log (earlier sessions' too)."""
+        return self.act_on_all(self._ids_in({ItemState.FAILED}), ItemAction.RETRY)
 
     def clear_finished(self) -> ActedOn:
-        """Remove the items of this session that are done or cancelled from the
-        log and the history."""
-        finished = [item.id for item in self.items([ItemState.DONE, ItemState.CANCELLED])]
+        """Remove every item of the log that is done or cancelled (earlier
+        sessions' too) from the log and the history."""
+        finished = self._ids_in({ItemState.DONE, ItemState.CANCELLED})
         return self.act_on_all(finished, ItemAction.REMOVE)
+
+    def _ids_in(self, states: set[ItemState]) -> list[int]:
+        """The ids of the log's items in `states`: the history's, then this
+        session's that a failed write keeps in memory only."""
+        from tui.unlock.log_query import LogQuery
+
+        ids = self.history.find_ids(LogQuery(states=frozenset(states))) if self.history else []
+        known = set(ids)
+        ids += [item.id for item in self.items(states) if item.id not in known]
+        return ids
 
     def toggle_pause(self) -> bool | None:
         """Pause or resume the queue; returns whether it is paused now (None: no queue)."""

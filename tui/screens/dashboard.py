@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from textual import events, on, work
@@ -39,6 +39,7 @@ from tui.core import (
 from tui.core.events import Event
 from tui.unlock.extract import read_pasted
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
+from tui.unlock.log_query import LogSort
 from tui.untrusted import plain
 from tui.widgets.account import AccountPanel
 from tui.widgets.hosters import HostersRegion
@@ -73,12 +74,51 @@ FOOTER_ORDER = (
 cut off. In an input, its own keys (what Enter and Escape do there) come first."""
 
 
+def keymap_keeping_shared_keys(keymap: Mapping[str, str]) -> dict[str, str]:
+    """`keymap` with, for each binding it moves off a key the dashboard shares
+    between two bindings (`/`), the other binding on that key again: Textual
+    drops every binding of a key when one of them is rebound."""
+    full = dict(keymap)
+    bindings = [b for b in DashboardScreen.BINDINGS if isinstance(b, Binding) and b.id]
+    for moved in bindings:
+        if moved.id in keymap:
+            for other in bindings:
+                if other is not moved and other.key == moved.key and other.id not in keymap:
+                    full[other.id] = other.key  # type: ignore[index]
+    return full
+
+
 class DashboardScreen(Screen[None]):
     # The log, not the first input, has focus first, so every key works at once
     # (on_mount's focus() alone loses to auto focus on short terminals).
     AUTO_FOCUS = "#log"
 
     BINDINGS = [
+        # `/` searches the log while it has focus, else the next `/` filters the
+        # hosters (`check_action`): the log's search comes first.
+        Binding(
+            "slash",
+            "search_log",
+            "Search",
+            id="search-log",
+            tooltip="Search the log: words of the link, file name, hoster or answer;"
+            " state:failed (or is:fail,wait) keeps those states",
+        ),
+        Binding(
+            "o",
+            "sort_log",
+            "Sort",
+            id="sort-log",
+            tooltip="Sort the log by the next column: time, hoster, state, answer, name",
+        ),
+        Binding(
+            "O",
+            "reverse_log",
+            "Reverse",
+            show=False,
+            id="reverse-log",
+            tooltip="Reverse the order of the log",
+        ),
         Binding(
             "slash",
             "filter_hosters",
@@ -144,7 +184,7 @@ class DashboardScreen(Screen[None]):
             "Clear finished",
             show=False,
             id="clear-finished",
-            tooltip="Remove this session's done and cancelled items from the log and history",
+            tooltip="Remove every done and cancelled item from the log and the history",
         ),
         Binding(
             "1",
@@ -186,6 +226,7 @@ class DashboardScreen(Screen[None]):
         super().__init__(classes="-show-unlock")
         self.session = session
         self.clock = session.clock.now
+        self._from_palette = False
 
     def compose(self) -> ComposeResult:
         # The first frame shows what the session read from its cache.
@@ -256,6 +297,70 @@ class DashboardScreen(Screen[None]):
         footer may come before: it waits; keys wait in the App)."""
         self.unlock.when_built(lambda: self.query_one(selector).focus())
 
+    _LOG_ACTIONS = frozenset({"search_log", "sort_log", "reverse_log"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The log's keys work while it has focus: elsewhere `/` goes on to the
+        hosters' filter, bound after the log's search. From the command palette
+        each works wherever the focus is."""
+        if self._from_palette or action not in self._LOG_ACTIONS:
+            return True
+        # Not in an input: it takes those keys as text.
+        return self._log_has_focus() and not isinstance(self.focused, Input)
+
+    async def run_from_palette(self, action: str) -> None:
+        """Run one of this screen's actions as the command palette does: by name,
+        whichever region has focus."""
+        self._from_palette = True
+        try:
+            await self.app.run_action(action, self)
+        finally:
+            self._from_palette = False
+
+    def _log_has_focus(self) -> bool:
+        # No query: the footer asks while the screen is being built or torn down.
+        focused = self.focused
+        return focused is not None and any(
+            isinstance(node, UnlockRegion) for node in focused.ancestors_with_self
+        )
+
+    def action_search_log(self) -> None:
+        self.show_region("unlock")
+        self.unlock.when_built(self._open_log_search)
+
+    def _open_log_search(self) -> None:
+        box = self.query_one("#log-search", Input)
+        box.remove_class("-hidden")
+        box.value = self.unlock.log_query.text
+        box.focus()
+
+    def _close_log_search(self, *, clear: bool) -> None:
+        box = self.query_one("#log-search", Input)
+        if clear:
+            box.value = ""
+            self.unlock.search(self.unlock.log_query.parsed_again(""))
+        box.add_class("-hidden")
+        self.query_one("#log").focus()
+
+    @on(Input.Changed, "#log-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if event.value != self.unlock.log_query.text:
+            self.unlock.search(self.unlock.log_query.parsed_again(event.value))
+
+    @on(Input.Submitted, "#log-search")
+    def _search_kept(self) -> None:
+        self._close_log_search(clear=False)
+
+    def action_sort_log(self) -> None:
+        query = self.unlock.log_query
+        sorts = list(LogSort)
+        following = sorts[(sorts.index(query.sort) + 1) % len(sorts)]
+        self.unlock.search(query.sorted_by(following, descending=False))
+
+    def action_reverse_log(self) -> None:
+        query = self.unlock.log_query
+        self.unlock.search(query.sorted_by(query.sort, descending=not query.descending))
+
     def action_filter_hosters(self) -> None:
         self.show_region("hosters")
         # Once mounted, as in `_focus_in_unlock`.
@@ -271,6 +376,10 @@ class DashboardScreen(Screen[None]):
             self.query_one("#hoster-table").focus()
         elif isinstance(focused, Input) and focused.id == "links":
             self.query_one("#log").focus()
+        elif isinstance(focused, Input) and focused.id == "log-search":
+            self._close_log_search(clear=True)
+        elif focused is not None and focused.id == "log" and self.unlock.log_query.filters:
+            self._close_log_search(clear=True)  # as k9s: esc drops the filter
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker of this screen that failed: one sentence, the record in the log."""

@@ -45,6 +45,11 @@ def keys_table(
         "Unlock the pasted links; open the selected log item or hoster",
         "",
     )
+    table.add_row(
+        Text("enter / esc", style="bold"),
+        "In the log's search: keep it and go back to the log / clear it",
+        "",
+    )
     table.add_row(Text("ctrl+p", style="bold"), "Command palette: every action by name", "")
     return table
 

@@ -13,7 +13,8 @@ from tui.widgets.virtual_table import Cells, RowKey, VirtualTable
 
 class MarkingTable(VirtualTable):
     """Space marks or unmarks the cursor's row, shift+up/down mark on the way,
-    `*` marks every row shown (or, when they all are, none), Escape unmarks all.
+    `*` marks every row shown (or, when they all are, none), Escape unmarks all
+    (and, with none marked, is the screen's).
     Every change posts `MarksChanged`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -102,6 +103,12 @@ class MarkingTable(VirtualTable):
 
     def action_unmark_all(self) -> None:
         self.set_marked(())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Escape with nothing marked goes on to the screen (which clears the log's filter).
+        if action == "unmark_all":
+            return bool(self.marked)
+        return True
 
     def remove_row(self, key: RowKey) -> None:
         super().remove_row(key)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from tui import formatting
 from tui.api import meaning_of
 from tui.unlock.engine import PAUSED_BY_USER
 from tui.unlock.items import Item, ItemState, QueueState
+from tui.unlock.log_query import LogQuery, LogSort
 from tui.untrusted import plain
 from tui.widgets.later_parts import LaterParts
 from tui.widgets.links_input import LinksInput
@@ -151,6 +153,8 @@ class UnlockRegion(LaterParts, Vertical):
         self.answer_width, self.link_width = column_widths(80)
         self._countdowns: dict[int, Text] = {}
         """The state text last shown for each timed item."""
+        self.log_query = LogQuery()
+        """The search and the order the log shows."""
 
     def compose(self) -> ComposeResult:
         # The first frame shows the region's frame only: its parts come with
@@ -173,6 +177,11 @@ class UnlockRegion(LaterParts, Vertical):
                         Column("link", link_label(self.link_width), min_width=LINK_MIN),
                     ],
                     id="log",
+                ),
+                Input(
+                    placeholder="search: words, state:failed…  (enter keeps it, esc clears it)",
+                    id="log-search",
+                    classes="-hidden",
                 ),
             ]
         )
@@ -218,15 +227,41 @@ class UnlockRegion(LaterParts, Vertical):
 
     def load_history(self) -> None:
         """Show every item of the history (ids only: rows are read when drawn),
-        with the cursor on the newest."""
-        cells = self._row_cells
+        or those the search finds, with the cursor on the newest."""
+        self._show_found()
         table = self.table
-        table.set_rows([(str(n), cells) for n in self.store.ids()])
-        for item in self.store.current():
-            table.upsert_row(str(item.id), cells)
-        table.move_cursor(table.row_count - 1)
+        table.move_cursor(table.row_count - 1 if self._newest_last else 0)
         self._recount()
         self._show_queue()
+        self._show_title()
+
+    def search(self, query: LogQuery) -> None:
+        """Show what `query` finds, in its order; the cursor stays on its item if
+        that is found, else goes to the newest."""
+        self.log_query = query
+        if not self.built:
+            return  # `load_history` shows it
+        table = self.table
+        key = table.cursor_key
+        self._show_found()  # keeps the cursor on its key if that is found
+        if key is None or table.cursor_key != key:
+            table.move_cursor(table.row_count - 1 if self._newest_last else 0)
+        self._show_title()
+
+    @property
+    def _newest_last(self) -> bool:
+        return self.log_query.sort is LogSort.TIME and not self.log_query.descending
+
+    def _show_found(self) -> None:
+        """The rows the search finds, ids only, by one query of the history's index.
+        This session's items come too: one whose state could not be saved yet is
+        in no query's answer."""
+        query, cells, table = self.log_query, self._row_cells, self.table
+        # zip and repeat: 100,000 rows without a Python step each.
+        table.set_rows(zip(self.store.find_keys(query), repeat(cells)))
+        for item in self.store.current():
+            if query.matches(item):
+                table.upsert_row(str(item.id), cells)
 
     def _recount(self) -> None:
         """The counts as the history has them (a table of a few rows, kept by SQLite)."""
@@ -247,6 +282,14 @@ class UnlockRegion(LaterParts, Vertical):
             self.table.move_cursor(self.table.row_count - 1)
         self._recount()
         self._show_queue()
+        self._show_title()
+
+    def _show_title(self) -> None:
+        """ "Unlock · filter: foo · state: failed · sort: hoster ↓ · 12 of 3,400" """
+        parts = ["Unlock", *self.log_query.describe()]
+        if self.log_query.filters and self.built:
+            parts.append(f"{self.table.row_count:,} of {sum(self._counts.values()):,}")
+        self.border_title = " · ".join(parts)
 
     def _row_cells(self, key: str) -> tuple[Text | str, ...]:
         item_id = int(key)
@@ -266,7 +309,14 @@ class UnlockRegion(LaterParts, Vertical):
             self._countdown_timer.resume()
         else:
             self._countdowns.pop(item.id, None)
+        if not self.log_query.matches(item):
+            # A change makes it one the search does not find: it goes.
+            if key in table:
+                table.remove_row(key)
+            self._settle_soon()
+            return
         if key not in table:
+            # At the end whatever the order, until the search or the sort changes.
             at_end = table.cursor_row >= table.row_count - 1
             table.upsert_row(key, self._row_cells)
             self._follow_end = self._follow_end or (scroll and at_end)

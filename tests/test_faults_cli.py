@@ -123,7 +123,7 @@ def test_server_stopped_exits_4(env: dict[str, str], emu: Emulator, tmp_path: Pa
     assert {name: r.returncode for name, r in results.items()} == dict.fromkeys(COMMANDS, 0)
     assert results["status"].stderr == results["unlock"].stderr == ""
     # hosters warns of the default scenario's one broken pattern, as it should.
-    assert "invalid hoster pattern" in results["hosters"].stderr
+    assert "skipped 1 bad pattern (rapidgator.net)" in results["hosters"].stderr
 
 
 def test_wrong_pin_exits_3_for_hosters(env: dict[str, str], emu: Emulator, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from deck import settle
 from rich.text import Text
 from textual.pilot import Pilot
@@ -397,3 +398,23 @@ async def test_paused_at_80_columns_the_footer_still_shows_refresh(
         await footer_settled(pilot)
         shown = visible_footer_keys(app)
         assert "p" in shown and "r" in shown, shown
+
+
+@pytest.mark.parametrize("width", [80, 97, 113, 120, 131])
+async def test_the_footer_shows_whole_keys_only(
+    emulator: Emulator, make_profile, fake_clock: FakeClock, width: int
+) -> None:
+    # A key that does not fit is left out ("/ S▏" at 120 columns read as nothing).
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    async with app.run_test(size=(width, 40)) as pilot:
+        await settle(pilot, app)
+        for region in ("3", "2"):
+            await pilot.press(region)
+            await pilot.pause()
+            keys = list(app.screen.query_one(Footer).query(FooterKey))
+            palette = next(key for key in keys if key.has_class("-command-palette"))
+            shown = [key for key in keys if key is not palette]
+            assert shown[0].description == "Help"
+            assert all(key.region.right <= palette.region.x for key in shown), [
+                (key.description, key.region) for key in shown
+            ]

@@ -47,6 +47,12 @@ def relative(timestamp: float, now: float) -> str:
     return f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago"
 
 
+def ago(timestamp: float, now: float) -> str:
+    """ "just now" under a minute, else "3 min ago": a line that says it changes
+    once a minute, not every second."""
+    return "just now" if now - timestamp < 60 else relative(timestamp, now)
+
+
 def expiry(expires: int | None, now: float) -> str:
     if expires is None:
         return "no expiry"

@@ -65,13 +65,15 @@ FOOTER_ORDER = (
     "pause",
     "settings",
     "refresh",
+    "search-log",
     "filter-hosters",
+    "sort-log",
     "copy-all",
     "export-log",
     "quit",
 )
-"""The footer's keys by what a user needs most: at 80 columns the last ones are
-cut off. In an input, its own keys (what Enter and Escape do there) come first."""
+"""The footer's keys by what a user needs most: those that do not fit are left
+out, the last first. In an input, its own keys (what Enter and Escape do there) come first."""
 
 
 def keymap_keeping_shared_keys(keymap: Mapping[str, str]) -> dict[str, str]:

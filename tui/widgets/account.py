@@ -78,7 +78,7 @@ class AccountPanel(LaterParts, Vertical):
         self.border_title = "Account"
         self._show_account()
         self._show_connection()
-        # Ages such as "12 s ago" need a tick; it repaints only what changed
+        # Ages such as "3 min ago" need a tick; it repaints only what changed
         # (the connection line, a bar of the trend when an hour turns), and
         # nothing while another screen covers the dashboard.
         self.set_interval(1, self._tick)
@@ -201,8 +201,8 @@ class AccountPanel(LaterParts, Vertical):
 
 
 def _when(at: float, now: float) -> str:
-    """ "08:10, 12 s ago": the clock time, and how long ago it is, which moves."""
-    return f"{formatting.local_clock(at)}, {formatting.relative(at, now)}"
+    """ "08:10, 3 min ago": the clock time, and how long ago it is, which moves."""
+    return f"{formatting.local_clock(at)}, {formatting.ago(at, now)}"
 
 
 BARS = "▁▂▃▄▅▆▇█"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.keys import _character_to_key
@@ -48,6 +49,8 @@ class KeysFooter(Footer):
         # Narrow, one space between the keys rather than two: at 80 columns
         # that makes room for two more.
         self.compact = self.size.width < COMPACT_BELOW
+        self._shown = None
+        self.refresh(recompose=True)  # as many keys as fit the new width
 
     def bindings_changed(self, screen: Screen) -> None:
         # `screen` is this footer's own (it subscribes to no other).
@@ -61,9 +64,23 @@ class KeysFooter(Footer):
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
+        palette = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
+        show_palette = (
+            palette is not None and self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE
+        )
+        room = self.size.width or None  # unknown before the first layout: every key
+        if room is not None and show_palette:
+            # Its border, and its padding when not compact.
+            border = 1 if self.compact else 2
+            room -= self._width(self.app.get_key_display(palette[1]), PALETTE_LABEL) + border
         for binding, enabled, tooltip in self._listed(
             self.screen.focused, self.screen.active_bindings
         ):
+            if room is not None:
+                # A key that does not fit whole is left out, never cut.
+                room -= self._width(self.app.get_key_display(binding), binding.description)
+                if room < 0:
+                    break
             yield FooterKey(
                 binding.key,
                 self.app.get_key_display(binding),
@@ -72,8 +89,8 @@ class KeysFooter(Footer):
                 disabled=not enabled,
                 tooltip=tooltip,
             ).data_bind(compact=Footer.compact)
-        palette = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
-        if palette is not None and self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+        if show_palette:
+            assert palette is not None
             _, binding, enabled, _ = palette
             yield FooterKey(
                 binding.key,
@@ -84,6 +101,11 @@ class KeysFooter(Footer):
                 disabled=not enabled,
                 tooltip=binding.tooltip or binding.description,
             )
+
+    def _width(self, key_display: str, description: str) -> int:
+        """The columns a key takes in the footer, its margin included (as
+        Textual's footer styles it: padded, or compact with one space after)."""
+        return cell_len(key_display) + cell_len(description) + (2 if self.compact else 3)
 
     def _listed(
         self, focused: Widget | None, active: Mapping[str, ActiveBinding]

@@ -98,6 +98,27 @@ def test_sorts(history: History) -> None:
     assert found(history, "exa", sort=LogSort.ANSWER) == [a.id, c.id, b.id]
 
 
+def test_a_sorted_search_follows_every_change_of_the_history(
+    history: History, tmp_path: Path
+) -> None:
+    # A sort keeps every id in its order until the history changes: a change made
+    # here, or by another process, is in the next answer.
+    a, b = history.insert(
+        [item("https://z.example/s1", hoster="zeta"), item("https://a.example/2", hoster="alpha")]
+    )
+    assert found(history, "s", sort=LogSort.HOSTER) == [b.id, a.id]  # every item: "https"
+    assert found(history, "z", sort=LogSort.HOSTER) == [a.id]
+    (c,) = history.insert([item("https://m.example/z3", hoster="mid")])
+    assert found(history, "z", sort=LogSort.HOSTER) == [c.id, a.id]
+    assert found(history, "z", sort=LogSort.HOSTER, descending=True) == [a.id, c.id]
+    with sqlite3.connect(tmp_path / "history.sqlite3") as other:
+        other.execute("UPDATE items SET hoster = 'aaa' WHERE id = ?", (a.id,))
+        other.execute("DELETE FROM items WHERE id = ?", (c.id,))
+    assert found(history, "z", sort=LogSort.HOSTER) == [a.id]
+    assert found(history, "s", sort=LogSort.HOSTER) == [a.id, b.id]
+    assert found(history, "s1", sort=LogSort.HOSTER) == [a.id]
+
+
 def test_the_index_follows_inserts_updates_and_deletes(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"
     with History(path) as history:

@@ -30,7 +30,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -308,6 +308,8 @@ class History:
             # -wal and -shm beside it, which set_aside is to keep.
             raise HistoryDamaged(self.path, "file is not a database", identity)
         self._lock = threading.Lock()
+        self._sorted: tuple[LogSort, tuple[int, int], list[str]] | None = None
+        """The last sort's order of every id, and the history's state it is of."""
         self.unreadable_ids: set[int] = set()
         """Rows read so far that linkdeck did not write: skipped, left as they are."""
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -682,6 +684,27 @@ class History:
                 "SELECT rowid AS id FROM items_search WHERE items_search MATCH ?"
                 f" ORDER BY rowid {direction}"
             )
+        elif where != _FOUND_BY_WORDS and query.sort in _SORT_INDEXES:
+            # Every id in the sort's order, kept until the history changes (the
+            # sort's key fills it); a word too short for the index reads every
+            # row in the table's order (the fastest), and that order keeps those
+            # found: a third faster than a walk of the sort's index that reads
+            # each row again.
+            kept = self._sort_order(query.sort)
+            if conditions:
+                with self._lock:  # the ids found and the count in one snapshot
+                    joined, count = self._db.execute(
+                        "SELECT group_concat(id, ' '), (SELECT count(*) FROM items)"
+                        f" FROM (SELECT id FROM items WHERE {where})",
+                        params,
+                    ).fetchone()
+                found = joined.split() if joined else []
+                # When every item is found (a letter typed first, often), the order
+                # is the answer: read before, it holds no item that does not match.
+                if len(found) < count:
+                    found_set = set(found)
+                    kept = [key for key in kept if key in found_set]
+            return kept[::-1] if query.descending else list(kept)
         elif conditions and query.sort in _SORT_INDEXES:
             # Through the sort's index, each id looked up in the set of those found:
             # a scan of the index, where SQLite would otherwise read every row found
@@ -692,14 +715,30 @@ class History:
             sql = f"SELECT id FROM items INDEXED BY {index} WHERE {where} ORDER BY {order}"
         else:
             sql = f"SELECT id FROM items WHERE {where} ORDER BY {order}"
-        # One string SQLite joins, split in one call: for 100,000 ids, a third of
-        # the time of a row each and a conversion of each. The aggregate keeps
-        # the order of its subquery (an ORDER BY there is never flattened away).
+        return self._joined_ids(sql, params)
+
+    def _joined_ids(self, sql: str, params: Sequence[object] = ()) -> list[str]:
+        """The ids `sql` selects, in its order, as text. One string SQLite joins,
+        split in one call: for 100,000 ids, a third of the time of a row each and
+        a conversion of each. The aggregate keeps the order of its subquery (an
+        ORDER BY there is never flattened away)."""
         with self._lock:
             (joined,) = self._db.execute(
                 f"SELECT group_concat(id, ' ') FROM ({sql})", params
             ).fetchone()
         return joined.split() if joined else []
+
+    def _sort_order(self, sort: LogSort) -> list[str]:
+        """Every id in `sort`'s ascending order, read again once the history
+        changed (here, or in another process: SQLite's data_version)."""
+        with self._lock:
+            (others,) = self._db.execute("PRAGMA data_version").fetchone()
+            state = (others, self._db.total_changes)
+        if self._sorted is None or self._sorted[:2] != (sort, state):
+            order = ", ".join((*_SORTS[sort], "id"))
+            sql = f"SELECT id FROM items INDEXED BY {_SORT_INDEXES[sort]} ORDER BY {order}"
+            self._sorted = (sort, state, self._joined_ids(sql))
+        return self._sorted[2]
 
     def search(self, text: str, limit: int = 100) -> list[Item]:
         """Items whose link, hoster, file name, message or direct link contain `text`."""

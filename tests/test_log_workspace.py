@@ -40,10 +40,6 @@ def toasts(app: LinkdeckApp) -> list[str]:
     return [notification.message for notification in app._notifications]
 
 
-def queue_line(app: LinkdeckApp) -> str:
-    return text_of(app.query_one("#queue-line", Static))
-
-
 def marked(app: LinkdeckApp) -> set[str]:
     return set(app.query_one("#log", VirtualTable).marked)
 
@@ -161,7 +157,7 @@ async def test_select_rows_and_act_on_them_at_once(
         await pilot.press("space", "shift+down", "shift+down")
         ids = {str(items[link].id) for link in (DONE, MISSING, UNAVAILABLE)}
         assert marked(app) == ids
-        assert "3 selected" in queue_line(app)
+        assert str(app.dashboard.unlock.border_title) == "Unlock · 3 selected"
         table = app.query_one("#log", VirtualTable)
         assert table.get_row(str(items[DONE].id))  # drawn with its mark
         # The two failed are retried (and fail again); the done one is said.
@@ -180,7 +176,7 @@ async def test_select_rows_and_act_on_them_at_once(
         await pilot.press("asterisk")
         assert marked(app) == set()
         await pilot.press("asterisk", "escape")
-        assert marked(app) == set() and "selected" not in queue_line(app)
+        assert marked(app) == set() and str(app.dashboard.unlock.border_title) == "Unlock"
         # Export of a selection exports only it.
         select(app, items[OTHER])
         await pilot.press("space")

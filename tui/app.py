@@ -151,6 +151,7 @@ class LinkdeckApp(App[None]):
         from tui.widgets.hosters import HosterFilter
         from tui.widgets.links_input import LinksInput
         from tui.widgets.marking_table import MarkingTable
+        from tui.widgets.unlock_log import LogSearch
 
         screens = (
             self,
@@ -161,6 +162,7 @@ class LinkdeckApp(App[None]):
             SettingsScreen,
             LinksInput,
             HosterFilter,
+            LogSearch,
             MarkingTable,
             ExportPathScreen,
             ConfirmQuitScreen,

@@ -57,6 +57,8 @@ FOOTER_ORDER = (
     "filter-submit",
     "filter-clear",
     "filter-leave",
+    "search-keep",
+    "search-clear",
     "help",
     "focus-unlock",
     "copy-link",

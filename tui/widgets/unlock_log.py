@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
@@ -134,6 +135,21 @@ def code_text(item: Item, width: int = ANSWER_MAX) -> Text:
     return text
 
 
+class LogSearch(Input):
+    """The log's search box; the footer shows what Enter and Escape do in it."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "Keep", id="search-keep", tooltip="Keep the search"),
+        Binding(
+            "escape",
+            "screen.leave_input",
+            "Clear",
+            id="search-clear",
+            tooltip="Clear the search and go back to the log",
+        ),
+    ]
+
+
 class UnlockRegion(LaterParts, Vertical):
     """Links input, queue line and the log table, one row per item, updated in place.
 
@@ -178,7 +194,7 @@ class UnlockRegion(LaterParts, Vertical):
                     ],
                     id="log",
                 ),
-                Input(
+                LogSearch(
                     placeholder="search: words, state:failed…  (enter keeps it, esc clears it)",
                     id="log-search",
                     classes="-hidden",
@@ -285,8 +301,11 @@ class UnlockRegion(LaterParts, Vertical):
         self._show_title()
 
     def _show_title(self) -> None:
-        """ "Unlock · filter: foo · state: failed · sort: hoster ↓ · 12 of 3,400" """
+        """ "Unlock · 2 selected · filter: foo · state: failed · sort: hoster ↓ · 12 of 3,400"
+        (in the title, which the queue's line would push off at 80 columns)"""
         parts = ["Unlock", *self.log_query.describe()]
+        if self.built and (marked := len(self.table.marked)):
+            parts.insert(1, f"{marked} selected")
         if self.log_query.filters and self.built:
             parts.append(f"{self.table.row_count:,} of {sum(self._counts.values()):,}")
         self.border_title = " · ".join(parts)
@@ -413,7 +432,7 @@ class UnlockRegion(LaterParts, Vertical):
                 table.refresh_row(str(item_id))
 
     def on_marking_table_marks_changed(self, _: MarkingTable.MarksChanged) -> None:
-        self._show_queue()
+        self._show_title()
 
     def _show_queue(self) -> None:
         if not self.built:
@@ -438,8 +457,6 @@ class UnlockRegion(LaterParts, Vertical):
         for state in ItemState:
             if counts.get(state):
                 parts.append((f"  {counts[state]} {state.value}", STATE_STYLES[state]))
-        if marked := len(self.table.marked):
-            parts.append((f"  · {marked} selected (Esc clears)", "bold"))
         text = Text.assemble(*parts)
         line = self.query_one("#queue-line", Static)
         if line.content != text:

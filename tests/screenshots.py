@@ -82,6 +82,13 @@ SHOTS: list[tuple[str, tuple[int, int], Step]] = [
     ("dashboard-120x40.svg", (120, 40), unlock_batch),
     ("dashboard-80x24.svg", (80, 24), unlock_batch),
     ("log.svg", (120, 40), then("3")),
+    # Searched, sorted by hoster, two rows marked.
+    (
+        "log-workspace.svg",
+        (120, 40),
+        then("3", "slash", *"uploaded", "enter", "o", "space", "up", "space"),
+    ),
+    ("hoster-detail.svg", (120, 40), then("2", "slash", *"uploaded", "enter", "enter")),
     ("detail.svg", (120, 40), first_done_detail),
     ("help.svg", (120, 40), then("question_mark")),
     ("settings.svg", (120, 40), then("s")),

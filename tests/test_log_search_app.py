@@ -232,22 +232,3 @@ async def test_the_hosters_filter_rebound_leaves_slash_to_the_log(
         assert app.focused is app.query_one("#log-search")
         await pilot.press("escape", "f")
         assert app.focused is app.query_one("#hoster-filter")
-
-
-async def test_in_the_search_box_the_footer_says_what_enter_and_escape_do(
-    emulator: Emulator, make_profile, fake_clock: FakeClock
-) -> None:
-    from textual.widgets import Footer
-    from textual.widgets._footer import FooterKey
-
-    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, app)
-        await pilot.press("3", "slash")
-        await pilot.pause()
-        keys = [
-            (key.key, key.description)
-            for key in app.screen.query_one(Footer).query(FooterKey)
-            if not key.has_class("-command-palette")
-        ]
-        assert keys == [("enter", "Keep"), ("escape", "Clear")]

@@ -67,7 +67,7 @@ async def test_slash_in_the_log_searches_it_and_esc_clears_it(
         assert app.focused is box and box.display
         await pilot.press(*"holi")
         assert shown(app) == [LOG[0].link]
-        assert title(app) == "Unlock · filter: holi · 1 of 4"
+        assert title(app) == "Unlock · 1 of 4 · filter: holi"
         await pilot.press("escape")
         assert len(shown(app)) == 4
         assert title(app) == "Unlock"
@@ -86,7 +86,7 @@ async def test_states_words_enter_keeps_and_the_answer_is_searched(
         assert shown(app) == [LOG[1].link, LOG[3].link]
         await pilot.press("space", *"busy")
         assert shown(app) == [LOG[3].link]
-        assert title(app) == "Unlock · filter: busy · state: failed · 1 of 4"
+        assert title(app) == "Unlock · 1 of 4 · filter: busy · state: failed"
         await pilot.press("enter")  # kept, back to the table
         assert app.focused is app.query_one("#log")
         assert shown(app) == [LOG[3].link]
@@ -123,10 +123,10 @@ async def test_sort_keys_change_the_order_and_the_title(
         assert title(app) == "Unlock · sort: hoster ↓"
         await pilot.press("slash", *"uploaded", "enter")
         assert shown(app) == [LOG[3].link, LOG[0].link]
-        assert title(app) == "Unlock · filter: uploaded · sort: hoster ↓ · 2 of 4"
+        assert title(app) == "Unlock · 2 of 4 · filter: uploaded · sort: hoster ↓"
         await pilot.press("o")  # by state, upwards again: done before failed
         assert shown(app) == [LOG[0].link, LOG[3].link]
-        assert title(app) == "Unlock · filter: uploaded · sort: state ↑ · 2 of 4"
+        assert title(app) == "Unlock · 2 of 4 · filter: uploaded · sort: state ↑"
         await pilot.press("O")
         assert shown(app) == [LOG[3].link, LOG[0].link]
 
@@ -154,7 +154,7 @@ async def test_an_item_that_changes_comes_and_goes_with_the_search(
         await pilot.pause()
         await pilot.pause()
         assert shown(app) == [LOG[3].link, LOG[0].link]
-        assert title(app).endswith("2 of 4")
+        assert title(app).startswith("Unlock · 2 of 4")
 
 
 async def run_from_palette(pilot: Pilot[None], app: LinkdeckApp, name: str) -> None:
@@ -201,7 +201,7 @@ async def test_links_queued_while_filtered_show_if_they_match(
         await pilot.press("enter")
         await settle(pilot, app)
         assert shown(app) == [LOG[0].link, fresh]
-        assert title(app).endswith("2 of 6")
+        assert title(app).startswith("Unlock · 2 of 6")
 
 
 async def test_the_search_key_is_rebound_by_its_id(
@@ -232,3 +232,17 @@ async def test_the_hosters_filter_rebound_leaves_slash_to_the_log(
         assert app.focused is app.query_one("#log-search")
         await pilot.press("escape", "f")
         assert app.focused is app.query_one("#hoster-filter")
+
+
+async def test_a_key_on_a_log_the_search_empties_says_so(
+    emulator: Emulator, make_profile, fake_clock: FakeClock
+) -> None:
+    profile = make_profile(emulator)
+    with_log(profile)
+    app = LinkdeckApp(profile, clock=fake_clock)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash", *"zzzzqq", "enter", "R")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert "The search shows no item (Escape clears it)" in said, said

@@ -116,6 +116,9 @@ async def test_an_export_that_cannot_be_written_says_why(
         await pilot.press("escape")
         await export_to(pilot, app, blocker / "inside")
         assert any(text.startswith("Export failed: ") for text in toasts(app))
+        await export_to(pilot, app, blocker)
+        said = f"Export failed: {blocker} is a file, not a folder"
+        await wait_for(pilot, lambda: said in toasts(app))
     assert blocker.read_text() == "not a folder"
 
 
@@ -157,7 +160,7 @@ async def test_select_rows_and_act_on_them_at_once(
         await pilot.press("space", "shift+down", "shift+down")
         ids = {str(items[link].id) for link in (DONE, MISSING, UNAVAILABLE)}
         assert marked(app) == ids
-        assert str(app.dashboard.unlock.border_title) == "Unlock · 3 selected"
+        assert str(app.dashboard.unlock.border_title) == "Unlock · 3 marked"
         table = app.query_one("#log", VirtualTable)
         assert table.get_row(str(items[DONE].id))  # drawn with its mark
         # The two failed are retried (and fail again); the done one is said.

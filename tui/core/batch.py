@@ -63,8 +63,10 @@ class Batch:
         """The batch after `event` (`ours`: the item is in this process's
         queue); None when the event is no part of it."""
         if isinstance(event, ItemRemoved):
-            if not self._set(event.id, None):
+            # An ended link cleared from the log still ended in this batch.
+            if self._states.get(event.id) in (None, *ENDED_ORDER):
                 return None
+            self._set(event.id, None)
         elif event.id in self._states or (ours and event.state in UNFINISHED):
             self._set(event.id, event.state)
         else:

@@ -52,8 +52,10 @@ def export_history(
         )
     except RefusedFile as refused:
         raise ExportFailed(f"Export refused: {refused}") from None
+    except FileExistsError:
+        raise ExportFailed(f"Export failed: {folder} is a file, not a folder") from None
     except OSError as error:
-        raise ExportFailed(f"Export failed: {error.strerror}") from None
+        raise ExportFailed(f"Export failed: {folder}: {error.strerror}") from None
     try:
         with (
             os.fdopen(jsonl_fd, "w", encoding="utf-8") as jsonl_fp,

@@ -491,7 +491,9 @@ class DashboardScreen(Screen[None]):
     def _selected(self) -> Item | None:
         item = self.unlock.selected
         if item is None:
-            self.notify("The log is empty", severity="warning", timeout=3)
+            hidden = self.unlock.log_query.filters
+            why = "The search shows no item (Escape clears it)" if hidden else "The log is empty"
+            self.notify(why, severity="warning", timeout=3)
         return item
 
     def action_copy_link(self) -> None:

@@ -50,6 +50,8 @@ class ExportPathScreen(ModalScreen[Path | None]):
     def chosen(self, event: Input.Submitted) -> None:
         if event.value.strip():
             self.dismiss(Path(event.value.strip()).expanduser())
+        else:
+            self.notify("Type the folder to export into", severity="warning", timeout=3)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

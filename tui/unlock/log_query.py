@@ -11,8 +11,9 @@ items that change while the log is filtered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from textwrap import shorten
 
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import storable
@@ -22,6 +23,10 @@ INDEXED_LENGTH = 3
 """Words this long or longer are found through the full-text index (trigrams),
 whose case folding is Unicode's; shorter ones row by row with SQL's LIKE, which
 folds the case of ASCII letters only. `matches` folds as each does."""
+MAX_TERMS = 16
+"""Words a search keeps (each is one more condition; SQLite's depth is bounded)."""
+SHOWN_FILTER = 32
+"""Characters of the search shown in the log's title, which keeps its count."""
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -47,24 +52,37 @@ class LogQuery:
     """The states kept; None keeps every state."""
     sort: LogSort = LogSort.TIME
     descending: bool = False
+    dropped: int = 0
+    """Words past the first MAX_TERMS, left out."""
+    unknown_states: tuple[str, ...] = ()
+    """Names after `state:` that name no state, left out."""
 
     @classmethod
     def parse(cls, text: str, sort: LogSort = LogSort.TIME, descending: bool = False) -> LogQuery:
         """Any text is a query: what is not a state filter is a word to find."""
-        terms: list[str] = []
+        terms: dict[str, str] = {}  # by folded case: a word repeated counts once
         states: set[ItemState] | None = None
+        unknown: list[str] = []
         for word in storable(text).split():
             prefix = next((p for p in STATE_PREFIXES if word.lower().startswith(p)), None)
             if prefix is None:
-                terms.append(word)
+                terms.setdefault(word.casefold(), word)
                 continue
             names = [name for name in word[len(prefix) :].lower().split(",") if name]
-            if not names:
-                continue  # "state:" as it is being typed filters nothing yet
             named = {state for state in ItemState if any(state.startswith(n) for n in names)}
-            states = named if states is None else states & named
+            unknown += [n for n in names if not any(s.startswith(n) for s in ItemState)]
+            if named:  # "state:" as it is being typed filters nothing yet
+                # Each state: adds states, as one state: with commas does.
+                states = named if states is None else states | named
+        words = tuple(terms.values())
         return cls(
-            text, tuple(terms), None if states is None else frozenset(states), sort, descending
+            text,
+            words[:MAX_TERMS],
+            None if states is None else frozenset(states),
+            sort,
+            descending,
+            dropped=max(len(words) - MAX_TERMS, 0),
+            unknown_states=tuple(unknown),
         )
 
     @property
@@ -76,7 +94,7 @@ class LogQuery:
         return LogQuery.parse(text, self.sort, self.descending)
 
     def sorted_by(self, sort: LogSort, descending: bool) -> LogQuery:
-        return LogQuery(self.text, self.terms, self.states, sort, descending)
+        return replace(self, sort=sort, descending=descending)
 
     def matches(self, item: Item) -> bool:
         if self.states is not None and item.state not in self.states:
@@ -88,7 +106,11 @@ class LogQuery:
         """The parts of the log's title: "filter: foo", "state: failed", "sort: hoster ↓"."""
         parts = []
         if self.terms:
-            parts.append("filter: " + " ".join(self.terms))
+            words = shorten(" ".join(self.terms), SHOWN_FILTER, placeholder="…")
+            more = f" (first {MAX_TERMS} words)" if self.dropped else ""
+            parts.append(f"filter: {words}{more}")
+        if self.unknown_states:
+            parts.append("no state " + ",".join(self.unknown_states))
         if self.states is not None:
             names = [state.value for state in ItemState if state in self.states]
             parts.append("state: " + (",".join(names) or "none"))

@@ -301,13 +301,15 @@ class UnlockRegion(LaterParts, Vertical):
         self._show_title()
 
     def _show_title(self) -> None:
-        """ "Unlock · 2 selected · filter: foo · state: failed · sort: hoster ↓ · 12 of 3,400"
-        (in the title, which the queue's line would push off at 80 columns)"""
-        parts = ["Unlock", *self.log_query.describe()]
-        if self.built and (marked := len(self.table.marked)):
-            parts.insert(1, f"{marked} selected")
+        """ "Unlock · 12 of 3,400 · 2 marked · filter: foo · state: failed · sort: hoster ↓"
+        (the count first: a long title is cut at its end; the marks in the title,
+        which the queue's line would push off at 80 columns)"""
+        parts = ["Unlock"]
         if self.log_query.filters and self.built:
             parts.append(f"{self.table.row_count:,} of {sum(self._counts.values()):,}")
+        if self.built and (marked := len(self.table.marked)):
+            parts.append(f"{marked} marked")
+        parts += self.log_query.describe()
         self.border_title = " · ".join(parts)
 
     def _row_cells(self, key: str) -> tuple[Text | str, ...]:

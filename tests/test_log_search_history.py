@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tui.unlock import history as history_module
 from tui.unlock.history import History, HistoryDamaged
 from tui.unlock.items import Item, ItemState
-from tui.unlock.log_query import MAX_TERMS, LogQuery, LogSort
+from tui.unlock.log_query import MAX_TERM_CHARS, MAX_TERMS, LogQuery, LogSort
 
 T0 = 1_800_000_000.0
 
@@ -233,6 +233,7 @@ def test_a_search_of_a_thousand_words_is_answered(history: History) -> None:
     query = LogQuery.parse(" ".join(f"w{n}" for n in range(1000)))
     assert len(query.terms) == MAX_TERMS and query.dropped == 1000 - MAX_TERMS
     assert LogQuery.parse("ab AB ab").terms == ("ab",)
+    assert LogQuery.parse("x" * 5000).terms == ("x" * MAX_TERM_CHARS,)
 
 
 def test_state_filters_add_up_and_an_unknown_name_is_said(history: History) -> None:

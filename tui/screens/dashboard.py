@@ -515,11 +515,11 @@ class DashboardScreen(Screen[None]):
         items = [item for item in map(self.session.item, ids) if item is not None]
         links = [item.location for item in items if item.location]
         if not links:
-            self.notify("No selected item has a direct link yet", severity="warning", timeout=3)
+            self.notify("No marked item has a direct link", severity="warning", timeout=3)
             return
         self.app.copy_to_clipboard("\n".join(links))
         without = len(ids) - len(links)
-        rest = f"; {without} selected have none yet" if without else ""
+        rest = f"; {without} marked had none" if without else ""
         self.notify(f"Copied {len(links)} direct link(s){rest}", timeout=3)
 
     def action_copy_all(self) -> None:

@@ -406,7 +406,10 @@ class UnlockRegion(LaterParts, Vertical):
             text.append(f" x{item.counted_attempts}")
         held = why_held(item, self.queue, self.clock())
         if held is not None and held[1] is not None:
-            text.append(f" till {formatting.local_clock(held[1])}")
+            # The time the hold ends, not the attempts (in the detail): both
+            # do not fit the column.
+            until = formatting.local_clock(held[1])
+            text = Text(f"{item.state.value} till {until}", style=STATE_STYLES[item.state])
         elif item.state in TIMED_STATES and item.next_attempt_at is not None:
             text.append(f" {formatting.countdown(item.next_attempt_at - self.clock())}")
         return text

@@ -162,7 +162,7 @@ class TestDashboard:
     def test_in_the_filter(self, snap_compare, deck) -> None:
         # The footer says what Enter and Escape do in the filter.
         assert snap_compare(
-            deck(), terminal_size=(80, 24), run_before=ready(press("slash", "u", "p", "l"))
+            deck(), terminal_size=(80, 24), run_before=ready(press("2", "slash", "u", "p", "l"))
         )
 
 

@@ -14,7 +14,8 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from email.utils import formatdate
+from urllib.parse import quote, unquote, urlsplit
 
 MIN_SIZE = 20 * 10**6
 MAX_SIZE = 3 * 10**9
@@ -22,6 +23,20 @@ _BLOCK = 1 << 20
 _CHUNK = 256 * 1024
 _TOKEN = re.compile(r"([0-9a-f]{1,12})-([0-9a-f]{16})-([0-9a-f]{40,400})")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_NAME_MARKER = re.compile(r"/name-([a-z]+)/")
+_EPOCH_2015 = 1_420_070_400
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+
+HOSTILE_NAMES: dict[str, str] = {
+    "separators": "../../etc/passwd",
+    "backslashes": "..\\..\\Windows\\win.ini",
+    "dotdot": "..",
+    "controls": "evil\r\nSet-Cookie: x=1\x00\x07\x1b[31mred\x7f.bin",
+    "long": "A" * 996 + ".bin",
+    "unicode": "Ünïcødé ファイル «draft» \u202eexe.mkv",
+    "quotes": 'say "hi"; filename=evil.exe',
+}
+"""Names a hoster's Content-Disposition gave, by the marker ``/name-<kind>/`` in a link."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,31 @@ def _check(size: int, seed: int) -> str:
         out += hashlib.sha256(f"{size}:{seed}:{counter}".encode()).hexdigest()
         counter += 1
     return out[:length]
+
+
+def hostile_kind(link: str) -> str | None:
+    """The kind of hostile name a link asks its download to be served with, if any."""
+    match = _NAME_MARKER.search(urlsplit(link).path)
+    return match[1] if match is not None and match[1] in HOSTILE_NAMES else None
+
+
+def content_disposition(name: str) -> str:
+    """An attachment header for any name, as RFC 6266 has it.
+
+    A plain name goes in ``filename`` alone. Any other is given exactly in
+    ``filename*`` (UTF-8, percent-encoded: no CR or LF ever reaches the header)
+    beside an ASCII fallback in which only what HTTP cannot carry is replaced.
+    """
+    if _UNSAFE.search(name) is None:
+        return f'attachment; filename="{name}"'
+    fallback = _NOT_PRINTABLE_ASCII.sub("_", name).replace("\\", "\\\\").replace('"', '\\"')
+    exact = quote(name, safe="", encoding="utf-8", errors="surrogatepass")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
+
+
+def last_modified(seed: int) -> str:
+    """A fixed upload date of the file with this seed, in HTTP's date format."""
+    return formatdate(_EPOCH_2015 + seed % (5 * 365 * 86400), usegmt=True)
 
 
 def safe_filename(name: str) -> str:

@@ -15,8 +15,9 @@ NGINX_502_PAGE = (
 class Faults:
     """Fault switches, read once per request so they can change while serving.
 
-    All default to off. ``seed`` seeds the random draws behind ``error_rate``
-    and ``jitter_ms`` so a test run is repeatable.
+    All default to off. ``seed`` seeds the random draws behind ``error_rate``,
+    ``jitter_ms`` and ``dl_drop_after`` so a test run is repeatable. The ``dl_``
+    ones apply to direct downloads under /dl/, the others to the API.
     """
 
     latency_ms: int = 0
@@ -28,6 +29,16 @@ class Faults:
     hang_seconds: float = 0.0
     huge_body_bytes: int = 0
     generated_hosters: int = 0
+    dl_rate: int = 0
+    """Bytes per second per download connection (0: as fast as the socket goes)."""
+    dl_max_per_file: int = 0
+    """Download connections at once to one file; beyond it 503 (0: no limit)."""
+    dl_max_per_client: int = 0
+    """Download connections at once from one client address; beyond it 429 (0: no limit)."""
+    dl_drop_after: float = 0.0
+    """The probability that a download is cut after a random share of its body."""
+    dl_expire_minutes: float = 0.0
+    """Minutes after its unlock that a location answers 410 Gone (0: never)."""
     seed: int = 0
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from tui.emulator.faults import Faults
 
 ACCOUNT_TYPES = ("premium", "trial", "prepaid", "free")
+PROBABILITIES = frozenset({"error_rate", "dl_drop_after"})
+"""Fields of Faults that are a share from 0 to 1."""
 
 
 class ScenarioError(ValueError):
@@ -243,7 +245,7 @@ class _Reader:
                 values[key] = self.bool_(raw, f"{where}.{key}")
             elif kind is int:
                 values[key] = self.int_(raw, f"{where}.{key}", 0)
-            elif key == "error_rate":
+            elif key in PROBABILITIES:
                 values[key] = self.float_(raw, f"{where}.{key}", 0.0, 1.0)
             else:
                 values[key] = self.float_(raw, f"{where}.{key}", 0.0)

@@ -33,6 +33,10 @@ accepts only 400, 401, 402, 403, 404, 428, 502, 503 and 509 as HTTP codes, so
 the real service answered it with 200."""
 MAX_FORM_BYTES = 64 * 1024
 """A POST body larger than this is read only this far: the parameters are short."""
+RETRY_AFTER_SECONDS = 5
+"""What a download refused for too many connections is told to wait."""
+RATE_STEPS_PER_SECOND = 100
+"""A rate-limited body goes out in this many writes a second, each followed by a sleep."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -145,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
             if parts.path == API_PATH:
                 self._api("&".join(part for part in (parts.query, form) if part), send_body)
             elif parts.path.startswith("/dl/"):
-                self._download(parts.path, send_body)
+                self._download(parts.path, dict(parse_qsl(parts.query)), send_body)
             else:
                 self._send(404, b"Not Found\n", "text/plain; charset=utf-8", send_body)
         except OSError:
@@ -208,7 +212,12 @@ class _Handler(BaseHTTPRequestHandler):
                     else error(502, "unknown technical error")
                 )
             else:
-                status, body = service.answer(params, emulator.base_url, faults.generated_hosters)
+                status, body = service.answer(
+                    params,
+                    emulator.base_url,
+                    faults.generated_hosters,
+                    expiring=faults.dl_expire_minutes > 0,
+                )
             http_status = status if 100 <= status <= 599 else 200
             if status in ANSWERED_WITH_HTTP_200:
                 http_status = 200
@@ -220,21 +229,39 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             service.end(method)
 
-    def _download(self, path: str, send_body: bool) -> None:
+    def _download(self, path: str, query: dict[str, str], send_body: bool) -> None:
+        emulator = self.server.emulator
+        faults = emulator.faults
         parts = path.split("/")
         found = downloads.parse_token(parts[2]) if len(parts) == 4 else None
         if found is None:
             self._send(404, b"Not Found\n", "text/plain; charset=utf-8", send_body)
             return
+        issued = query.get("issued", "")
+        expire_seconds = faults.dl_expire_minutes * 60
+        if (
+            expire_seconds
+            and issued.isdigit()
+            and emulator._service.now() - int(issued) >= expire_seconds
+        ):
+            self._send(410, b"Gone\n", "text/plain; charset=utf-8", send_body)
+            return
         size, seed = found
-        filename = downloads.safe_filename(unquote(parts[3]))
+        name = downloads.HOSTILE_NAMES.get(query.get("name", ""))
+        if name is None:
+            name = downloads.safe_filename(unquote(parts[3]))
+        etag, modified = f'"{seed:016x}-{size:x}"', downloads.last_modified(seed)
         headers = [
             ("Accept-Ranges", "bytes"),
-            ("Content-Disposition", f'attachment; filename="{filename}"'),
-            ("ETag", f'"{seed:016x}-{size:x}"'),
+            ("Content-Disposition", downloads.content_disposition(name)),
+            ("ETag", etag),
+            ("Last-Modified", modified),
         ]
+        # If-Range names the version a client holds part of; another version is sent whole.
+        if_range = self.headers.get("If-Range")
+        asked = self.headers.get("Range") if if_range in (None, etag, modified) else None
         try:
-            wanted = downloads.parse_range(self.headers.get("Range"), size)
+            wanted = downloads.parse_range(asked, size)
         except downloads.RangeNotSatisfiable:
             headers.append(("Content-Range", f"bytes */{size}"))
             self._send(416, b"", "text/plain", send_body, tuple(headers))
@@ -242,19 +269,54 @@ class _Handler(BaseHTTPRequestHandler):
         first, last = wanted if wanted is not None else (0, size - 1)
         if wanted is not None:
             headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+        client = self.client_address[0]
+        if send_body:
+            refused = emulator._service.claim_download(
+                parts[2], client, faults.dl_max_per_file, faults.dl_max_per_client
+            )
+            if refused is not None:
+                retry = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
+                self._send(refused, b"Too many connections\n", "text/plain", send_body, retry)
+                return
         self.send_response(206 if wanted is not None else 200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(last - first + 1))
-        for name, value in headers:
-            self.send_header(name, value)
+        for header, value in headers:
+            self.send_header(header, value)
         self.end_headers()
         if not send_body:
             return
-        for chunk in downloads.iter_content(seed, first, last):
-            if self.server.stopping.is_set():
-                self._drop()
-                return
-            self.wfile.write(chunk)
+        try:
+            self._send_file(seed, first, last)
+        finally:
+            emulator._service.release_download(parts[2], client)
+
+    def _send_file(self, seed: int, first: int, last: int) -> None:
+        """Bytes first..last, at the rate the faults allow, cut where a drop falls."""
+        emulator = self.server.emulator
+        faults = emulator.faults
+        end = last + 1
+        if faults.dl_drop_after and emulator._draw() < faults.dl_drop_after:
+            end = first + int(emulator._draw() * (last - first + 1))
+        rate = faults.dl_rate
+        step = max(1, rate // RATE_STEPS_PER_SECOND) if rate else None
+        started, sent = time.monotonic(), 0
+        for chunk in downloads.iter_content(seed, first, end - 1):
+            for offset in range(0, len(chunk), step or len(chunk)):
+                if self.server.stopping.is_set():
+                    self._drop()
+                    return
+                piece = chunk[offset : offset + step] if step else chunk
+                self.wfile.write(piece)
+                sent += len(piece)
+                if rate:
+                    # Slept against the start, so a late wake-up is made good by the next.
+                    delay = started + sent / rate - time.monotonic()
+                    if delay > 0 and self.server.stopping.wait(delay):
+                        self._drop()
+                        return
+        if end <= last:
+            self._drop()  # the connection ends before Content-Length, as a dropped one does
 
 
 class Emulator:

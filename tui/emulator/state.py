@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from tui.emulator.downloads import remote_file
+from tui.emulator.downloads import hostile_kind, remote_file
 from tui.emulator.scenario import (
     ConnectionSettings,
     Hoster,
@@ -69,6 +69,8 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     refused_handshakes: int = 0
     """TLS connections that ended in the handshake (the client refused the certificate)."""
+    active_downloads: int = 0
+    """Bodies of /dl/ being sent now (a connection a client dropped ends at its next write)."""
 
 
 def encode(status: int, message: str, result: Any) -> bytes:
@@ -124,6 +126,38 @@ class Service:
         )
         self._flaky: dict[str, int] = {}
         self._unlocks: dict[tuple[str, str], float] = {}
+        self._downloads_by_file: dict[str, int] = {}
+        self._downloads_by_client: dict[str, int] = {}
+
+    def now(self) -> float:
+        return self._clock()
+
+    def claim_download(self, file: str, client: str, per_file: int, per_client: int) -> int | None:
+        """Take a download connection, or the HTTP status refusing it (0: no limit)."""
+        with self.lock:
+            if per_client and self._downloads_by_client.get(client, 0) >= per_client:
+                return 429
+            if per_file and self._downloads_by_file.get(file, 0) >= per_file:
+                return 503
+            self._downloads_by_file[file] = self._downloads_by_file.get(file, 0) + 1
+            self._downloads_by_client[client] = self._downloads_by_client.get(client, 0) + 1
+            self._count_downloads()
+        return None
+
+    def release_download(self, file: str, client: str) -> None:
+        with self.lock:
+            for counts, key in (
+                (self._downloads_by_file, file),
+                (self._downloads_by_client, client),
+            ):
+                counts[key] -= 1
+                if counts[key] == 0:
+                    del counts[key]
+            self._count_downloads()
+
+    def _count_downloads(self) -> None:
+        # Counted afresh, so a reset of the stats during a download cannot skew it.
+        self.stats.active_downloads = sum(self._downloads_by_client.values())
 
     def reset_stats(self) -> None:
         with self.lock:
@@ -152,8 +186,10 @@ class Service:
         with self.lock:
             self.stats.errors.append(text)
 
-    def answer(self, params: dict[str, str], dl_base: str, generated: int = 0) -> tuple[int, bytes]:
-        """(JSON status, body) for one API call."""
+    def answer(
+        self, params: dict[str, str], dl_base: str, generated: int = 0, expiring: bool = False
+    ) -> tuple[int, bytes]:
+        """(JSON status, body) for one API call; ``expiring`` locations carry their unlock time."""
         method = params.get("method", "")
         if method not in METHODS:
             return error(400, "unknown method")
@@ -166,7 +202,7 @@ class Service:
             if generated > 0:
                 return 200, generated_hosterlist_body(generated, self._scenario.connection_settings)
             return 200, self._hosterlist_body
-        return self._unlock(account, params.get("params[link]", ""), dl_base)
+        return self._unlock(account, params.get("params[link]", ""), dl_base, expiring)
 
     def _login(self, login: str, pin: str) -> AccountState | None:
         account = self.accounts.get(login)
@@ -194,7 +230,9 @@ class Service:
                 return hoster
         return None
 
-    def _unlock(self, account: AccountState, link: str, dl_base: str) -> tuple[int, bytes]:
+    def _unlock(
+        self, account: AccountState, link: str, dl_base: str, expiring: bool
+    ) -> tuple[int, bytes]:
         with self.lock:
             self.stats.requested_links.append(link)
         if not account.can_download:
@@ -229,8 +267,12 @@ class Service:
                 self._forget_old_unlocks(now)
                 self._unlocks[key] = now
             self.stats.unlocked_links.append(link)
+        query = {"name": hostile_kind(link), "issued": int(now) if expiring else None}
+        location = file.location(dl_base)
+        if any(value is not None for value in query.values()):
+            location += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         result = {
-            "location": file.location(dl_base),
+            "location": location,
             "filename": file.filename,
             "filesize": file.size,
         }

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
 import pytest
+from commandline import isolated_env
 
-from tui.emulator import Emulator, Faults
+from tui.emulator import Emulator, Faults, ScenarioError
 from tui.emulator.downloads import HOSTILE_NAMES, content, parse_token
+from tui.emulator.scenario import parse_scenario
 
 LOGIN = {"params[login]": "111111111", "params[pass]": "1111"}
 RG_ID = "0123456789abcdef0123456789abcdef"
@@ -210,3 +215,77 @@ def test_separators_reach_the_fallback_as_they_are(client: httpx.Client) -> None
         head = client.head(location_of(client, emu, "name-separators/movie.mkv"))
     fallback, name = disposition(head.headers["content-disposition"])
     assert fallback == name == HOSTILE_NAMES["separators"]
+
+
+@contextmanager
+def emulator_command(tmp_path: Path, *flags: str) -> Iterator[str]:
+    """`linkdeck emulator --port 0 FLAGS` in a subprocess: its API URL, while it runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui", "emulator", "--port", "0", *flags],
+        env=isolated_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("linkdeck emulator listening on "), process.stderr
+        yield line.split()[-1]
+    finally:
+        process.kill()
+        process.communicate()
+
+
+def command_location(url: str, path: str) -> str:
+    link = f"https://rapidgator.net/file/{RG_ID}/{path}"
+    params = {"method": "directdownloadlink", "params[link]": link, **LOGIN}
+    return str(httpx.get(url, params=params, timeout=10).json()["result"]["location"])
+
+
+def test_the_command_takes_the_limits_rate_and_expiry(tmp_path: Path) -> None:
+    flags = ("--dl-max-per-file", "1", "--dl-max-per-client", "2", "--dl-rate", "1000")
+    with (
+        emulator_command(tmp_path, *flags, "--dl-expire-minutes", "5") as url,
+        httpx.Client(timeout=10) as own,
+        ExitStack() as stack,
+    ):
+        first, second, third = (command_location(url, f"f{i}.zip") for i in range(3))
+        assert "issued=" in first  # an expiring location carries its unlock time
+        held = open_stream(stack, own, first)
+        chunk = next(held.iter_raw(chunk_size=100))
+        assert (held.status_code, len(chunk)) == (200, 100)
+        assert own.get(first).status_code == 503
+        assert open_stream(stack, own, second).status_code == 200
+        assert own.get(third).status_code == 429
+
+
+def test_the_command_takes_drops(tmp_path: Path) -> None:
+    with emulator_command(tmp_path, "--dl-drop-after", "1") as url:
+        location = command_location(url, "movie.mkv")
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(location, headers={"Range": "bytes=0-999999"}, timeout=10)
+
+
+@pytest.mark.parametrize(
+    "flag", [["--dl-drop-after", "1.5"], ["--dl-rate", "-1"], ["--dl-expire-minutes", "nan"]]
+)
+def test_the_command_refuses_values_it_cannot_use(tmp_path: Path, flag: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "emulator", "--port", "0", *flag],
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert flag[0] in result.stderr and "unrecognized" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_scenario_sets_the_download_faults() -> None:
+    scenario = parse_scenario("[faults]\ndl_rate = 1000\ndl_drop_after = 0.5\n")
+    assert (scenario.faults.dl_rate, scenario.faults.dl_drop_after) == (1000, 0.5)
+    with pytest.raises(ScenarioError, match=r"faults\.dl_drop_after"):
+        parse_scenario("[faults]\ndl_drop_after = 1.5\n")

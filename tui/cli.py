@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from tui import __version__
+from tui.commands.emulator_options import add_download_options
 
 
 def add_profile_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -90,6 +91,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     emulator.add_argument(
         "--scenario", metavar="FILE", help="accounts, hosters and faults from a TOML file"
     )
+    add_download_options(emulator)
     emulator.add_argument(
         "--tls",
         action="store_true",

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tui.commands.common import ExitCode
+from tui.commands.emulator_options import apply_download_options
 from tui.emulator import Emulator, ScenarioError, load_scenario
 from tui.safe_files import replace_file
 from tui.untrusted import plain
@@ -32,6 +33,7 @@ def run_emulator(args: argparse.Namespace) -> ExitCode:
     emulator = Emulator(scenario, host=args.host, port=args.port, tls=args.tls)
     if args.latency_ms is not None:
         emulator.faults.latency_ms = args.latency_ms
+    apply_download_options(args, emulator.faults)
     try:
         emulator.start()
     except (OSError, ValueError) as error:  # a host name that is no host (UnicodeError) too

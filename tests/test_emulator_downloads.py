@@ -140,18 +140,29 @@ def test_connections_per_client_beyond_the_limit_are_429(client: httpx.Client) -
         assert own.head(locations[0]).status_code == 200
 
 
+def received(location: str, last: int = 999_999) -> bytes:
+    """The body of bytes 0..last as far as it came, checked for a cut (if it ends early)."""
+    got = bytearray()
+    with (
+        httpx.Client(timeout=10) as own,
+        own.stream("GET", location, headers={"Range": f"bytes=0-{last}"}) as response,
+    ):
+        assert response.status_code == 206
+        try:
+            for chunk in response.iter_raw():
+                got += chunk
+        except httpx.RemoteProtocolError:
+            assert len(got) <= last
+        else:
+            assert len(got) == last + 1
+    assert got == content(seed_of(location), 0, len(got))
+    return bytes(got)
+
+
 def received_before_the_drop(seed: int) -> bytes:
     faults = Faults(dl_drop_after=1.0, seed=seed)
     with Emulator(faults=faults) as emu, httpx.Client(timeout=10) as own:
-        location = location_of(own, emu)
-        got = bytearray()
-        with own.stream("GET", location, headers={"Range": "bytes=0-999999"}) as response:
-            assert response.status_code == 206
-            with pytest.raises(httpx.RemoteProtocolError):
-                for chunk in response.iter_raw():
-                    got += chunk
-        assert got == content(seed_of(location), 0, len(got))
-        return bytes(got)
+        return received(location_of(own, emu))
 
 
 def test_dropped_connections_end_at_a_seeded_offset() -> None:
@@ -159,6 +170,16 @@ def test_dropped_connections_end_at_a_seeded_offset() -> None:
     assert len(first) < 1_000_000
     assert received_before_the_drop(seed=5) == first
     assert len(received_before_the_drop(seed=6)) != len(first)
+
+
+def test_drops_fall_within_a_byte_range() -> None:
+    faults = Faults(dl_drop_after=1.0, dl_drop_min_bytes=1000, dl_drop_max_bytes=2000)
+    with Emulator(faults=faults) as emu, httpx.Client(timeout=10) as own:
+        location = location_of(own, emu)
+        lengths = {len(received(location)) for _ in range(5)}
+        assert all(1000 <= n <= 2000 for n in lengths) and len(lengths) > 1
+        # A body shorter than the cut comes whole.
+        assert len(received(location, last=499)) == 500
 
 
 def test_a_location_expires_by_the_emulator_clock(client: httpx.Client) -> None:
@@ -263,13 +284,19 @@ def test_the_command_takes_the_limits_rate_and_expiry(tmp_path: Path) -> None:
 
 def test_the_command_takes_drops(tmp_path: Path) -> None:
     with emulator_command(tmp_path, "--dl-drop-after", "1") as url:
-        location = command_location(url, "movie.mkv")
-        with pytest.raises(httpx.RemoteProtocolError):
-            httpx.get(location, headers={"Range": "bytes=0-999999"}, timeout=10)
+        assert len(received(command_location(url, "movie.mkv"))) < 1_000_000
+    with emulator_command(tmp_path, "--dl-drop-after", "100-200") as url:
+        assert 100 <= len(received(command_location(url, "movie.mkv"))) <= 200
 
 
 @pytest.mark.parametrize(
-    "flag", [["--dl-drop-after", "1.5"], ["--dl-rate", "-1"], ["--dl-expire-minutes", "nan"]]
+    "flag",
+    [
+        ["--dl-drop-after", "1.5"],
+        ["--dl-drop-after", "200-100"],
+        ["--dl-rate", "-1"],
+        ["--dl-expire-minutes", "nan"],
+    ],
 )
 def test_the_command_refuses_values_it_cannot_use(tmp_path: Path, flag: list[str]) -> None:
     result = subprocess.run(

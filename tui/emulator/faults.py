@@ -36,7 +36,11 @@ class Faults:
     dl_max_per_client: int = 0
     """Download connections at once from one client address; beyond it 429 (0: no limit)."""
     dl_drop_after: float = 0.0
-    """The probability that a download is cut after a random share of its body."""
+    """The probability that a download is cut after a random number of bytes of its body."""
+    dl_drop_min_bytes: int = 0
+    dl_drop_max_bytes: int = 0
+    """With a maximum, a cut falls after min..max bytes (a shorter body comes whole);
+    without, anywhere in the body."""
     dl_expire_minutes: float = 0.0
     """Minutes after its unlock that a location answers 410 Gone (0: never)."""
     seed: int = 0

@@ -297,7 +297,10 @@ class _Handler(BaseHTTPRequestHandler):
         faults = emulator.faults
         end = last + 1
         if faults.dl_drop_after and emulator._draw() < faults.dl_drop_after:
-            end = first + int(emulator._draw() * (last - first + 1))
+            low, high = faults.dl_drop_min_bytes, faults.dl_drop_max_bytes
+            if high <= 0:
+                low, high = 0, last - first
+            end = min(end, first + low + int(emulator._draw() * (high - low + 1)))
         rate = faults.dl_rate
         step = max(1, rate // RATE_STEPS_PER_SECOND) if rate else None
         started, sent = time.monotonic(), 0

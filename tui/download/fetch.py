@@ -13,13 +13,15 @@ which leave the `.part` for a resume.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -38,6 +40,7 @@ from tui.download.names import download_name
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 UNSATISFIED_RANGE = re.compile(r"bytes \*/(\d+)")
+T = TypeVar("T")
 DEFAULT_STALL_SECONDS = 60.0
 DEFAULT_DEADLINE_SECONDS = 24 * 3600.0
 
@@ -132,9 +135,9 @@ class _Attempt:
                 headers["If-Range"] = resume.validator
             else:
                 files.restart(self.part)
-        async with self.client.stream(
-            "GET", self.url, headers=headers, follow_redirects=True
-        ) as response:
+        async with contextlib.AsyncExitStack() as stack:
+            request = self.client.stream("GET", self.url, headers=headers, follow_redirects=True)
+            response = await self._in_time(stack.enter_async_context(request))
             total = self._total(response, ranged="Range" in headers)
             if total is not None and self.part is not None and self.done == total:
                 return self._finish(total, expected_size)
@@ -179,11 +182,7 @@ class _Attempt:
         started, first = self.clock(), self.done
         chunks = response.aiter_raw()
         while True:
-            try:
-                async with asyncio.timeout(self.stall_seconds):
-                    chunk = await anext(chunks, None)
-            except TimeoutError:
-                raise self.resumable(Stalled(self.stall_seconds)) from None
+            chunk = await self._in_time(anext(chunks, None))
             if chunk is None:
                 return
             files.write_all(self.part, chunk)
@@ -191,6 +190,14 @@ class _Attempt:
                 elapsed = self.clock() - started
                 speed = (self.done - first) / elapsed if elapsed > 0 else 0.0
                 self.on_progress(Progress(self.done, total, speed))
+
+    async def _in_time(self, step: Awaitable[T]) -> T:
+        """`step` (the headers, the next chunk), or Stalled after `stall_seconds`."""
+        try:
+            async with asyncio.timeout(self.stall_seconds):
+                return await step
+        except TimeoutError:
+            raise self.resumable(Stalled(self.stall_seconds)) from None
 
     def _finish(self, total: int | None, expected_size: int | None) -> Path:
         assert self.part is not None

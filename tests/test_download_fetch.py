@@ -17,7 +17,15 @@ import pytest
 from tests.loopback import LoopbackServer
 from tui.download import fetch as fetch_module
 from tui.download import files
-from tui.download.failures import ConnectionLost, DiskFull, SizeMismatch, Stalled
+from tui.download.failures import (
+    ConnectionLost,
+    DeadlinePassed,
+    DiskFull,
+    Partial,
+    Refused,
+    SizeMismatch,
+    Stalled,
+)
 from tui.download.fetch import Progress, fetch
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
@@ -35,6 +43,7 @@ class FileServer(LoopbackServer):
         self.declared_length: int | None = None
         self.disposition: str | None = None
         self.silent = False
+        self.refuse_with: int | None = None
         self.requests: list[dict[str, str]] = []
         self.released = threading.Event()
 
@@ -55,6 +64,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server: FileServer = self.server.owner  # type: ignore[attr-defined]
         server.requests.append(dict(self.headers))
+        if server.refuse_with is not None:
+            self.send_response(server.refuse_with)
+            server.refuse_with = None
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if server.silent:
             server.silent = False
             server.released.wait(60)
@@ -63,6 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
         asked = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
         start = 0
+        if asked and int(asked.removeprefix("bytes=").rstrip("-")) >= len(PAYLOAD):
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(PAYLOAD)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if asked and server.honour_range and if_range in (None, server.etag):
             start = int(asked.removeprefix("bytes=").rstrip("-"))
         body = PAYLOAD[start:]
@@ -215,3 +236,50 @@ async def test_a_full_disk_keeps_the_part_for_a_resume(
         assert full.value.partial is not None and full.value.partial.part.exists()
         path = await fetch(client, server.url(), tmp_path, resume=full.value.partial)
     assert path.read_bytes() == PAYLOAD
+
+
+async def test_a_deadline_ends_a_download_that_never_stalls_long(
+    server: FileServer, tmp_path: Path
+) -> None:
+    server.silent = True
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(DeadlinePassed, match="longer than"):
+            await fetch(client, server.url(), tmp_path, stall_seconds=30, deadline_seconds=0.3)
+
+
+async def test_without_resume_the_part_is_filled_again_from_zero(
+    server: FileServer, tmp_path: Path
+) -> None:
+    server.drop_after = 40_000
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ConnectionLost) as lost:
+            await fetch(client, server.url(), tmp_path)
+        partial = lost.value.partial
+        assert partial is not None
+        path = await fetch(client, server.url(), tmp_path, resume=partial, resume_allowed=False)
+    assert path == tmp_path / "file.bin" and path.read_bytes() == PAYLOAD
+    assert "Range" not in server.requests[-1]
+
+
+async def test_an_expired_link_keeps_the_part_for_a_new_one(
+    server: FileServer, tmp_path: Path
+) -> None:
+    server.drop_after = 40_000
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ConnectionLost) as lost:
+            await fetch(client, server.url(), tmp_path)
+        server.refuse_with = 410
+        with pytest.raises(Refused, match="HTTP 410") as refused:
+            await fetch(client, server.url(), tmp_path, resume=lost.value.partial)
+        assert refused.value.partial == lost.value.partial
+        path = await fetch(client, server.url("/new/link"), tmp_path, resume=refused.value.partial)
+    assert path == tmp_path / "file.bin" and path.read_bytes() == PAYLOAD
+
+
+async def test_a_part_complete_already_is_finished(server: FileServer, tmp_path: Path) -> None:
+    part = files.open_part(tmp_path, "whole.bin")
+    files.write_all(part, PAYLOAD)
+    os.close(part.fd)
+    async with httpx.AsyncClient() as client:
+        path = await fetch(client, server.url(), tmp_path, resume=Partial(part.path, '"v1"'))
+    assert path == tmp_path / "whole.bin" and path.read_bytes() == PAYLOAD

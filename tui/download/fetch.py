@@ -163,15 +163,16 @@ class _Attempt:
         if status == 206 and ranged:
             match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
             if match is None or int(match[1]) != self.done:
-                raise Refused(status)
+                raise self.resumable(Refused(status))
             return int(match[3])
         if status == 416 and ranged:
             match = UNSATISFIED_RANGE.fullmatch(response.headers.get("content-range", ""))
             if match is None or int(match[1]) != self.done:
-                raise Refused(status)
+                raise self.resumable(Refused(status))
             return self.done  # the `.part` was complete already
         if status != 200:
-            raise Refused(status)
+            # An expired link (403, 404, 410) keeps the `.part` for a new one.
+            raise self.resumable(Refused(status))
         if self.part is not None and self.done:
             files.restart(self.part)
         length = response.headers.get("content-length", "")

@@ -21,6 +21,7 @@ from tui.download.failures import (
     ConnectionLost,
     DeadlinePassed,
     DiskFull,
+    NoRoom,
     Partial,
     Refused,
     SizeMismatch,
@@ -283,3 +284,20 @@ async def test_a_part_complete_already_is_finished(server: FileServer, tmp_path:
     async with httpx.AsyncClient() as client:
         path = await fetch(client, server.url(), tmp_path, resume=Partial(part.path, '"v1"'))
     assert path == tmp_path / "whole.bin" and path.read_bytes() == PAYLOAD
+
+
+async def test_too_little_free_space_stops_before_any_file(
+    server: FileServer, tmp_path: Path
+) -> None:
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(NoRoom, match="bytes free"):
+            await fetch(client, server.url(), tmp_path, min_free_space=2**62)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_part_that_vanished_starts_afresh(server: FileServer, tmp_path: Path) -> None:
+    gone = Partial(tmp_path / "gone.bin.part", '"v1"')
+    async with httpx.AsyncClient() as client:
+        path = await fetch(client, server.url(), tmp_path, resume=gone)
+    assert path == tmp_path / "file.bin" and path.read_bytes() == PAYLOAD
+    assert "Range" not in server.requests[-1]

@@ -128,7 +128,11 @@ class _Attempt:
     ) -> Path:
         headers = {"Accept-Encoding": "identity"}
         if resume is not None:
-            self.part = files.reopen_part(resume.part)
+            try:
+                self.part = files.reopen_part(resume.part)
+            except FileNotFoundError:
+                resume = None  # the user deleted it: a fresh start under a fresh name
+        if resume is not None and self.part is not None:
             self.validator = resume.validator
             if self.part.offset and resume_allowed and resume.validator:
                 headers["Range"] = f"bytes={self.part.offset}-"

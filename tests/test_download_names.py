@@ -51,6 +51,7 @@ def test_the_answer_then_the_url_when_the_header_says_nothing() -> None:
     assert download_name("inline", "from-answer.rar", "https://h/f/u.zip") == "from-answer.rar"
     assert download_name(None, None, "https://h/f/My%20File.zip?x=1") == "My File.zip"
     assert download_name(None, "", "https://h/") == "download"
+    assert download_name(None, None, "http://[/x.zip") == "download"  # not a URL
 
 
 def test_a_name_that_cleans_to_nothing_gives_way_to_the_next_source() -> None:
@@ -76,3 +77,18 @@ def test_a_long_name_keeps_its_extension() -> None:
 def test_fit_leaves_room_for_a_suffix() -> None:
     name = fit("a" * 300 + ".mkv", 200)
     assert len(name) == 200 and name.endswith(".mkv")
+
+
+@given(st.text(), st.one_of(st.none(), st.text()), st.text())
+def test_any_header_answer_and_url_give_a_safe_name(
+    header: str, answer: str | None, url: str
+) -> None:
+    assert_safe(download_name(header, answer, url))
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_any_encoded_filename_star_gives_a_safe_name(text: str) -> None:
+    from urllib.parse import quote
+
+    header = f"attachment; filename*=UTF-8''{quote(text, safe='')}"
+    assert_safe(download_name(header, None, "https://h/"))

@@ -58,7 +58,11 @@ def from_content_disposition(header: str | None) -> str | None:
 
 def from_url(url: str) -> str | None:
     """The URL's last path segment, percent-decoded."""
-    segment = urlsplit(url).path.rsplit("/", 1)[-1]
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # not a URL (a bracket that opens no IPv6 address)
+        return None
+    segment = path.rsplit("/", 1)[-1]
     return unquote(segment, errors="replace") or None
 
 

@@ -5,6 +5,7 @@ lies about its length or sends hostile names."""
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -301,3 +302,20 @@ async def test_a_part_that_vanished_starts_afresh(server: FileServer, tmp_path: 
         path = await fetch(client, server.url(), tmp_path, resume=gone)
     assert path == tmp_path / "file.bin" and path.read_bytes() == PAYLOAD
     assert "Range" not in server.requests[-1]
+
+
+async def test_the_speed_is_measured_on_the_injected_clock(
+    server: FileServer, tmp_path: Path
+) -> None:
+    ticks = itertools.count()
+    seen: list[Progress] = []
+    async with httpx.AsyncClient() as client:
+        await fetch(
+            client,
+            server.url(),
+            tmp_path,
+            on_progress=seen.append,
+            clock=lambda: float(next(ticks)),
+        )
+    assert seen[-1].speed == len(PAYLOAD) / len(seen)  # one tick a chunk
+    assert [p.done for p in seen] == sorted(p.done for p in seen)

@@ -319,3 +319,12 @@ async def test_the_speed_is_measured_on_the_injected_clock(
         )
     assert seen[-1].speed == len(PAYLOAD) / len(seen)  # one tick a chunk
     assert [p.done for p in seen] == sorted(p.done for p in seen)
+
+
+async def test_the_stall_detector_governs_not_the_clients_timeout(
+    server: FileServer, tmp_path: Path
+) -> None:
+    server.silent = True
+    async with httpx.AsyncClient(timeout=0.05) as client:
+        with pytest.raises(Stalled, match=r"for 0\.5 seconds"):
+            await fetch(client, server.url(), tmp_path, stall_seconds=0.5)

@@ -79,6 +79,8 @@ async def fetch(
             )
     except TimeoutError:
         raise attempt.resumable(DeadlinePassed(deadline_seconds)) from None
+    except httpx.TimeoutException as error:  # a connect or a write that stalled
+        raise attempt.resumable(Stalled(stall_seconds)) from error
     except httpx.TransportError as error:
         raise attempt.resumable(ConnectionLost(attempt.done)) from error
     except OSError as error:
@@ -140,7 +142,15 @@ class _Attempt:
             else:
                 files.restart(self.part)
         async with contextlib.AsyncExitStack() as stack:
-            request = self.client.stream("GET", self.url, headers=headers, follow_redirects=True)
+            request = self.client.stream(
+                "GET",
+                self.url,
+                headers=headers,
+                follow_redirects=True,
+                # httpx's own timeouts (5 s by default) would end a slow read
+                # before the stall detector, as a broken connection.
+                timeout=httpx.Timeout(self.stall_seconds),
+            )
             response = await self._in_time(stack.enter_async_context(request))
             total = self._total(response, ranged="Range" in headers)
             if total is not None and self.part is not None and self.done == total:

@@ -66,6 +66,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server: FileServer = self.server.owner  # type: ignore[attr-defined]
         server.requests.append(dict(self.headers))
+        if self.path.startswith("/go?to="):
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/go?to="))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if server.refuse_with is not None:
             self.send_response(server.refuse_with)
             server.refuse_with = None
@@ -328,3 +334,11 @@ async def test_the_stall_detector_governs_not_the_clients_timeout(
     async with httpx.AsyncClient(timeout=0.05) as client:
         with pytest.raises(Stalled, match=r"for 0\.5 seconds"):
             await fetch(client, server.url(), tmp_path, stall_seconds=0.5)
+
+
+async def test_a_redirect_is_followed_and_names_the_file(
+    server: FileServer, tmp_path: Path
+) -> None:
+    async with httpx.AsyncClient() as client:
+        path = await fetch(client, server.url("/go?to=/files/Real%20Name.iso"), tmp_path)
+    assert path == tmp_path / "Real Name.iso" and path.read_bytes() == PAYLOAD

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import os
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,7 +45,7 @@ DEFAULT_STALL_SECONDS = 60.0
 DEFAULT_DEADLINE_SECONDS = 24 * 3600.0
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Progress:
     done: int
     total: int | None
@@ -154,7 +154,7 @@ class _Attempt:
             response = await self._in_time(stack.enter_async_context(request))
             total = self._total(response, ranged="Range" in headers)
             if total is not None and self.part is not None and self.done == total:
-                return self._finish(total, expected_size)
+                return await self._finish(total, expected_size)
             if expected_size is not None and total is not None and total != expected_size:
                 raise SizeMismatch(total, expected_size)
             self.validator = _validator(response) or self.validator
@@ -168,7 +168,7 @@ class _Attempt:
                 )
                 self.part = files.open_part(self.folder, name)
             await self._stream(response, total)
-        return self._finish(total, expected_size)
+        return await self._finish(total, expected_size)
 
     def _total(self, response: httpx.Response, ranged: bool) -> int | None:
         """The file's whole size as the answer says it; restarts the `.part`
@@ -214,7 +214,7 @@ class _Attempt:
         except TimeoutError:
             raise self.resumable(Stalled(self.stall_seconds)) from None
 
-    def _finish(self, total: int | None, expected_size: int | None) -> Path:
+    async def _finish(self, total: int | None, expected_size: int | None) -> Path:
         assert self.part is not None
         if total is not None and self.done < total:
             raise self.resumable(ConnectionLost(self.done))
@@ -223,9 +223,12 @@ class _Attempt:
                 self.close()
                 self.part.path.unlink()
                 raise SizeMismatch(self.done, size)
-        final = files.finish(self.part)
-        self.part.fd = -1  # closed by finish
-        return final
+        # fsync may take seconds on a large file: off the event loop. The
+        # thread owns the descriptor from here (it closes it), even if this
+        # task is cancelled meanwhile.
+        handed = dataclasses.replace(self.part)
+        self.part.fd = -1
+        return await asyncio.to_thread(files.finish, handed)
 
 
 def _validator(response: httpx.Response) -> str | None:

@@ -4,6 +4,7 @@ lies about its length or sends hostile names."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import itertools
 import os
@@ -342,3 +343,20 @@ async def test_a_redirect_is_followed_and_names_the_file(
     async with httpx.AsyncClient() as client:
         path = await fetch(client, server.url("/go?to=/files/Real%20Name.iso"), tmp_path)
     assert path == tmp_path / "Real Name.iso" and path.read_bytes() == PAYLOAD
+
+
+async def test_a_cancelled_download_resumes_from_the_part_it_announced(
+    server: FileServer, tmp_path: Path
+) -> None:
+    server.stall_after = 20_000
+    announced: list[Partial] = []
+    async with httpx.AsyncClient() as client:
+        task = asyncio.create_task(fetch(client, server.url(), tmp_path, on_part=announced.append))
+        while not announced or announced[0].part.stat().st_size < 20_000:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert announced == [Partial(tmp_path / "file.bin.part", '"v1"')]
+        path = await fetch(client, server.url(), tmp_path, resume=announced[0])
+    assert path.read_bytes() == PAYLOAD and server.requests[-1]["Range"] == "bytes=20000-"

@@ -64,18 +64,21 @@ async def fetch(
     resume_allowed: bool = True,
     min_free_space: int = 0,
     on_progress: Callable[[Progress], None] | None = None,
+    on_part: Callable[[Partial], None] | None = None,
     stall_seconds: float = DEFAULT_STALL_SECONDS,
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     clock: Callable[[], float] = time.monotonic,
 ) -> Path:
     """Download `url` into `folder`; the finished file's path. `resume` is
     the `partial` of an earlier attempt's error; without `resume_allowed`
-    (the hoster's word) its `.part` is filled again from byte 0."""
+    (the hoster's word) its `.part` is filled again from byte 0. `on_part`
+    hears of the `.part` once it is open, before any byte: what a resume after
+    a cancel or a crash needs, to keep (in the history database)."""
     attempt = _Attempt(client, url, folder, stall_seconds, clock, on_progress)
     try:
         async with asyncio.timeout(deadline_seconds):
             return await attempt.run(
-                answer_filename, expected_size, resume, resume_allowed, min_free_space
+                answer_filename, expected_size, resume, resume_allowed, min_free_space, on_part
             )
     except TimeoutError:
         raise attempt.resumable(DeadlinePassed(deadline_seconds)) from None
@@ -127,6 +130,7 @@ class _Attempt:
         resume: Partial | None,
         resume_allowed: bool,
         min_free_space: int,
+        on_part: Callable[[Partial], None] | None,
     ) -> Path:
         headers = {"Accept-Encoding": "identity"}
         if resume is not None:
@@ -167,6 +171,8 @@ class _Attempt:
                     str(response.url),
                 )
                 self.part = files.open_part(self.folder, name)
+            if on_part is not None:
+                on_part(Partial(self.part.path, self.validator))
             await self._stream(response, total)
         return await self._finish(total, expected_size)
 

@@ -360,3 +360,15 @@ async def test_a_cancelled_download_resumes_from_the_part_it_announced(
         assert announced == [Partial(tmp_path / "file.bin.part", '"v1"')]
         path = await fetch(client, server.url(), tmp_path, resume=announced[0])
     assert path.read_bytes() == PAYLOAD and server.requests[-1]["Range"] == "bytes=20000-"
+
+
+async def test_a_resume_that_finds_another_size_drops_the_part(
+    server: FileServer, tmp_path: Path
+) -> None:
+    server.drop_after = 10_000
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ConnectionLost) as lost:
+            await fetch(client, server.url(), tmp_path)
+        with pytest.raises(SizeMismatch) as wrong:
+            await fetch(client, server.url(), tmp_path, resume=lost.value.partial, expected_size=5)
+    assert wrong.value.partial is None and list(tmp_path.iterdir()) == []

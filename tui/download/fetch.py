@@ -123,6 +123,13 @@ class _Attempt:
             os.close(self.part.fd)
             self.part.fd = -1
 
+    def discard(self) -> None:
+        """Remove the `.part`: its bytes are not those of the file expected."""
+        if self.part is not None:
+            self.close()
+            self.part.path.unlink(missing_ok=True)
+            self.part = None
+
     async def run(
         self,
         answer_filename: str | None,
@@ -160,6 +167,7 @@ class _Attempt:
             if total is not None and self.part is not None and self.done == total:
                 return await self._finish(total, expected_size)
             if expected_size is not None and total is not None and total != expected_size:
+                self.discard()
                 raise SizeMismatch(total, expected_size)
             self.validator = _validator(response) or self.validator
             needed = total - self.done if total is not None else 0
@@ -226,9 +234,9 @@ class _Attempt:
             raise self.resumable(ConnectionLost(self.done))
         for size in (total, expected_size):
             if size is not None and self.done != size:
-                self.close()
-                self.part.path.unlink()
-                raise SizeMismatch(self.done, size)
+                done = self.done
+                self.discard()
+                raise SizeMismatch(done, size)
         # fsync may take seconds on a large file: off the event loop. The
         # thread owns the descriptor from here (it closes it), even if this
         # task is cancelled meanwhile.

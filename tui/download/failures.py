@@ -1,0 +1,74 @@
+"""Why a download stopped: typed errors, each said in one sentence.
+
+A resumable one carries the `.part` file and the validator the server sent,
+to hand back to `fetch` for a resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What a resume needs: the `.part` file and the server's validator (a
+    strong ETag or Last-Modified) for `If-Range`, if it sent one."""
+
+    part: Path
+    validator: str | None
+
+
+class DownloadError(Exception):
+    """A download that stopped; `partial` is set when it can be resumed."""
+
+    partial: Partial | None = None
+
+    def resumable(self, partial: Partial) -> DownloadError:
+        self.partial = partial
+        return self
+
+
+class NoRoom(DownloadError):
+    def __init__(self, folder: Path, free: int, needed: int) -> None:
+        super().__init__(f"{folder} has {free:,} bytes free, {needed:,} are needed.")
+
+
+class DiskFull(DownloadError):
+    def __init__(self, part: Path) -> None:
+        super().__init__(f"The disk filled while writing {part.name}; it is kept for a resume.")
+
+
+class UnsafePart(DownloadError):
+    def __init__(self, part: Path) -> None:
+        super().__init__(f"{part.name} is not a regular file of ours, so it is left alone.")
+
+
+class NoFreeName(DownloadError):
+    def __init__(self, folder: Path, name: str) -> None:
+        super().__init__(f"Every numbered name for {name} in {folder} is taken.")
+
+
+class Stalled(DownloadError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The server sent nothing for {seconds:g} seconds.")
+
+
+class DeadlinePassed(DownloadError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The download took longer than its {seconds:g} seconds.")
+
+
+class ConnectionLost(DownloadError):
+    def __init__(self, done: int) -> None:
+        super().__init__(f"The connection broke after {done:,} bytes.")
+
+
+class SizeMismatch(DownloadError):
+    def __init__(self, got: int, expected: int) -> None:
+        super().__init__(f"The file has {got:,} bytes where {expected:,} were expected.")
+
+
+class Refused(DownloadError):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"The download host answered HTTP {status}.")
+        self.status = status

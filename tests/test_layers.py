@@ -25,7 +25,7 @@ import tui
 ROOT = Path(tui.__file__).parent
 PYPROJECT = Path(__file__).parents[1] / "pyproject.toml"
 """The contracts' file: the checkout's, wherever `tui` was installed from."""
-HEADLESS = ["tui.core", "tui.api", "tui.unlock", "tui.emulator", "tui.settings"]
+HEADLESS = ["tui.core", "tui.api", "tui.unlock", "tui.download", "tui.emulator", "tui.settings"]
 FORBIDDEN = "textual"
 
 

@@ -1,0 +1,1 @@
+"""Downloads: from a direct link to the file on disk. No Textual here."""

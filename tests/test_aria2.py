@@ -10,9 +10,11 @@ import http.server
 import json
 import logging
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,8 +29,10 @@ from tui.download.aria2 import (
     Aria2SecretRefused,
     Aria2Status,
     Aria2Unreachable,
+    open_client,
 )
 from tui.secret import Secret
+from tui.settings import Aria2Settings, SettingsError
 
 ARIA2C = shutil.which("aria2c")
 needs_aria2c = pytest.mark.skipif(
@@ -183,6 +187,19 @@ async def test_a_wrong_secret_is_refused_without_being_shown(
     assert error.__traceback__ is not None
     assert error.__context__ is None and error.__cause__ is None
     assert "\n" not in str(error)
+
+
+@needs_aria2c
+async def test_the_settings_name_the_aria2_and_its_secret_command(aria2: Aria2) -> None:
+    script = f"print({aria2.secret.reveal()!r})"
+    command = shlex.join([sys.executable, "-c", script])
+    settings = Aria2Settings(rpc_url=aria2.url, secret_command=command)
+    client = await open_client(settings)
+    async with client:
+        assert (await client.get_version()).version
+    broken = Aria2Settings(rpc_url=aria2.url, secret_command="/nonexistent/secret-tool")
+    with pytest.raises(SettingsError, match="secret_command not found"):
+        await open_client(broken)
 
 
 async def test_aria2_not_running_is_unreachable_within_the_deadline() -> None:

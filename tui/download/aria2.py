@@ -27,6 +27,7 @@ import httpx
 from tui.api.http_client import make_http_client
 from tui.api.redact import redact
 from tui.secret import Secret
+from tui.settings import Aria2Settings, resolve_aria2_secret
 from tui.untrusted import plain
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Aria2Status",
     "Aria2Unreachable",
     "Aria2Version",
+    "open_client",
 ]
 
 log = logging.getLogger("tui.download.aria2")
@@ -342,3 +344,11 @@ def _status(result: dict[str, object], asked: list[str]) -> Aria2Status:
     if "errorMessage" in result:
         message = _text(result["errorMessage"], "tellStatus")
     return Aria2Status(gid=gid, status=str(status), error_message=message, **counts)
+
+
+async def open_client(settings: Aria2Settings, *, timeout: float = 10.0) -> Aria2Client:
+    """A client of the aria2 that ``settings`` name, its secret resolved off the
+    event loop (``secret_command`` may take seconds). Raises ``SettingsError``
+    when the secret command fails."""
+    secret = await asyncio.to_thread(resolve_aria2_secret, settings)
+    return Aria2Client(settings.rpc_url, secret, timeout=timeout)

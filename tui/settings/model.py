@@ -280,6 +280,7 @@ _LABELS = {
     "api.proxy_plain_http": "Plain HTTP via proxy",
     "api.ca_file": "CA file",
     "download.dir": "Folder",
+    "download.auto": "Auto download",
     "download.max_connections_per_file": "Connections per file",
     "aria2.rpc_url": "RPC URL",
 }

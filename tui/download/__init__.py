@@ -1,1 +1,6 @@
-"""Downloads: from a direct link to the file on disk. No Textual here."""
+"""Downloads: from a direct link to the file on disk.
+
+No Textual, no core imports here: the core drives it, the dashboard and the
+CLI show it. `names` makes the file's name, `files` opens and finishes the
+`.part` file safely, `fetch` streams one link into it over one connection.
+"""

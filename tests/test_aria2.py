@@ -30,6 +30,7 @@ from tui.download.aria2 import (
     Aria2Status,
     Aria2Unreachable,
     open_client,
+    watch,
 )
 from tui.secret import Secret
 from tui.settings import Aria2Settings, SettingsError
@@ -145,8 +146,10 @@ async def test_a_file_downloads_to_the_end(aria2: Aria2, files: str) -> None:
         gid = await client.add_uri(
             f"{files}/small", str(aria2.folder), "small.bin", 4, max_connection_per_server=2
         )
-        status = await until(client, gid, lambda s: s.status in ("complete", "error"))
-        assert status.status == "complete"
+        seen: list[Aria2Status] = []
+        status = await watch(client, gid, seen.append, every=0.05)
+        assert status.status == "complete" and status.ended
+        assert seen[-1] == status and len(seen) == len(set(seen))
         assert status.total_length == status.completed_length == len(SMALL)
         assert (aria2.folder / "small.bin").read_bytes() == SMALL
         await client.remove_download_result(gid)
@@ -322,6 +325,42 @@ async def test_a_server_that_never_answers_ends_at_the_deadline() -> None:
         async with Aria2Client(fake.url, Secret("s3cret-value"), timeout=0.5) as client:
             with pytest.raises(Aria2Unreachable, match=r"within 0\.5 s"):
                 await client.get_version()
+
+
+COUNTS = {**STATUS, "completedLength": "0", "downloadSpeed": "0", "connections": "0"}
+
+
+async def test_watching_tells_each_change_until_the_end() -> None:
+    answers = iter(
+        [
+            {**COUNTS, "status": "waiting"},
+            {**COUNTS, "status": "waiting"},
+            {**COUNTS, "completedLength": "5"},
+            {
+                **COUNTS,
+                "status": "error",
+                "completedLength": "5",
+                "errorCode": "3",
+                "errorMessage": "Resource not found",
+            },
+        ]
+    )
+    naps: list[float] = []
+
+    async def nap(seconds: float) -> None:
+        naps.append(seconds)
+
+    with FakeAria2(lambda request: result(next(answers))(request)) as fake:
+        async with Aria2Client(fake.url) as client:
+            seen: list[Aria2Status] = []
+            last = await watch(client, STATUS["gid"], seen.append, every=2, sleep=nap)
+    assert [(s.status, s.completed_length) for s in seen] == [
+        ("waiting", 0),
+        ("active", 5),
+        ("error", 5),
+    ]
+    assert (last.error_code, last.error_message) == (3, "Resource not found")
+    assert naps == [2, 2, 2]
 
 
 async def test_a_status_asks_only_for_its_keys() -> None:

@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -41,6 +42,7 @@ __all__ = [
     "Aria2Unreachable",
     "Aria2Version",
     "open_client",
+    "watch",
 ]
 
 log = logging.getLogger("tui.download.aria2")
@@ -49,6 +51,8 @@ MAX_ANSWER_BYTES = 1 << 20
 """No answer to the calls made here comes near this; a bigger one is hostile."""
 MAX_MESSAGE_CHARS = 200
 STATES = frozenset({"active", "waiting", "paused", "error", "complete", "removed"})
+ENDED = frozenset({"error", "complete", "removed"})
+"""The states aria2 leaves a download in for good."""
 STATUS_KEYS = (
     "gid",
     "status",
@@ -112,6 +116,11 @@ class Aria2Status:
     error_code: int | None = None
     """aria2's exit status of the download, once it has one."""
     error_message: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        """Complete, failed or removed: aria2 does no more with it."""
+        return self.status in ENDED
 
 
 _ONLY_ON_ERROR = frozenset({"errorCode", "errorMessage"})
@@ -352,3 +361,25 @@ async def open_client(settings: Aria2Settings, *, timeout: float = 10.0) -> Aria
     when the secret command fails."""
     secret = await asyncio.to_thread(resolve_aria2_secret, settings)
     return Aria2Client(settings.rpc_url, secret, timeout=timeout)
+
+
+async def watch(
+    client: Aria2Client,
+    gid: str,
+    on_status: Callable[[Aria2Status], None],
+    *,
+    every: float = 1.0,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> Aria2Status:
+    """Ask aria2 for ``gid``'s status every ``every`` seconds, telling
+    ``on_status`` each one that differs from the last, until it has ended; that
+    last status. A failed call raises (the caller decides whether to watch on)."""
+    last: Aria2Status | None = None
+    while True:
+        status = await client.tell_status(gid)
+        if status != last:
+            on_status(status)
+            last = status
+        if status.ended:
+            return status
+        await sleep(every)

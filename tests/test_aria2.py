@@ -9,6 +9,7 @@ import asyncio
 import http.server
 import json
 import logging
+import os
 import secrets
 import shlex
 import shutil
@@ -90,38 +91,50 @@ class Aria2:
         self.url, self.secret, self.folder = url, secret, folder
 
 
+def start_aria2c(folder: Path, secret: str) -> tuple[subprocess.Popen[bytes], int]:
+    """aria2c listening on a free port of loopback, and that port; tried again
+    on another port when one freed for it was taken meanwhile (tests run in parallel)."""
+    assert ARIA2C is not None
+    for _ in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                ARIA2C,
+                "--enable-rpc",
+                "--rpc-listen-all=false",
+                f"--rpc-listen-port={port}",
+                f"--rpc-secret={secret}",
+                f"--dir={folder}",
+                f"--stop-with-process={os.getpid()}",  # even if pytest is killed
+                "--no-conf",
+                "--quiet",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        ready_by = time.monotonic() + 10
+        while process.poll() is None and time.monotonic() < ready_by:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if process.poll() is None:  # it is aria2c that listens, not another
+                return process, port
+        process.kill()
+        process.wait(5)
+    pytest.fail("aria2c did not start listening")
+
+
 @pytest.fixture
 def aria2(tmp_path: Path) -> Iterator[Aria2]:
     if ARIA2C is None:
         pytest.skip("aria2c is not installed (Debian package aria2; .ci/run installs it)")
-    port = free_port()
     secret = secrets.token_hex(16)
     folder = tmp_path / "downloads"
     folder.mkdir()
-    process = subprocess.Popen(
-        [
-            ARIA2C,
-            "--enable-rpc",
-            "--rpc-listen-all=false",
-            f"--rpc-listen-port={port}",
-            f"--rpc-secret={secret}",
-            f"--dir={folder}",
-            "--no-conf",
-            "--quiet",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = start_aria2c(folder, secret)
     try:
-        ready_by = time.monotonic() + 10
-        while True:  # until it listens
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > ready_by or process.poll() is not None:
-                    pytest.fail("aria2c did not start listening")
-                time.sleep(0.05)
         yield Aria2(f"http://127.0.0.1:{port}/jsonrpc", Secret(secret), folder)
     finally:
         process.terminate()

@@ -139,9 +139,9 @@ class TestModel:
 
     def test_every_field_has_help(self) -> None:
         fields = setting_fields()
-        assert len(fields) == 8 + 3 + 7 + 2 + 2 + 2
+        assert len(fields) == 8 + 3 + 7 + 2 + 2 + 2 + 7 + 3
         assert all(f.help and len(f.help) < 100 for f in fields)
-        assert [f.key for f in fields if f.secret] == ["api.password"]
+        assert [f.key for f in fields if f.secret] == ["api.password", "aria2.secret"]
 
     def test_get(self) -> None:
         s = custom_settings()

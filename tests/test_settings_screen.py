@@ -412,3 +412,25 @@ async def test_connection_says_when_the_account_cannot_unlock(
         await run_connection_test(pilot, app)
         assert says in status(app)
         assert "-warning" in app.settings_screen.query_one("#settings-status").classes
+
+
+async def test_aria2s_secret_is_a_password_box_and_is_saved(tmp_path: Path, emu: Emulator) -> None:
+    path = tmp_path / "config.toml"
+    app = host(configured(emu.url), path)
+    async with app.run_test(size=LARGE) as pilot:
+        secret = row(app, "aria2.secret").control
+        assert isinstance(secret, Input) and secret.password
+        engine = row(app, "download.engine").control
+        assert isinstance(engine, Select) and engine.value == "builtin"
+        engine.value = "aria2"
+        await type_into(pilot, app, "aria2.secret", "aria2-s3cret")
+        await type_into(pilot, app, "download.rate_limit", "-1")
+        assert "at least 0" in (row(app, "download.rate_limit").error or "")
+        await type_into(pilot, app, "download.rate_limit", "1000000")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not isinstance(app.screen, SettingsScreen)
+    saved = tomllib.loads(path.read_text())
+    assert saved["aria2"]["secret"] == "aria2-s3cret"
+    assert saved["download"] == {**saved["download"], "engine": "aria2", "rate_limit": 1000000}
+    assert app.applied[0].download.engine == "aria2"

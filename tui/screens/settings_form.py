@@ -91,12 +91,15 @@ def _form_value(row: SettingRow) -> object:
 
 
 def _with_pin(data: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The form's data as the settings layer takes it: the PIN as text, in a
-    copy made for the call it is passed to."""
-    api = dict(data["api"])
-    if isinstance(api["password"], Secret):
-        api["password"] = api["password"].reveal()
-    return {**data, "api": api}
+    """The form's data as the settings layer takes it: the PIN (and every other
+    secret) as text, in a copy made for the call it is passed to."""
+    return {
+        table: {
+            name: value.reveal() if isinstance(value, Secret) else value
+            for name, value in values.items()
+        }
+        for table, values in data.items()
+    }
 
 
 def describe_failure(error: Exception, pin: Secret) -> str:
@@ -213,7 +216,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             self._rows[field.key] = SettingRow(
                 field,
                 self.settings.get(field.key),
-                choices=self.themes if field.key == "ui.theme" else (),
+                choices=self.themes if field.key == "ui.theme" else field.choices,
                 note=note,
             )
 

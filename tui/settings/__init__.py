@@ -16,7 +16,10 @@ from .coerce import coerce
 from .lines import find_line
 from .load import ENV_OVERRIDES, LoadResult, load_settings
 from .model import (
+    ENGINES,
     ApiSettings,
+    Aria2Settings,
+    DownloadSettings,
     NotifySettings,
     Override,
     RefreshSettings,
@@ -28,15 +31,18 @@ from .model import (
     WarningSettings,
     setting_fields,
 )
-from .password import resolve_password
-from .paths import CONFIG_ENV, cache_dir, config_path, data_dir, state_dir
+from .password import resolve_aria2_secret, resolve_password
+from .paths import CONFIG_ENV, cache_dir, config_path, data_dir, download_dir, state_dir
 from .save import save_settings
 from .validate import keymap_warnings, settings_from_dict, settings_to_dict, validate
 
 __all__ = [
     "CONFIG_ENV",
+    "ENGINES",
     "ENV_OVERRIDES",
     "ApiSettings",
+    "Aria2Settings",
+    "DownloadSettings",
     "LoadResult",
     "NotifySettings",
     "Override",
@@ -51,9 +57,11 @@ __all__ = [
     "coerce",
     "config_path",
     "data_dir",
+    "download_dir",
     "find_line",
     "keymap_warnings",
     "load_settings",
+    "resolve_aria2_secret",
     "resolve_password",
     "save_settings",
     "setting_fields",

@@ -14,8 +14,10 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
+from functools import partial
 from urllib.parse import urlsplit
 
+from tui.api.transport import is_loopback
 from tui.untrusted import plain
 
 from .model import FIELDS, SettingField, SettingsError
@@ -76,22 +78,44 @@ def _shown(number: float) -> str:
 # -- the rules of single keys beyond their type ----------------------------------
 
 
-def _check_url(url: str) -> str | None:
+def _url_problem(key: str, url: str) -> str | None:
+    """What is wrong with ``url`` as the value of ``key`` (an http(s) URL), if anything."""
     if not url:
         return None
     if any(char.isspace() for char in url):
-        return "api.url must not contain spaces"
+        return f"{key} must not contain spaces"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError:
-        return "api.url is not a valid URL"
+        return f"{key} is not a valid URL"
     if parts.scheme not in ("http", "https"):
-        return "api.url must start with https:// (or http://)"
+        return f"{key} must start with https:// (or http://)"
     if not parts.hostname:
-        return "api.url has no host name"
-    if parts.username or parts.password:
+        return f"{key} has no host name"
+    return None
+
+
+def _check_url(url: str) -> str | None:
+    problem = _url_problem("api.url", url)
+    if problem is None and (urlsplit(url).username or urlsplit(url).password):
         return "api.url must not contain a user name or password; use login and password"
+    return problem
+
+
+def _check_rpc_url(url: str) -> str | None:
+    key = "aria2.rpc_url"
+    if not url:
+        return f"{key} must be set (aria2's default is http://127.0.0.1:6800/jsonrpc)"
+    problem = _url_problem(key, url)
+    if problem is not None:
+        return problem
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return f"{key} must not contain a user name or password; use secret"
+    # The secret travels in the body: in clear text only to this machine.
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+        return f"{key} uses plain http:// to another machine: the secret would travel unencrypted"
     return None
 
 
@@ -107,20 +131,27 @@ def _check_login(login: str) -> str | None:
     return None
 
 
-def _check_ca_file(path: str) -> str | None:
+def _full_path_problem(key: str, path: str) -> str | None:
+    """What is wrong with ``path`` as a full path (``~`` allowed) for ``key``, if anything."""
     if not path:
         return None
     if plain(path) != path:
-        return "api.ca_file must not contain control or invisible characters"
+        return f"{key} must not contain control or invisible characters"
     # Relative to what? The dashboard's folder changes from one start to the next.
     if not (path.startswith("~") or os.path.isabs(path)):
-        return "api.ca_file must be a full path, from / or ~"
+        return f"{key} must be a full path, from / or ~"
     if os.path.expanduser(path).startswith("~"):
-        return "api.ca_file names the home folder of a user this machine does not know"
+        return f"{key} names the home folder of a user this machine does not know"
     return None
 
 
-_KEY_RULES = {"api.url": _check_url, "api.login": _check_login, "api.ca_file": _check_ca_file}
+_KEY_RULES = {
+    "api.url": _check_url,
+    "api.login": _check_login,
+    "api.ca_file": partial(_full_path_problem, "api.ca_file"),
+    "download.dir": partial(_full_path_problem, "download.dir"),
+    "aria2.rpc_url": _check_rpc_url,
+}
 
 
 # -- the steps of coerce ----------------------------------------------------------
@@ -211,6 +242,9 @@ def coerce(key: str, raw: object, *, from_text: bool = False) -> object:
     value = _of_type(field, raw)
     if isinstance(value, int | float) and not isinstance(value, bool):
         _check_bounds(field, value)
+    if field.choices and value not in field.choices:
+        named = ", ".join(f'"{choice}"' for choice in field.choices)
+        raise SettingsError(f"{key} must be one of {named}", key=key)
     rule = _KEY_RULES.get(key)
     reason = rule(value) if rule is not None else None  # type: ignore[arg-type]
     if reason:

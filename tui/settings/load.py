@@ -23,6 +23,7 @@ ENV_OVERRIDES: Mapping[str, str] = {
     "LINKDECK_API_URL": "api.url",
     "LINKDECK_LOGIN": "api.login",
     "LINKDECK_PASSWORD": "api.password",
+    "LINKDECK_ARIA2_SECRET": "aria2.secret",
 }
 CLI_SOURCE = "command line"
 MAX_CONFIG_BYTES = 1 << 20
@@ -155,7 +156,8 @@ def load_settings(
     overrides: Mapping[str, object] | None = None,
 ) -> LoadResult:
     """Load settings: defaults, then the TOML file at ``path`` (if any), then the
-    environment (``LINKDECK_API_URL``, ``LINKDECK_LOGIN``, ``LINKDECK_PASSWORD``),
+    environment (``ENV_OVERRIDES``: ``LINKDECK_API_URL``, ``LINKDECK_LOGIN``,
+    ``LINKDECK_PASSWORD``, ``LINKDECK_ARIA2_SECRET``),
     then ``overrides`` (dotted keys from command-line flags, e.g. ``"api.url"``;
     ``None`` values are skipped; text is parsed for non-text settings).
 

@@ -15,7 +15,10 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "ENGINES",
     "ApiSettings",
+    "Aria2Settings",
+    "DownloadSettings",
     "NotifySettings",
     "Override",
     "RefreshSettings",
@@ -37,9 +40,10 @@ def _opt(
     max: float | None = None,
     gt: float | None = None,
     secret: bool = False,
+    choices: tuple[str, ...] = (),
 ) -> Any:
-    """A dataclass field with its help line and bounds in ``metadata``."""
-    meta = {"help": help, "min": min, "max": max, "gt": gt, "secret": secret}
+    """A dataclass field with its help line, bounds and choices in ``metadata``."""
+    meta = {"help": help, "min": min, "max": max, "gt": gt, "secret": secret, "choices": choices}
     return field(default=default, metadata=meta, repr=not secret)
 
 
@@ -123,6 +127,42 @@ class NotifySettings:
     )
 
 
+ENGINES = ("builtin", "aria2")
+"""What downloads a file: linkdeck itself, or an aria2 daemon over its JSON-RPC."""
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    """Where and how direct links become files."""
+
+    dir: str = _opt("", "Folder for downloads, a full path (empty: your Downloads folder)")
+    auto: bool = _opt(False, "Download every unlocked link as soon as it is unlocked")
+    engine: str = _opt(
+        "builtin", "What downloads: builtin, or aria2 (see [aria2])", choices=ENGINES
+    )
+    concurrent_files: int = _opt(2, "Files downloaded at the same time (1 to 16)", min=1, max=16)
+    max_connections_per_file: int = _opt(
+        16, "Most connections per file, under the service's own limit (1 to 16)", min=1, max=16
+    )
+    rate_limit: int = _opt(0, "Total bytes per second for all downloads (0 = no limit)", min=0)
+    min_free_space: int = _opt(
+        1 << 30, "Bytes to keep free on the download disk: downloads stop before (0 = none)", min=0
+    )
+
+
+@dataclass(frozen=True)
+class Aria2Settings:
+    """An aria2 daemon that downloads, when [download] engine = "aria2"."""
+
+    rpc_url: str = _opt(
+        "http://127.0.0.1:6800/jsonrpc", "aria2's JSON-RPC URL (plain http:// only to this machine)"
+    )
+    secret: str = _opt("", "aria2's --rpc-secret (or use secret_command)", secret=True)
+    secret_command: str = _opt(
+        "", "Command whose first line of output is aria2's secret (no shell)"
+    )
+
+
 @dataclass(frozen=True)
 class Override:
     """A setting whose value came from the environment or the command line.
@@ -156,6 +196,12 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings, metadata={"help": "User interface"})
     notify: NotifySettings = field(
         default_factory=NotifySettings, metadata={"help": "When a batch ends"}
+    )
+    download: DownloadSettings = field(
+        default_factory=DownloadSettings, metadata={"help": "Downloads"}
+    )
+    aria2: Aria2Settings = field(
+        default_factory=Aria2Settings, metadata={"help": "aria2 as the download engine"}
     )
     keymap: Mapping[str, str] = field(
         default_factory=dict,
@@ -193,6 +239,8 @@ SECTIONS: dict[str, type] = {
     "warnings": WarningSettings,
     "ui": UiSettings,
     "notify": NotifySettings,
+    "download": DownloadSettings,
+    "aria2": Aria2Settings,
 }
 
 
@@ -213,7 +261,9 @@ class SettingField:
     gt: float | None = None
     """Exclusive lower bound."""
     secret: bool = False
-    """True for the password: never shown, logged or echoed."""
+    """True for the password and aria2's secret: never shown, logged or echoed."""
+    choices: tuple[str, ...] = ()
+    """The only values a text setting takes, when it is one of a few."""
     label: str = ""
     """What the settings form calls it: "Account interval", "PIN"."""
 
@@ -229,6 +279,10 @@ _LABELS = {
     "api.allow_insecure_http": "Allow plain HTTP",
     "api.proxy_plain_http": "Plain HTTP via proxy",
     "api.ca_file": "CA file",
+    "download.dir": "Folder",
+    "download.auto": "Auto download",
+    "download.max_connections_per_file": "Connections per file",
+    "aria2.rpc_url": "RPC URL",
 }
 
 
@@ -253,6 +307,7 @@ def _build_fields() -> dict[str, SettingField]:
                 max=meta["max"],
                 gt=meta["gt"],
                 secret=meta["secret"],
+                choices=meta["choices"],
                 label=_LABELS.get(key) or declared.name.replace("_", " ").capitalize(),
             )
     return out

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["APP_NAME", "CONFIG_ENV", "cache_dir", "config_path", "data_dir", "state_dir"]
+__all__ = [
+    "APP_NAME",
+    "CONFIG_ENV",
+    "cache_dir",
+    "config_path",
+    "data_dir",
+    "download_dir",
+    "state_dir",
+]
 
 APP_NAME = "linkdeck"
 CONFIG_ENV = "LINKDECK_CONFIG"
@@ -72,3 +80,11 @@ def cache_dir(env: Mapping[str, str] = os.environ) -> Path:
 def state_dir(env: Mapping[str, str] = os.environ) -> Path:
     """The user state directory (``$XDG_STATE_HOME/linkdeck``): the log file."""
     return _user_dir("state", env)
+
+
+def download_dir(configured: str) -> Path:
+    """Where downloads go: ``[download] dir`` (``~`` expanded), else the user's
+    download folder as platformdirs knows it (``~/Downloads``, or XDG's)."""
+    if configured:
+        return Path(configured).expanduser()
+    return platformdirs.user_downloads_path()

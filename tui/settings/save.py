@@ -20,7 +20,7 @@ __all__ = ["render_toml", "save_settings"]
 
 _HEADER = """\
 # linkdeck settings, written by linkdeck (comments you add here are not kept).
-# This file can hold your PIN: keep it private (chmod 600).
+# This file can hold your PIN and aria2's secret: keep it private (chmod 600).
 """
 
 _TITLES = {
@@ -30,6 +30,8 @@ _TITLES = {
     "warnings": "When to warn about the account.",
     "ui": "Look and input.",
     "notify": "When every link of a batch has ended: the bell, a desktop notification.",
+    "download": "Downloads: where to, what downloads, how fast (rate_limit in bytes per second).",
+    "aria2": "aria2 as the download engine. LINKDECK_ARIA2_SECRET overrides secret.",
     "keymap": 'Key bindings by binding id, e.g. copy-link = "ctrl+y" (the help lists the ids).',
 }
 

@@ -2,5 +2,6 @@
 
 No Textual, no core imports here: the core drives it, the dashboard and the
 CLI show it. `names` makes the file's name, `files` opens and finishes the
-`.part` file safely, `fetch` streams one link into it over one connection.
+`.part` file safely, `fetch` streams one link into it over one connection;
+`aria2` hands links to an aria2c over its JSON-RPC instead.
 """

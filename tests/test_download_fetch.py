@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from loopback import LoopbackServer
 
-from tests.loopback import LoopbackServer
 from tui.download import fetch as fetch_module
 from tui.download import files
 from tui.download.failures import (

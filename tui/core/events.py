@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from tui.core.batch import BatchEnded, BatchProgress
+from tui.download.job import Download
 from tui.unlock.items import Item, ItemRemoved, QueueState
 
 if TYPE_CHECKING:
@@ -99,6 +100,24 @@ class Notice:
     timeout: float = 5.0
 
 
+@dataclass(frozen=True)
+class DownloadChanged:
+    """A download's state or progress changed."""
+
+    download: Download
+
+
+@dataclass(frozen=True)
+class DownloadTotals:
+    """All downloads of this process together: for the status line."""
+
+    speed: float
+    remaining: int
+    """Bytes left of the files downloading and queued (those whose size is known)."""
+    active: int
+    queued: int
+
+
 EngineEvent = Item | ItemRemoved | QueueState
 Event = (
     EngineEvent
@@ -112,6 +131,8 @@ Event = (
     | Notice
     | BatchProgress
     | BatchEnded
+    | DownloadChanged
+    | DownloadTotals
 )
 
 __all__ = [
@@ -120,6 +141,8 @@ __all__ = [
     "BatchEnded",
     "BatchProgress",
     "Connection",
+    "DownloadChanged",
+    "DownloadTotals",
     "EngineEvent",
     "Event",
     "FairUseTrend",

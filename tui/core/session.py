@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from textwrap import shorten
@@ -22,7 +20,9 @@ from typing import TYPE_CHECKING
 from tui.api import (
     ApiError,
     CaFileError,
+    ConnectionSettings,
     Credentials,
+    DirectLink,
     HosterList,
     HosterMatcher,
     InsecureTransport,
@@ -30,7 +30,9 @@ from tui.api import (
     UntrustedCertificate,
 )
 from tui.core.account_watch import AccountWatch
+from tui.core.acted import ActedOn
 from tui.core.batch import Batch, BatchEnded, BatchProgress
+from tui.core.download_queue import DownloadAction, Downloads
 from tui.core.events import (
     Connection,
     Event,
@@ -118,26 +120,6 @@ PAST_TENSE = {
 }
 
 
-@dataclass
-class ActedOn:
-    """What an action on several items did: how many it changed, and why the
-    others were left (a reason to how many)."""
-
-    action: ItemAction
-    acted: int = 0
-    left: Counter[str] = field(default_factory=Counter)
-
-    def sentence(self, verb: str | None = None, noun: str = "") -> str:
-        """ "Retried 5; 2 were done already" (`verb` and `noun`: other words for what was done)."""
-        text = f"{verb or PAST_TENSE[self.action]} {self.acted}{noun}"
-        if self.left:
-            text += "; " + ", ".join(
-                f"{count} {'was' if count == 1 else 'were'} {reason}"
-                for reason, count in self.left.items()
-            )
-        return text
-
-
 class ActionRefused(Exception):
     """An operation that could not be done; str() is the sentence for the user."""
 
@@ -197,6 +179,8 @@ class Session:
         self._command_client = False
         self._closed = False
         self._exports: set[asyncio.Future[ExportResult]] = set()
+        self.downloads: Downloads | None = None
+        self._download_http: httpx.AsyncClient | None = None
 
     # --- the stream ---------------------------------------------------------
 
@@ -309,6 +293,7 @@ class Session:
         self._history_cursor = self.history.change_cursor()
         self.store.use(self.history)
         self._emit(HistoryOpened())
+        self._open_downloads(restore=True)
         self.account.use_account(self._account_key(), self.history)
         if not self.settings.is_usable():
             self._emit(SettingsNeeded())
@@ -342,6 +327,7 @@ class Session:
         self.hosters, self.matcher = hosters, HosterMatcher(hosters.hosters)
         self.history = History(self.profile.history_path)
         self.store.use(self.history)
+        self._open_downloads(restore=False)
         self.engine = UnlockEngine(
             self.client,
             self.history,
@@ -369,6 +355,10 @@ class Session:
         # An export runs in a thread, which cannot be cancelled: it ends first,
         # whole, before the history it reads is closed.
         await asyncio.gather(*self._exports, return_exceptions=True)
+        if self.downloads is not None:
+            await self.downloads.close()
+        if self._download_http is not None:
+            await self._download_http.aclose()
         if self.engine is not None:
             await self.engine.stop()
         if self.history is not None:
@@ -444,6 +434,8 @@ class Session:
     async def apply(self, settings: Settings) -> None:
         """Settings were saved: use them at once, timeouts and delays included."""
         self.settings = settings
+        if self.downloads is not None:
+            self.downloads.use_settings(settings, self.download_folder())
         if self.can_connect():
             await self.connect()
 
@@ -579,6 +571,8 @@ class Session:
         if isinstance(event, QueueState) and event.pause_reason == UNTRUSTED_CERTIFICATE:
             self._watch_ca_file()  # an unlock met the certificate before a poll did
         if isinstance(event, Item):
+            if event.state is ItemState.DONE and self.settings.download.auto:
+                self._download_at_once(event)
             if event.state is ItemState.DONE and not event.reused:
                 # An unlock spends fair use: show it soon rather than at the next poll.
                 self.account_poll.within(ACCOUNT_AFTER_UNLOCK_SECONDS)
@@ -673,7 +667,7 @@ class Session:
         """`act` on each item; an item its state or another process keeps from
         it is counted with the reason rather than raised. ActionRefused when
         there is no queue, or the history cannot be written."""
-        acted = ActedOn(action)
+        acted = ActedOn(PAST_TENSE[action])
         for item_id in item_ids:
             item = self.item(item_id)
             if item is None:
@@ -773,3 +767,82 @@ class Session:
         export.add_done_callback(self._exports.discard)
         # Whoever asked may stop waiting; the export goes on to its end.
         return await asyncio.shield(export)
+
+    # --- downloads ------------------------------------------------------------
+
+    def download_folder(self) -> Path:
+        """Where downloads go: `[download] dir`, else the user's download folder;
+        the demo's own folder in the demo (it goes with it)."""
+        from tui.settings import download_dir
+
+        if self.profile.demo and not self.settings.download.dir:
+            return self.profile.data_dir / "downloads"
+        return download_dir(self.settings.download.dir)
+
+    def _open_downloads(self, *, restore: bool) -> None:
+        from tui.core.download_engines import engines_for
+
+        assert self.history is not None
+        self.downloads = Downloads(
+            self.history,
+            self.settings,
+            engines_for(self),
+            folder=self.download_folder(),
+            emit=self._emit,
+            fresh_link=self._fresh_link,
+            connection_settings=self.connection_settings,
+            clock=self.clock.now,
+        )
+        if restore:
+            self.downloads.restore()
+
+    def download_http(self) -> httpx.AsyncClient:
+        """The client every built-in download shares (made at the first)."""
+        if self._download_http is None:
+            from tui.api.http_client import make_http_client
+
+            self._download_http = make_http_client(self.settings.api.ca_file)
+        return self._download_http
+
+    async def _fresh_link(self, item_id: int) -> DirectLink:
+        """A new direct link for an item whose link expired."""
+        item = self.item(item_id)
+        if item is None:
+            raise LookupError(GONE)
+        if self.client is None:
+            raise LookupError("not connected")
+        return await self.client.direct_download_link(item.link)
+
+    def connection_settings(self, hoster: str | None) -> ConnectionSettings | None:
+        """The service's connection settings for `hoster`'s files (its own, else
+        the list's default)."""
+        for entry in self.hosters.hosters:
+            if entry.name == hoster and entry.connection_settings is not None:
+                return entry.connection_settings
+        return self.hosters.default_connection_settings
+
+    def _download_at_once(self, item: Item) -> None:
+        """`[download] auto`: a link just unlocked is downloaded."""
+        if self.downloads is None or self.store.held_elsewhere(item):
+            return
+        if self.downloads.get(item.id) is None:
+            self.downloads.act([item], DownloadAction.DOWNLOAD)
+
+    def act_on_downloads(self, item_ids: Iterable[int], action: DownloadAction) -> ActedOn:
+        """Download, pause, resume, cancel (deleting what was written) or retry
+        the downloads of items; ActionRefused when the history is not open."""
+        if self.downloads is None:
+            raise ActionRefused("The unlock history is not open")
+        if action is DownloadAction.DOWNLOAD:
+            found, gone = [], 0
+            for item_id in item_ids:
+                item = self.item(item_id)
+                if item is None:
+                    gone += 1
+                else:
+                    found.append(item)
+            acted = self.downloads.act(found, action)
+            if gone:
+                acted.left[GONE] += gone
+            return acted
+        return self.downloads.act(list(item_ids), action)

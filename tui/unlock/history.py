@@ -44,7 +44,7 @@ from tui.unlock.items import UNFINISHED, Item, ItemState
 from tui.unlock.log_query import INDEXED_LENGTH, LogQuery, LogSort
 from tui.unlock.owner import new_owner, owner_gone
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 LEASE_SECONDS = 120.0
 """How long a claim holds unless its owner renews it (a running engine does, well inside it)."""
 
@@ -181,6 +181,20 @@ WHEN {_SEARCHED_CHANGED} BEGIN
     INSERT INTO items_search (rowid, {_SEARCHED}) VALUES (NEW.id, {_NEW_SEARCHED});
 END;
 """,
+    # Version 5: downloads, one per item, each a record the core writes as JSON
+    # (what a resume needs after a crash), claimed by the process downloading it.
+    """
+CREATE TABLE downloads (
+    item_id INTEGER PRIMARY KEY,
+    record TEXT NOT NULL,
+    owner TEXT,
+    lease_until REAL,
+    updated REAL NOT NULL
+);
+CREATE TRIGGER items_download_delete AFTER DELETE ON items BEGIN
+    DELETE FROM downloads WHERE item_id = OLD.id;
+END;
+""",
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 _COLUMNS = (
@@ -193,6 +207,7 @@ _TABLES = {
     "fairuse": "account, at, value",
     "hosters": "hoster, last_ok, unavailable_since, unavailable_until",
     "items_search": _SEARCHED,
+    "downloads": "item_id, record, owner, lease_until, updated",
 }
 FAIRUSE_SAMPLES_KEPT = 4096
 """Fair-use samples kept per account: a week of one every 5 minutes (the sampling
@@ -557,16 +572,19 @@ class History:
         """Extend the leases of this history's claims: the heartbeat of a running engine.
         Not a change others need to read."""
         with self._transaction() as db:
-            db.execute(
-                "UPDATE items SET lease_until = ? WHERE owner = ?",
-                (self._clock() + LEASE_SECONDS, self.owner),
-            )
+            lease = (self._clock() + LEASE_SECONDS, self.owner)
+            db.execute("UPDATE items SET lease_until = ? WHERE owner = ?", lease)
+            db.execute("UPDATE downloads SET lease_until = ? WHERE owner = ?", lease)
 
     def release(self) -> None:
         """Give up this history's claims (a clean stop), so the next process takes
         them back at once; an item left unlocking is pending again."""
         with self._transaction() as db:
             db.execute("DELETE FROM paused_queues WHERE owner = ?", (self.owner,))
+            db.execute(
+                "UPDATE downloads SET owner = NULL, lease_until = NULL WHERE owner = ?",
+                (self.owner,),
+            )
             if db.execute("SELECT 1 FROM items WHERE owner = ?", (self.owner,)).fetchone():
                 db.execute(
                     "UPDATE items SET owner = NULL, lease_until = NULL,"
@@ -605,6 +623,72 @@ class History:
     def get(self, item_id: int) -> Item | None:
         with self._lock:
             return self._get(self._db, item_id)
+
+    # Downloads: a record per item (the core's JSON), claimed like an unfinished item
+
+    def downloads(self) -> list[tuple[int, str, bool]]:
+        """Every download's item id, record and whether another live process holds it."""
+        now = self._clock()
+        rows = self._query("SELECT item_id, record, owner, lease_until FROM downloads")
+        return [
+            (
+                item_id,
+                record,
+                owner not in (None, self.owner) and not self._claimable(owner, _lease(lease), now),
+            )
+            for item_id, record, owner, lease in rows
+            if isinstance(item_id, int) and isinstance(record, str)
+        ]
+
+    def claim_download(self, item_id: int, record: str) -> str | None:
+        """Write `record` as `item_id`'s download and hold it for this process,
+        unless another live process holds it: then its record, untouched."""
+        now = self._clock()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT record, owner, lease_until FROM downloads WHERE item_id = ?", (item_id,)
+            ).fetchone()
+            if (
+                row is not None
+                and row[1] != self.owner
+                and not self._claimable(row[1], _lease(row[2]), now)
+            ):
+                return str(row[0])
+            db.execute(
+                "INSERT OR REPLACE INTO downloads VALUES (?, ?, ?, ?, ?)",
+                (item_id, record, self.owner, now + LEASE_SECONDS, now),
+            )
+        return None
+
+    def save_download(self, item_id: int, record: str, *, hold: bool) -> bool:
+        """Write the record of a download this process holds (or nobody does);
+        `hold`: keep holding it, else let it go. False when another process took it."""
+        now = self._clock()
+        owner, lease = (self.owner, now + LEASE_SECONDS) if hold else (None, None)
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE downloads SET record = ?, owner = ?, lease_until = ?, updated = ?"
+                " WHERE item_id = ? AND (owner IS NULL OR owner = ?)",
+                (record, owner, lease, now, item_id, self.owner),
+            )
+            if (
+                cursor.rowcount == 0
+                and db.execute("SELECT 1 FROM downloads WHERE item_id = ?", (item_id,)).fetchone()
+                is None
+            ):
+                db.execute(
+                    "INSERT INTO downloads VALUES (?, ?, ?, ?, ?)",
+                    (item_id, record, owner, lease, now),
+                )
+                return True
+        return cursor.rowcount == 1
+
+    def delete_download(self, item_id: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM downloads WHERE item_id = ? AND (owner IS NULL OR owner = ?)",
+                (item_id, self.owner),
+            )
 
     # What other processes changed
 

@@ -245,3 +245,49 @@ async def test_a_damaged_download_record_is_skipped(tmp_path: Path, hostile: str
         async with Front(tmp_path, settings_for(emulator.url, tmp_path / "f")) as again:
             assert again.session.downloads is not None
             assert again.session.downloads.get(item_id) is None
+
+
+async def test_wait_ends_for_items_queued_behind_others(tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    with Emulator() as emulator:
+        settings = settings_for(emulator.url, folder, concurrent_files=1)
+        async with Front(tmp_path, settings) as front:
+            ids = await front.unlocked(SMALL, OTHER)
+            front.session.act_on_downloads(ids, DownloadAction.DOWNLOAD)
+            assert front.session.downloads is not None
+            async with asyncio.timeout(30):
+                (last,) = await front.session.downloads.wait(ids[1:])
+            assert last.state is DownloadState.DONE
+
+
+async def test_a_download_another_process_holds_is_left_to_it(tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    with Emulator(faults=Faults(dl_rate=2_000_000)) as emulator:
+        settings = settings_for(emulator.url, folder)
+        async with Front(tmp_path, settings) as first, Front(tmp_path, settings) as second:
+            (item_id,) = await first.unlocked(SMALL)
+            first.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            await until(lambda: first.download(item_id).done > 0)
+            acted = second.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            assert acted.sentence() == "Downloading 0; 1 was downloaded by another linkdeck process"
+            assert second.session.downloads is not None
+            assert second.session.downloads.held_elsewhere(item_id)
+            emulator.faults.dl_rate = 0
+            assert (await first.ended(item_id)).state is DownloadState.DONE
+    assert [p.name for p in folder.iterdir()] == ["small-43.zip"]
+
+
+async def test_no_room_fails_saying_so_and_a_retry_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    with Emulator() as emulator:
+        settings = settings_for(emulator.url, folder)
+        full = replace(settings, download=replace(settings.download, min_free_space=1 << 60))
+        async with Front(tmp_path, full) as front:
+            (item_id,) = await front.unlocked(SMALL)
+            front.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            job = await front.ended(item_id)
+            assert job.state is DownloadState.FAILED
+            assert "bytes free" in job.message and "are needed" in job.message
+            await front.session.apply(settings)
+            front.session.act_on_downloads([item_id], DownloadAction.RETRY)
+            assert (await front.ended(item_id)).state is DownloadState.DONE

@@ -182,6 +182,7 @@ class Downloads:
         self._saved_at: dict[int, float] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Future[None]] = set()
+        self._changed = asyncio.Event()
         self._closed = False
 
     def use_settings(self, settings: Settings, folder: Path) -> None:
@@ -374,6 +375,7 @@ class Downloads:
     def _ended(self, item_id: int, task: asyncio.Task[None]) -> None:
         if self._tasks.get(item_id) is task:
             del self._tasks[item_id]
+        self._changed.set()
         if not task.cancelled() and task.exception() is not None:
             error = task.exception()
             log.error("download of item %s failed unexpectedly", item_id, exc_info=error)
@@ -495,6 +497,7 @@ class Downloads:
 
     def _show(self, job: Download) -> None:
         self._jobs[job.item_id] = job
+        self._changed.set()
         self._emit(DownloadChanged(job))
 
     def _save(self, job: Download, *, hold: bool) -> None:
@@ -542,12 +545,7 @@ class Downloads:
     async def wait(self, item_ids: Iterable[int]) -> list[Download]:
         """Wait until each of `item_ids` has ended or paused; their downloads."""
         wanted = list(item_ids)
-        while True:
-            running = [self._tasks[i] for i in wanted if i in self._tasks]
-            queued = [i for i in wanted if i in self._queue]
-            if not running and not queued:
-                return [self._jobs[i] for i in wanted if i in self._jobs]
-            if running:
-                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            else:
-                await asyncio.sleep(0)
+        while any(i in self._tasks or i in self._queue for i in wanted):
+            self._changed.clear()
+            await self._changed.wait()
+        return [self._jobs[i] for i in wanted if i in self._jobs]

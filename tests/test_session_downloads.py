@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -291,3 +292,40 @@ async def test_no_room_fails_saying_so_and_a_retry_goes_on(tmp_path: Path) -> No
             await front.session.apply(settings)
             front.session.act_on_downloads([item_id], DownloadAction.RETRY)
             assert (await front.ended(item_id)).state is DownloadState.DONE
+
+
+async def test_sigkill_mid_download_resumes_from_what_is_on_disk(tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    size = remote_file(SMALL).size
+    with Emulator(faults=Faults(dl_rate=4_000_000)) as emulator:
+        runner = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(__file__).with_name("download_runner.py")),
+            str(tmp_path),
+            emulator.url,
+            SMALL,
+            str(folder),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert runner.stdout is not None
+        async with asyncio.timeout(60):
+            while True:
+                line = (await runner.stdout.readline()).decode().split()
+                assert line, "the runner ended before it was half way"
+                if line[0] == "downloading" and int(line[1]) >= size // 2:
+                    break
+        runner.kill()
+        await runner.wait()
+        part = folder / "small-43.zip.part"
+        on_disk = part.stat().st_size
+        assert on_disk >= size // 2
+        sent_before = emulator.stats.download_bytes
+        emulator.faults.dl_rate = 0
+        async with Front(tmp_path, settings_for(emulator.url, folder)) as again:
+            (item_id,) = [download.item_id for download in again.session.downloads.all()]  # type: ignore[union-attr]
+            job = await again.ended(item_id)
+            assert job.state is DownloadState.DONE, job.message
+            assert digest_of(Path(job.target or "")) == digest_of_remote(SMALL)
+        refetched = sent_before + (emulator.stats.download_bytes - sent_before) - size
+        # What was sent but not on disk when it was killed (in flight, in buffers).
+        assert refetched <= 8 * 2**20, refetched

@@ -286,10 +286,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not send_body:
             return
+        self._body_sent = 0
         try:
             self._send_file(seed, first, last)
         finally:
-            emulator._service.release_download(parts[2], client)
+            emulator._service.release_download(parts[2], client, self._body_sent)
 
     def _send_file(self, seed: int, first: int, last: int) -> None:
         """Bytes first..last, at the rate the faults allow, cut where a drop falls."""
@@ -312,6 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
                 piece = chunk[offset : offset + step] if step else chunk
                 self.wfile.write(piece)
                 sent += len(piece)
+                self._body_sent = sent
                 if rate:
                     # Slept against the start, so a late wake-up is made good by the next.
                     delay = started + sent / rate - time.monotonic()

@@ -71,6 +71,8 @@ class Stats:
     """TLS connections that ended in the handshake (the client refused the certificate)."""
     active_downloads: int = 0
     """Bodies of /dl/ being sent now (a connection a client dropped ends at its next write)."""
+    download_bytes: int = 0
+    """Bytes of /dl/ bodies written to clients (counted as each body ends)."""
 
 
 def encode(status: int, message: str, result: Any) -> bytes:
@@ -144,8 +146,9 @@ class Service:
             self._count_downloads()
         return None
 
-    def release_download(self, file: str, client: str) -> None:
+    def release_download(self, file: str, client: str, sent: int = 0) -> None:
         with self.lock:
+            self.stats.download_bytes += sent
             for counts, key in (
                 (self._downloads_by_file, file),
                 (self._downloads_by_client, client),

@@ -646,12 +646,72 @@ def bench_refresh_memory(bench: Bench) -> list[Row]:
     ]
 
 
+DOWNLOAD_LINKS = [
+    "https://uploaded.net/file/dlbn0011/bench-11.bin",  # 192 MB
+    "https://uploaded.net/file/dlbn0019/bench-19.bin",  # 166 MB
+    "https://uploaded.net/file/dlbn0030/bench-30.bin",  # 193 MB
+    "https://uploaded.net/file/dlbn0031/bench-31.bin",  # 181 MB
+]
+TINY_DOWNLOAD_LINKS = [
+    "https://uploaded.net/file/dlsm0019/small-19.zip",
+    "https://uploaded.net/file/dlsm0043/small-43.zip",
+    "https://uploaded.net/file/dlsm0086/small-86.zip",
+    "https://uploaded.net/file/dlsm0162/small-162.zip",
+]
+
+
+def bench_keys_while_downloading(bench: Bench) -> list[Row]:
+    """A key press handled while four files download (8 MB/s per connection)."""
+    tiny = bench.sizes.key_presses < 5
+    links = TINY_DOWNLOAD_LINKS if tiny else DOWNLOAD_LINKS
+    folder = bench.tmp / f"downloads-{int(time.time())}"
+    bench.emulator.faults.dl_rate = 8_000_000
+    config = (
+        f'[download]\ndir = "{folder}"\nauto = true\nconcurrent_files = 4\nmin_free_space = 0\n'
+    )
+    try:
+        with bench.dashboard(config) as process:
+            process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+            process.wait_quiet(0.5)
+            process.send("u")
+            time.sleep(0.2)
+            process.paste("\n".join(links))
+            process.send("\r")
+            deadline = time.monotonic() + 30
+            while bench.emulator.stats.active_downloads < len(links):
+                if time.monotonic() > deadline:
+                    raise Timeout("the four downloads never ran at once")
+                time.sleep(0.05)
+            process.send("\x1b")  # leave the input for the log, so `p` is a key
+            time.sleep(0.3)
+            active = []
+
+            def downloads_ended() -> bool:
+                active.append(bench.emulator.stats.active_downloads)
+                return active[-1] < len(links)
+
+            latencies = toggle_latencies(
+                process, downloads_ended, most=bench.sizes.key_presses * 4, at_least=1
+            )
+    finally:
+        bench.emulator.faults.dl_rate = 0
+    while_four = sum(1 for count in active[:-1] if count >= len(links)) or len(latencies)
+    return [
+        latency_row(
+            "key press handled while 4 files download (p shows the pause)",
+            latencies,
+            f"; {while_four} while 4 downloaded",
+        )
+    ]
+
+
 BENCHES: dict[str, Callable[[Bench], list[Row]]] = {
     "start": bench_start,
     "idle": bench_idle,
     "refresh": bench_refresh,
     "mouse": bench_mouse,
     "keys": bench_keys_while_unlocking,
+    "download-keys": bench_keys_while_downloading,
     "paste": bench_large_paste,
     "hostile": bench_hostile_patterns,
     "history": bench_history_memory,

@@ -329,3 +329,34 @@ async def test_sigkill_mid_download_resumes_from_what_is_on_disk(tmp_path: Path)
         refetched = sent_before + (emulator.stats.download_bytes - sent_before) - size
         # What was sent but not on disk when it was killed (in flight, in buffers).
         assert refetched <= 8 * 2**20, refetched
+
+
+async def test_cancel_then_retry_at_once_downloads_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    with Emulator(faults=Faults(dl_rate=4_000_000)) as emulator:
+        async with Front(tmp_path, settings_for(emulator.url, folder)) as front:
+            (item_id,) = await front.unlocked(SMALL)
+            front.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            await until(lambda: front.download(item_id).done > 1_000_000)
+            emulator.faults.dl_rate = 0
+            front.session.act_on_downloads([item_id], DownloadAction.CANCEL)
+            front.session.act_on_downloads([item_id], DownloadAction.RETRY)  # same turn of the loop
+            job = await front.ended(item_id)
+            assert job.state is DownloadState.DONE, job.message
+            assert digest_of(Path(job.target or "")) == digest_of_remote(SMALL)
+            assert [p.name for p in folder.iterdir()] == ["small-43.zip"]
+
+
+async def test_an_item_whose_file_downloads_is_not_removed(tmp_path: Path) -> None:
+    from tui.core import ItemAction
+
+    with Emulator(faults=Faults(dl_rate=2_000_000)) as emulator:
+        async with Front(tmp_path, settings_for(emulator.url, tmp_path / "f")) as front:
+            ids = await front.unlocked(SMALL, OTHER)
+            front.session.act_on_downloads(ids[:1], DownloadAction.DOWNLOAD)
+            acted = front.session.act_on_all(ids, ItemAction.REMOVE)
+            assert acted.sentence() == "Removed 1; 1 was downloading its file"
+            front.session.act_on_downloads(ids[:1], DownloadAction.CANCEL)
+            assert front.session.act_on_all(ids[:1], ItemAction.REMOVE).acted == 1
+            assert front.session.downloads is not None
+            assert front.session.downloads.get(ids[0]) is None

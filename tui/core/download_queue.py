@@ -181,7 +181,8 @@ class Downloads:
         self._live: dict[int, tuple[int, int | None, float, int]] = {}
         self._saved_at: dict[int, float] = {}
         self._ticker: asyncio.Task[None] | None = None
-        self._stopping: set[asyncio.Future[None]] = set()
+        self._stopping: dict[int, asyncio.Future[None]] = {}
+        """A stop under way by item: a restart of that item waits for it."""
         self._changed = asyncio.Event()
         self._closed = False
 
@@ -338,8 +339,12 @@ class Downloads:
         engine = self.engines.get(job.engine)
         if engine is not None:
             stopping = asyncio.ensure_future(self._stopped(engine, stopped, task, discard))
-            self._stopping.add(stopping)
-            stopping.add_done_callback(self._stopping.discard)
+            self._stopping[job.item_id] = stopping
+            stopping.add_done_callback(lambda done: self._stop_ended(job.item_id, done))
+
+    def _stop_ended(self, item_id: int, stop: asyncio.Future[None]) -> None:
+        if self._stopping.get(item_id) is stop:
+            del self._stopping[item_id]
 
     async def _stopped(
         self, engine: Engine, job: Download, task: asyncio.Task[None] | None, discard: bool
@@ -347,7 +352,7 @@ class Downloads:
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
         try:
-            await engine.stop(self._jobs.get(job.item_id, job), discard=discard)
+            await engine.stop(job, discard=discard)
         except Exception as error:  # said, never raised: the download stopped here
             log.warning("stopping download of item %s: %s", job.item_id, error)
         if discard:
@@ -412,12 +417,17 @@ class Downloads:
         if engine is None:
             self._finish(job.moved(state=DownloadState.FAILED, message=f"no {job.engine} engine"))
             return
+        stopping = self._stopping.get(item_id)
+        if stopping is not None:
+            # Paused or cancelled a moment ago: its engine lets go of the file first.
+            await asyncio.gather(stopping, return_exceptions=True)
         tries = 0
         unlocked_again = False
         while True:
             job = self._jobs[item_id].moved(
                 state=DownloadState.DOWNLOADING,
                 started=self._jobs[item_id].started or self._clock(),
+                message="",
             )
             self._show(job)
             try:
@@ -527,6 +537,17 @@ class Downloads:
 
         return Fetching(job_limits, slot, progress, resumable)
 
+    def busy(self, item_id: int) -> bool:
+        """Whether the item's file is queued or downloading here."""
+        job = self._jobs.get(item_id)
+        return job is not None and job.state in (DownloadState.QUEUED, *ACTIVE)
+
+    def forget(self, item_id: int) -> None:
+        """The item left the log (its record went with it)."""
+        if not self.busy(item_id):
+            self._jobs.pop(item_id, None)
+            self._elsewhere.discard(item_id)
+
     async def close(self) -> None:
         """Stop every download where it is: an unfinished one goes on at the next start."""
         self._closed = True
@@ -536,7 +557,7 @@ class Downloads:
         if self._ticker is not None:
             self._ticker.cancel()
             tasks.append(self._ticker)
-        await asyncio.gather(*tasks, *self._stopping, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._stopping.values(), return_exceptions=True)
         for item_id, (done, *_rest) in list(self._live.items()):
             job = self._jobs.get(item_id)
             if job is not None and job.state in ACTIVE:

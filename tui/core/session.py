@@ -111,6 +111,7 @@ def why_no_link(item: Item) -> str:
 
 
 GONE = "no longer in the history"
+DOWNLOADING = "downloading its file"
 ELSEWHERE = "in the queue of another linkdeck process"
 PAST_TENSE = {
     ItemAction.RETRY: "Retried",
@@ -565,6 +566,8 @@ class Session:
 
     def _engine_event(self, event: Item | ItemRemoved | QueueState) -> None:
         self.store.seen(event)
+        if isinstance(event, ItemRemoved) and self.downloads is not None:
+            self.downloads.forget(event.id)
         self._emit(event)
         if not isinstance(event, QueueState):
             self._follow_batch(event)
@@ -640,6 +643,15 @@ class Session:
             raise ActionRefused(NOT_CONNECTED)
         item = self.item(item_id)
         refusal = None if item is None else why_not(item, action)
+        if (
+            action is ItemAction.REMOVE
+            and self.downloads is not None
+            and self.downloads.busy(item_id)
+        ):
+            raise ActionRefused(
+                "This item's file is downloading: cancel the download first (X)",
+                reason=DOWNLOADING,
+            )
         if refusal is not None:
             held = self.hold_clause(item) if item and item.state is ItemState.HELD else None
             raise ActionRefused(f"This link is {held}" if held else refusal)
@@ -682,7 +694,7 @@ class Session:
                 except ActionRefused as refused:
                     if refused.severity == "error":
                         raise
-                    acted.left[ELSEWHERE if refused.reason is ELSEWHERE else GONE] += 1
+                    acted.left[refused.reason or GONE] += 1
                 else:
                     acted.acted += 1
         return acted

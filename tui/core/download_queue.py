@@ -43,6 +43,8 @@ SAVE_SECONDS = 2.0
 """How often its bytes so far are written, beside what the engine saves to resume."""
 RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 """Waits before each resume of a download whose connection broke or stalled."""
+RENEW_SECONDS = 30.0
+"""How often the claims of queued files are renewed (a lease lasts 120 s)."""
 EXPIRED = frozenset({403, 404, 410})
 """What a download host answers for a direct link that is no longer valid."""
 BUSY = frozenset({429, 503})
@@ -184,6 +186,7 @@ class Downloads:
         self._stopping: dict[int, asyncio.Future[None]] = {}
         """A stop under way by item: a restart of that item waits for it."""
         self._changed = asyncio.Event()
+        self._renewed_at = 0.0
         self._closed = False
 
     def use_settings(self, settings: Settings, folder: Path) -> None:
@@ -408,8 +411,18 @@ class Downloads:
                     self._show(moved)
                 if now - self._saved_at.get(item_id, 0.0) >= SAVE_SECONDS:
                     self._save(moved, hold=True)
+            if now - self._renewed_at >= RENEW_SECONDS:
+                self._renew(now)
             self._emit(self.totals())
         self._emit(self.totals())
+
+    def _renew(self, now: float) -> None:
+        """Keep the claims of the files queued here (those downloading are saved often)."""
+        from tui.unlock.history import HistoryWriteError
+
+        self._renewed_at = now
+        with contextlib.suppress(HistoryWriteError):
+            self.history.renew()
 
     async def _run(self, item_id: int) -> None:
         job = self._jobs[item_id]

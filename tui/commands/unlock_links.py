@@ -21,6 +21,14 @@ from typing import TextIO
 
 from tui.api import LinkdeckError
 from tui.commands.common import ExitCode, print_warnings, profile_of, report
+from tui.commands.download_items import INTERRUPTED_EXIT, downloading_into
+from tui.commands.download_progress import (
+    DownloadAsUnlocked,
+    DownloadProgress,
+    print_results,
+    results,
+    until_done_or_interrupted,
+)
 from tui.core import Profile, Session
 from tui.core.events import Event
 from tui.core.log_file import LogFile
@@ -63,7 +71,7 @@ def main_unlock(args: argparse.Namespace) -> int:
     except (LinkdeckError, SettingsError) as error:
         return report(error)
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED_EXIT
     except BrokenPipeError:
         sys.stderr.close()
         return ExitCode.OK
@@ -90,9 +98,15 @@ async def run_unlock(
         print("linkdeck: no http(s) link given", file=err)
         return ExitCode.USAGE
     say_what_was_left_out(pasted, err)
-    session = Session(profile, clock=clock, log_file=log_file)
+    session = Session(downloading_into(profile, args.download), clock=clock, log_file=log_file)
     printer = Printer(out, args.json)
     session.subscribe(printer.on_event)
+    progress = DownloadProgress(err)
+    files = DownloadAsUnlocked(session, progress) if args.download is not None else None
+    if files is not None:
+        session.subscribe(progress.on_event)
+        session.subscribe(files.on_event)
+    interrupted = False
     try:
         # Checks the login too (the hoster list): a wrong PIN ends here with exit code 3.
         engine = await session.start_command(retry_temporary=not args.no_retry)
@@ -109,10 +123,13 @@ async def run_unlock(
                 file=err,
                 flush=True,
             )
-        if args.wait:
-            await wait_with_countdown(engine, err)
+        if files is None:
+            await wait_for_links(engine, args.wait, err)
         else:
-            await engine.wait_idle()
+            files.follow(engine.items.values())
+            interrupted = await until_done_or_interrupted(
+                unlock_then_download(engine, args.wait, files, progress)
+            )
     finally:
         await session.close()
     assert session.history is not None
@@ -120,6 +137,12 @@ async def run_unlock(
     final = [engine.items[item_id] for item_id in ids if item_id in engine.items]
     unreadable = len(history.unreadable_ids)
     printer.print_rest(final)
+    downloaded = True
+    if files is not None:
+        ended = results(session, progress, files.refused, interrupted=interrupted)
+        downloaded = print_results(ended, out, err, as_json=args.json)
+        if interrupted:
+            return INTERRUPTED_EXIT
     mine = [item for item in final if not engine.held_elsewhere(item)]
     left = sum(item.state in (ItemState.WAITING, ItemState.HELD) for item in mine)
     if left and not engine.pause_reason:
@@ -162,8 +185,35 @@ async def run_unlock(
         print(f"linkdeck: {removed} link(s) were removed from the history meanwhile", file=err)
         return ExitCode.FAILED
     code = exit_code(final, engine.pause_reason)
+    if not downloaded:
+        code = max(code, ExitCode.FAILED)
     # Input that was no link is a failure too: a script must not take it for done.
     return max(code, ExitCode.FAILED) if pasted.not_links else code
+
+
+async def wait_for_links(engine: UnlockEngine, retries: bool, err: TextIO) -> None:
+    """Until every link has ended (with `retries`, those waiting for one too)."""
+    if retries:
+        await wait_with_countdown(engine, err)
+    else:
+        await engine.wait_idle()
+
+
+async def unlock_then_download(
+    engine: UnlockEngine, retries: bool, files: DownloadAsUnlocked, progress: DownloadProgress
+) -> None:
+    """`--download`: until every link has ended and every file too, the bars
+    of a terminal drawn meanwhile (its retry countdown would mix with them)."""
+    redraw = asyncio.ensure_future(progress.run())
+    try:
+        if retries and progress.terminal:
+            await engine.wait_idle(include_waiting=True)
+        else:
+            await wait_for_links(engine, retries, progress.err)
+        await files.wait()
+    finally:
+        redraw.cancel()
+        progress.finish()
 
 
 def say_what_was_left_out(pasted: PastedText, err: TextIO) -> None:
@@ -222,6 +272,7 @@ class Printer:
 
 def json_record(item: Item) -> dict[str, object]:
     return {
+        "id": item.id,
         "link": plain(item.link),
         "hoster": plain(item.hoster) if item.hoster else None,
         "state": str(item.state),

@@ -145,6 +145,15 @@ class DownloadProgress:
         self.err.flush()
         self._drawn_lines = len(lines)
 
+    def clear(self) -> None:
+        """Take the bars away, so that a line printed now is not drawn over;
+        they come back below it at the next redraw."""
+        if self._drawn_lines:
+            self.err.write(f"\x1b[{self._drawn_lines}F\x1b[J")
+            self.err.flush()
+            self._drawn_lines = 0
+            self._dirty = True
+
     @staticmethod
     def bar_line(job: Download, width: int) -> str:
         """`name  ━━━━───  42%  8.4 MB/20.0 MB  2.0 MB/s  ETA 0:06`, within `width`."""

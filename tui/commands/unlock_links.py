@@ -16,7 +16,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from tui.api import LinkdeckError
@@ -99,9 +99,9 @@ async def run_unlock(
         return ExitCode.USAGE
     say_what_was_left_out(pasted, err)
     session = Session(downloading_into(profile, args.download), clock=clock, log_file=log_file)
-    printer = Printer(out, args.json)
-    session.subscribe(printer.on_event)
     progress = DownloadProgress(err)
+    printer = Printer(out, args.json, before=progress.clear)
+    session.subscribe(printer.on_event)
     files = DownloadAsUnlocked(session, progress) if args.download is not None else None
     if files is not None:
         session.subscribe(progress.on_event)
@@ -249,9 +249,13 @@ def read_stdin(stdin: TextIO) -> str:
 class Printer:
     """Prints each item once, when it ends; `print_rest` prints those that did not."""
 
-    def __init__(self, out: TextIO, as_json: bool) -> None:
+    def __init__(
+        self, out: TextIO, as_json: bool, before: Callable[[], None] = lambda: None
+    ) -> None:
         self.out = out
         self.as_json = as_json
+        self.before = before
+        """Called before each line: a terminal's download bars make way for it."""
         self.printed: set[int] = set()
 
     def on_event(self, event: Event) -> None:
@@ -267,6 +271,7 @@ class Printer:
             return
         self.printed.add(item.id)
         line = json.dumps(json_record(item)) if self.as_json else human_line(item)
+        self.before()
         print(line, file=self.out, flush=True)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from commandline import isolated_env
 from ptyrun import PtyRun
+from test_no_leaks import forms
 
 from tui.cli import parse
 from tui.emulator import AccountSpec, Emulator, Faults, default_scenario
@@ -92,6 +93,11 @@ def unlocked(env: dict[str, str], conf: str, *links: str) -> list[int]:
     return [ids[link] for link in links]
 
 
+def leaks(data: bytes) -> list[bytes]:
+    """The forms of the PIN in `data` (raw, URL-encoded, base64)."""
+    return [form for form in forms(PIN) if form in data]
+
+
 def digest_of_remote(link: str) -> str:
     remote = remote_file(link)
     return hashlib.sha256(content(remote.seed, 0, remote.size)).hexdigest()
@@ -131,7 +137,7 @@ def test_an_item_is_downloaded_byte_for_byte_with_a_json_line(
     assert states[0] == "queued" and states[-1] == "done", result.stderr
     assert "downloading" in states
     assert "\r" not in result.stderr and "━" not in result.stderr
-    assert PIN not in result.stdout + result.stderr
+    assert not leaks((result.stdout + result.stderr).encode())
 
 
 def test_what_cannot_be_downloaded_is_said_per_item_and_exits_1(
@@ -166,6 +172,9 @@ def test_all_done_downloads_what_is_not_downloaded_yet(
     nothing = linkdeck(env, "download", "--config", conf, "--all-done")
     assert (nothing.returncode, nothing.stdout) == (0, "")
     assert nothing.stderr == "linkdeck: every done item is downloaded already\n"
+    again = linkdeck(env, "download", "--config", conf, str(first))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"done        #{first}  {files / 'small-43.zip'}\n"
 
 
 def test_dir_chooses_the_folder(env: dict[str, str], conf: str, tmp_path: Path) -> None:
@@ -212,6 +221,17 @@ def test_unlock_download_without_dir_takes_a_link_as_a_link(
     assert result.returncode == 0, result.stderr
     assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
     assert any(line.startswith("done") and "#" in line for line in result.stdout.splitlines())
+
+
+def test_unlock_with_auto_download_set_waits_for_the_files(
+    env: dict[str, str], conf: str, files: Path
+) -> None:
+    with open(conf, "a") as config:
+        config.write("auto = true\n")  # in [download]
+    result = linkdeck(env, "unlock", "--config", conf, SMALL)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in files.iterdir()) == ["small-43.zip"]
+    assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
 
 
 def test_unlock_download_reads_links_from_stdin(
@@ -300,7 +320,7 @@ def test_a_terminal_shows_a_bar_per_file_redrawn_in_place(
 ) -> None:
     ids = unlocked(env, conf, SMALL, OTHER)
     emu.faults = Faults(dl_rate=8_000_000)
-    args = ["download", "--config", conf, *map(str, ids)]
+    args = ["download", "--debug", "--config", conf, *map(str, ids)]
     with PtyRun(args, env, size=(100, 30)) as run:
         run.wait_for(b"small-86.zip")
         assert run.wait_exit(60) == 0
@@ -309,4 +329,6 @@ def test_a_terminal_shows_a_bar_per_file_redrawn_in_place(
     assert "%" in output and "MB/s" in output and "ETA" in output
     assert "\x1b[2F" in output  # back up over the two bars to redraw them
     assert "100%" in output
-    assert PIN not in output
+    assert not leaks(bytes(run.output))
+    log = Path(env["XDG_STATE_HOME"]) / "linkdeck" / "linkdeck.log"
+    assert log.stat().st_size and not leaks(log.read_bytes())

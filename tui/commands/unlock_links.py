@@ -98,11 +98,14 @@ async def run_unlock(
         print("linkdeck: no http(s) link given", file=err)
         return ExitCode.USAGE
     say_what_was_left_out(pasted, err)
-    session = Session(downloading_into(profile, args.download), clock=clock, log_file=log_file)
+    # `[download] auto` starts each file as its link is unlocked: waited for
+    # here as with --download, not left half-way when the command ends.
+    folder = "" if args.download is None and profile.settings.download.auto else args.download
+    session = Session(downloading_into(profile, folder), clock=clock, log_file=log_file)
     progress = DownloadProgress(err)
     printer = Printer(out, args.json, before=progress.clear)
     session.subscribe(printer.on_event)
-    files = DownloadAsUnlocked(session, progress) if args.download is not None else None
+    files = DownloadAsUnlocked(session, progress) if folder is not None else None
     if files is not None:
         session.subscribe(progress.on_event)
         session.subscribe(files.on_event)

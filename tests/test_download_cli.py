@@ -177,6 +177,17 @@ def test_all_done_downloads_what_is_not_downloaded_yet(
     assert again.stdout == f"done        #{first}  {files / 'small-43.zip'}\n"
 
 
+def test_a_hostile_file_name_is_shown_plain(env: dict[str, str], conf: str, files: Path) -> None:
+    hostile = "https://rapidgator.net/file/0123456789abcdef0123456789abcdef/name-controls/x.bin"
+    (item_id,) = unlocked(env, conf, hostile)
+    with PtyRun(["download", "--config", conf, str(item_id)], env) as run:
+        assert run.wait_exit(60) == 0
+    (saved,) = files.iterdir()
+    output = bytes(run.output)
+    assert str(saved).encode() in output
+    assert b"\x1b[31m" not in output and b"\x07" not in output and b"\x00" not in output
+
+
 def test_dir_chooses_the_folder(env: dict[str, str], conf: str, tmp_path: Path) -> None:
     (item_id,) = unlocked(env, conf, SMALL)
     elsewhere = tmp_path / "elsewhere"

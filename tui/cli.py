@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_headless(args: argparse.Namespace) -> int:
     from tui.api import LinkdeckError
-    from tui.commands.common import print_warnings, profile_of, report
+    from tui.commands.common import ExitCode, print_warnings, profile_of, report
     from tui.commands.list_hosters import run_hosters
     from tui.commands.status import run_status
     from tui.core.log_file import LogFile
@@ -213,7 +213,7 @@ def run_headless(args: argparse.Namespace) -> int:
     except (LinkdeckError, SettingsError) as error:
         return report(error)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()
         return 0

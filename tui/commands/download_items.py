@@ -31,8 +31,6 @@ from tui.settings import SettingsError
 from tui.unlock import HistoryError, ItemState
 from tui.unlock.log_query import LogQuery
 
-INTERRUPTED_EXIT = 130
-
 
 def main_download(args: argparse.Namespace) -> int:
     try:
@@ -48,7 +46,7 @@ def main_download(args: argparse.Namespace) -> int:
     except (LinkdeckError, SettingsError) as error:
         return report(error)
     except KeyboardInterrupt:
-        return INTERRUPTED_EXIT
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()
         return ExitCode.OK
@@ -119,7 +117,7 @@ async def run_download(
         results(session, progress, refused, interrupted=interrupted), out, err, as_json=args.json
     )
     if interrupted:
-        return INTERRUPTED_EXIT
+        return ExitCode.INTERRUPTED
     return ExitCode.OK if all_done else ExitCode.FAILED
 
 

@@ -7,6 +7,9 @@ A link another linkdeck process (a dashboard, another run) has queued already
 is not sent again: the command says so on stderr, waits for that process's
 result as for its own links, and counts it in the exit status. If that process
 ends without finishing it, the link is taken back and sent from here.
+
+With --download (or `[download] auto`), each link's file is downloaded as
+soon as it is unlocked, and the command waits for the files too.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TextIO
 
 from tui.api import LinkdeckError
 from tui.commands.common import ExitCode, print_warnings, profile_of, report
-from tui.commands.download_items import INTERRUPTED_EXIT, downloading_into
+from tui.commands.download_items import downloading_into
 from tui.commands.download_progress import (
     DownloadAsUnlocked,
     DownloadProgress,
@@ -71,7 +74,7 @@ def main_unlock(args: argparse.Namespace) -> int:
     except (LinkdeckError, SettingsError) as error:
         return report(error)
     except KeyboardInterrupt:
-        return INTERRUPTED_EXIT
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()
         return ExitCode.OK
@@ -145,7 +148,7 @@ async def run_unlock(
         ended = results(session, progress, files.refused, interrupted=interrupted)
         downloaded = print_results(ended, out, err, as_json=args.json)
         if interrupted:
-            return INTERRUPTED_EXIT
+            return ExitCode.INTERRUPTED
     mine = [item for item in final if not engine.held_elsewhere(item)]
     left = sum(item.state in (ItemState.WAITING, ItemState.HELD) for item in mine)
     if left and not engine.pause_reason:

@@ -9,6 +9,7 @@ configuration, history and download folder are never touched.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import signal
@@ -24,8 +25,11 @@ from ptyrun import PtyRun
 from test_no_leaks import forms
 
 from tui.cli import parse
+from tui.core import Profile, Session
+from tui.core.download_queue import DownloadAction
 from tui.emulator import AccountSpec, Emulator, Faults, default_scenario
 from tui.emulator.downloads import content, remote_file
+from tui.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 LOGIN, PIN = "123456789", "7319Zq+/x"
@@ -186,6 +190,47 @@ def test_a_hostile_file_name_is_shown_plain(env: dict[str, str], conf: str, file
     output = bytes(run.output)
     assert str(saved).encode() in output
     assert b"\x1b[31m" not in output and b"\x07" not in output and b"\x00" not in output
+
+
+def test_a_failed_download_says_why_and_the_next_run_retries_it(
+    env: dict[str, str], conf: str, files: Path
+) -> None:
+    (item_id,) = unlocked(env, conf, SMALL)
+    settings = Path(conf).read_text()
+    Path(conf).write_text(settings.replace("min_free_space = 0", f"min_free_space = {1 << 60}"))
+    failed = linkdeck(env, "download", "--config", conf, "--json", str(item_id))
+    assert failed.returncode == 1, failed.stderr
+    record = json.loads(failed.stdout)
+    assert record["state"] == "failed" and record["error"]
+    assert f"failed      #{item_id} small-43.zip: {record['error']}" in failed.stderr
+    Path(conf).write_text(settings)
+    again = linkdeck(env, "download", "--config", conf, str(item_id))
+    assert again.returncode == 0, again.stderr
+    assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
+
+
+async def test_a_download_paused_in_the_dashboard_is_resumed(
+    env: dict[str, str], conf: str, emu: Emulator, files: Path
+) -> None:
+    (item_id,) = unlocked(env, conf, SMALL)
+    emu.faults = Faults(dl_rate=2_000_000)
+    data = Path(env["XDG_DATA_HOME"]) / "linkdeck"
+    settings = load_settings(Path(conf), env={"LINKDECK_PASSWORD": PIN}).settings
+    session = Session(Profile(settings, Path(conf), data, Path(env["XDG_CACHE_HOME"])))
+    await session.open()
+    await session.connect()
+    try:
+        session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+        while part_size(files) < 2_000_000:
+            await asyncio.sleep(0.05)
+        session.act_on_downloads([item_id], DownloadAction.PAUSE)
+    finally:
+        await session.close()
+    emu.faults = Faults()
+    result = await asyncio.to_thread(linkdeck, env, "download", "--config", conf, str(item_id))
+    assert result.returncode == 0, result.stderr
+    assert "resuming from" in result.stderr
+    assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
 
 
 def test_dir_chooses_the_folder(env: dict[str, str], conf: str, tmp_path: Path) -> None:

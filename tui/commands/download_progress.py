@@ -32,6 +32,8 @@ from tui.untrusted import plain
 REDRAW_SECONDS = 0.25
 """A terminal's bars are drawn again at most this often."""
 NAME_CHARS = 40
+NUMBERS_CHARS = 60
+"""What a bar's line needs beside the name: bar, %, sizes, speed and ETA."""
 INTERRUPTED = "stopped (Ctrl-C)"
 NOT_DOWNLOADED = "not downloaded"
 
@@ -156,8 +158,9 @@ class DownloadProgress:
 
     @staticmethod
     def bar_line(job: Download, width: int) -> str:
-        """`name  ━━━━───  42%  8.4 MB/20.0 MB  2.0 MB/s  ETA 0:06`, within `width`."""
-        name = plain(file_name(job), NAME_CHARS)
+        """`name  ━━━━───  42%  8.4 MB/20.0 MB  2.0 MB/s  ETA 0:06`, within `width`
+        (a long name is cut so that the numbers stay)."""
+        name = plain(file_name(job), max(12, min(NAME_CHARS, width - NUMBERS_CHARS)))
         fraction = job.fraction
         percent = f"{fraction * 100:3.0f}%" if fraction is not None else "  ?%"
         amount = size(job.done) + (f"/{size(job.total)}" if job.total else "")

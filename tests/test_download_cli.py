@@ -233,6 +233,28 @@ async def test_a_download_paused_in_the_dashboard_is_resumed(
     assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
 
 
+async def test_a_download_another_process_holds_is_left_to_it(
+    env: dict[str, str], conf: str, emu: Emulator, files: Path
+) -> None:
+    (item_id,) = unlocked(env, conf, SMALL)
+    emu.faults = Faults(dl_rate=1_000_000)
+    data = Path(env["XDG_DATA_HOME"]) / "linkdeck"
+    settings = load_settings(Path(conf), env={"LINKDECK_PASSWORD": PIN}).settings
+    session = Session(Profile(settings, Path(conf), data, Path(env["XDG_CACHE_HOME"])))
+    await session.open()
+    try:
+        session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+        while part_size(files) == 0:
+            await asyncio.sleep(0.05)
+        args = ("download", "--config", conf, "--json", str(item_id))
+        result = await asyncio.to_thread(linkdeck, env, *args)
+    finally:
+        await session.close()
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["error"] == "downloaded by another linkdeck process"
+    assert f"#{item_id} not downloaded: downloaded by another linkdeck process" in result.stderr
+
+
 def test_dir_chooses_the_folder(env: dict[str, str], conf: str, tmp_path: Path) -> None:
     (item_id,) = unlocked(env, conf, SMALL)
     elsewhere = tmp_path / "elsewhere"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tui.core import Session
-from tui.core.download_queue import DownloadAction
+from tui.core.download_queue import ELSEWHERE, DownloadAction
 from tui.core.events import DownloadChanged, Event
 from tui.download.job import ACTIVE, Download, DownloadState
 from tui.formatting import countdown, size
@@ -56,6 +56,8 @@ def start_download(session: Session, item_id: int) -> str | None:
     assert session.downloads is not None
     if session.item(item_id) is None:
         return f"no item {item_id} in the history"
+    if session.downloads.held_elsewhere(item_id):
+        return ELSEWHERE
     action = action_for(session.downloads.get(item_id))
     if action is None:
         return None

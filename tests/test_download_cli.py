@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import signal
 import subprocess
@@ -25,8 +26,10 @@ from ptyrun import PtyRun
 from test_no_leaks import forms
 
 from tui.cli import parse
+from tui.commands.download_progress import DownloadProgress
 from tui.core import Profile, Session
 from tui.core.download_queue import DownloadAction
+from tui.download.job import Download, DownloadState
 from tui.emulator import AccountSpec, Emulator, Faults, default_scenario
 from tui.emulator.downloads import content, remote_file
 from tui.settings import load_settings
@@ -410,3 +413,28 @@ def test_a_terminal_shows_a_bar_per_file_redrawn_in_place(
     assert not leaks(bytes(run.output))
     log = Path(env["XDG_STATE_HOME"]) / "linkdeck" / "linkdeck.log"
     assert log.stat().st_size and not leaks(log.read_bytes())
+
+
+class FakeTerminal(io.StringIO):
+    """stderr as a terminal of the default size (80x24: its size cannot be read)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_more_files_than_rows_are_summed_up_under_the_bars() -> None:
+    terminal = FakeTerminal()
+    progress = DownloadProgress(terminal)
+    for item_id in range(1, 51):
+        state = DownloadState.DONE if item_id <= 20 else DownloadState.QUEUED
+        job = Download(item_id, state, f"http://h/dl/{item_id}/f{item_id}.bin", "/tmp", total=100)
+        progress.follow(item_id, f"https://uploaded.net/file/{item_id}", job)
+    progress.draw()
+    lines = terminal.getvalue().splitlines()
+    assert len(lines) == 23
+    assert lines[-1].endswith("and 28 more: 8 queued, 20 done")
+    progress.seen(Download(50, DownloadState.DOWNLOADING, "http://h/dl/50/f50.bin", "/tmp"))
+    progress.draw()
+    # Back up over the 23 lines drawn, and what downloads comes first.
+    redrawn = terminal.getvalue()[len("\n".join(lines)) + 1 :]
+    assert redrawn.startswith("\x1b[23F\x1b[Kf50.bin")

@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,14 @@ REDRAW_SECONDS = 0.25
 NAME_CHARS = 40
 NUMBERS_CHARS = 60
 """What a bar's line needs beside the name: bar, %, sizes, speed and ETA."""
+SHOWN_FIRST = {
+    DownloadState.DOWNLOADING: 0,
+    DownloadState.VERIFYING: 0,
+    DownloadState.QUEUED: 1,
+    DownloadState.PAUSED: 2,
+    DownloadState.FAILED: 3,
+}
+"""Which bars a terminal too small for all shows (the others by state after)."""
 INTERRUPTED = "stopped (Ctrl-C)"
 NOT_DOWNLOADED = "not downloaded"
 
@@ -139,15 +148,31 @@ class DownloadProgress:
             return
         self._dirty = False
         try:
-            width = os.get_terminal_size(self.err.fileno()).columns
+            width, rows = os.get_terminal_size(self.err.fileno())
         except (OSError, ValueError):
-            width = 80
-        lines = [self.bar_line(job, width - 1) for job in self.latest.values()]
+            width, rows = 80, 24
+        lines = self.lines(width - 1, rows - 1)
         up = f"\x1b[{self._drawn_lines}F" if self._drawn_lines else ""
         body = "".join(f"\x1b[K{line}\n" for line in lines)
         self.err.write(up + body)
         self.err.flush()
         self._drawn_lines = len(lines)
+
+    def lines(self, width: int, room: int) -> list[str]:
+        """A bar per file; when they are more than the `room` of the terminal
+        (lines drawn above its top could not be drawn again), those that
+        download first and a line that counts the others by state."""
+        jobs = list(self.latest.values())
+        if len(jobs) <= room:
+            return [self.bar_line(job, width) for job in jobs]
+        jobs.sort(key=lambda job: SHOWN_FIRST.get(job.state, len(SHOWN_FIRST)))
+        shown, rest = jobs[: room - 1], jobs[room - 1 :]
+        counts = Counter(job.state for job in rest)
+        summary = ", ".join(f"{counts[state]} {state}" for state in DownloadState if counts[state])
+        return [
+            *(self.bar_line(job, width) for job in shown),
+            shorten(f"… and {len(rest)} more: {summary}", width),
+        ]
 
     def clear(self) -> None:
         """Take the bars away, so that a line printed now is not drawn over;

@@ -17,8 +17,8 @@ from typing import TextIO
 
 from tui.api import LinkdeckError
 from tui.commands.common import ExitCode, print_warnings, profile_of, report
-from tui.commands.download_progress import (
-    DownloadProgress,
+from tui.commands.download_progress import DownloadProgress
+from tui.commands.file_downloads import (
     print_results,
     results,
     start_download,

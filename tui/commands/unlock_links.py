@@ -25,9 +25,9 @@ from typing import TextIO
 from tui.api import LinkdeckError
 from tui.commands.common import ExitCode, print_warnings, profile_of, report
 from tui.commands.download_items import downloading_into
-from tui.commands.download_progress import (
+from tui.commands.download_progress import DownloadProgress
+from tui.commands.file_downloads import (
     DownloadAsUnlocked,
-    DownloadProgress,
     print_results,
     results,
     until_done_or_interrupted,

@@ -47,7 +47,7 @@ def test_the_readme_states_the_common_flags() -> None:
     assert "The dashboard and every command but `emulator` take `--demo`, `--config PATH`," in text
 
 
-@pytest.mark.parametrize("command", ["", "status", "hosters", "unlock", "emulator"])
+@pytest.mark.parametrize("command", ["", "status", "hosters", "unlock", "download", "emulator"])
 def test_each_command_takes_the_flags_the_readme_gives_it(tmp_path: Path, command: str) -> None:
     shown = usage_block()
     assert command in shown

@@ -48,6 +48,22 @@ def port_number(text: str) -> int:
     return port
 
 
+def item_id(text: str) -> int:
+    """An item's id for argparse: a whole number from 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an item id: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"an item id is 1 or more, not {number}")
+    return number
+
+
+def looks_like_a_link(value: str) -> bool:
+    """What `unlock --download VALUE` takes for a link rather than a folder."""
+    return value == "-" or "://" in value
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser, and the parser of each command by its name."""
     parser = argparse.ArgumentParser(
@@ -71,12 +87,36 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     add_profile_options(hosters, suppress=True)
 
     unlock = commands.add_parser("unlock", help="turn links into direct download links")
-    unlock.add_argument("links", nargs="+", metavar="LINK", help="links to unlock; - reads stdin")
+    # "*", not "+": `--download LINK` gives its link back to them (see `parse`).
+    unlock.add_argument("links", nargs="*", metavar="LINK", help="links to unlock; - reads stdin")
     unlock.add_argument("--json", action="store_true", help="print one JSON object per link")
+    unlock.add_argument(
+        "--download",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="download each link as it is unlocked, into DIR (default: [download] dir);"
+        " a value with :// in it, or -, is a link, not a DIR",
+    )
     retry = unlock.add_mutually_exclusive_group()
     retry.add_argument("--wait", action="store_true", help="wait for the retries of 5xx answers")
     retry.add_argument("--no-retry", action="store_true", help="fail 5xx answers at once")
     add_profile_options(unlock, suppress=True)
+
+    download = commands.add_parser("download", help="download the files of unlocked items")
+    download.add_argument(
+        "ids",
+        nargs="*",
+        type=item_id,
+        metavar="ITEM-ID",
+        help="items of the history, by the id `unlock --json` gives",
+    )
+    download.add_argument(
+        "--all-done", action="store_true", help="every item done unlocking and not downloaded yet"
+    )
+    download.add_argument("--dir", metavar="DIR", help="download into DIR, not [download] dir")
+    download.add_argument("--json", action="store_true", help="print one JSON object per file")
+    add_profile_options(download, suppress=True)
 
     emulator = commands.add_parser("emulator", help="serve the legacy API locally")
     emulator.add_argument(
@@ -113,6 +153,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown:
         owner = commands.get(args.command, parser)
         owner.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "unlock":
+        if args.download and looks_like_a_link(args.download):
+            args.links.insert(0, args.download)
+            args.download = ""
+        if not args.links:
+            commands["unlock"].error("the following arguments are required: LINK")
+    if args.command == "download" and bool(args.ids) == args.all_done:
+        commands["download"].error("give ITEM-ID... or --all-done (one of them)")
     return args
 
 
@@ -133,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands.unlock_links import main_unlock
 
         return main_unlock(args)
+    if args.command == "download":
+        from tui.commands.download_items import main_download
+
+        return main_download(args)
     # The dashboard's start builds what lives as long as it does: the cyclic
     # collector, whose hundred young collections took 25 ms before the first
     # frame, is off until that frame is drawn (`LinkdeckApp.on_mount`).
@@ -147,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_headless(args: argparse.Namespace) -> int:
     from tui.api import LinkdeckError
-    from tui.commands.common import print_warnings, profile_of, report
+    from tui.commands.common import ExitCode, print_warnings, profile_of, report
     from tui.commands.list_hosters import run_hosters
     from tui.commands.status import run_status
     from tui.core.log_file import LogFile
@@ -161,7 +213,7 @@ def run_headless(args: argparse.Namespace) -> int:
     except (LinkdeckError, SettingsError) as error:
         return report(error)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()
         return 0

@@ -29,6 +29,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     LOGIN_FAILED = 3
     UNREACHABLE = 4
+    INTERRUPTED = 130
+    """Ctrl-C (SIGINT), as a shell reports a process it ended."""
 
 
 def flag_overrides(args: argparse.Namespace) -> dict[str, object]:

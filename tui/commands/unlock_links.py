@@ -7,6 +7,9 @@ A link another linkdeck process (a dashboard, another run) has queued already
 is not sent again: the command says so on stderr, waits for that process's
 result as for its own links, and counts it in the exit status. If that process
 ends without finishing it, the link is taken back and sent from here.
+
+With --download (or `[download] auto`), each link's file is downloaded as
+soon as it is unlocked, and the command waits for the files too.
 """
 
 from __future__ import annotations
@@ -16,11 +19,19 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from tui.api import LinkdeckError
 from tui.commands.common import ExitCode, print_warnings, profile_of, report
+from tui.commands.download_items import downloading_into
+from tui.commands.download_progress import DownloadProgress
+from tui.commands.file_downloads import (
+    DownloadAsUnlocked,
+    print_results,
+    results,
+    until_done_or_interrupted,
+)
 from tui.core import Profile, Session
 from tui.core.events import Event
 from tui.core.log_file import LogFile
@@ -63,7 +74,7 @@ def main_unlock(args: argparse.Namespace) -> int:
     except (LinkdeckError, SettingsError) as error:
         return report(error)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()
         return ExitCode.OK
@@ -90,9 +101,18 @@ async def run_unlock(
         print("linkdeck: no http(s) link given", file=err)
         return ExitCode.USAGE
     say_what_was_left_out(pasted, err)
-    session = Session(profile, clock=clock, log_file=log_file)
-    printer = Printer(out, args.json)
+    # `[download] auto` starts each file as its link is unlocked: waited for
+    # here as with --download, not left half-way when the command ends.
+    folder = "" if args.download is None and profile.settings.download.auto else args.download
+    session = Session(downloading_into(profile, folder), clock=clock, log_file=log_file)
+    progress = DownloadProgress(err)
+    printer = Printer(out, args.json, before=progress.clear)
     session.subscribe(printer.on_event)
+    files = DownloadAsUnlocked(session, progress) if folder is not None else None
+    if files is not None:
+        session.subscribe(progress.on_event)
+        session.subscribe(files.on_event)
+    interrupted = False
     try:
         # Checks the login too (the hoster list): a wrong PIN ends here with exit code 3.
         engine = await session.start_command(retry_temporary=not args.no_retry)
@@ -109,10 +129,13 @@ async def run_unlock(
                 file=err,
                 flush=True,
             )
-        if args.wait:
-            await wait_with_countdown(engine, err)
+        if files is None:
+            await wait_for_links(engine, args.wait, err)
         else:
-            await engine.wait_idle()
+            files.follow(engine.items.values())
+            interrupted = await until_done_or_interrupted(
+                unlock_then_download(engine, args.wait, files, progress)
+            )
     finally:
         await session.close()
     assert session.history is not None
@@ -120,6 +143,12 @@ async def run_unlock(
     final = [engine.items[item_id] for item_id in ids if item_id in engine.items]
     unreadable = len(history.unreadable_ids)
     printer.print_rest(final)
+    downloaded = True
+    if files is not None:
+        ended = results(session, progress, files.refused, interrupted=interrupted)
+        downloaded = print_results(ended, out, err, as_json=args.json)
+        if interrupted:
+            return ExitCode.INTERRUPTED
     mine = [item for item in final if not engine.held_elsewhere(item)]
     left = sum(item.state in (ItemState.WAITING, ItemState.HELD) for item in mine)
     if left and not engine.pause_reason:
@@ -162,8 +191,35 @@ async def run_unlock(
         print(f"linkdeck: {removed} link(s) were removed from the history meanwhile", file=err)
         return ExitCode.FAILED
     code = exit_code(final, engine.pause_reason)
+    if not downloaded:
+        code = max(code, ExitCode.FAILED)
     # Input that was no link is a failure too: a script must not take it for done.
     return max(code, ExitCode.FAILED) if pasted.not_links else code
+
+
+async def wait_for_links(engine: UnlockEngine, retries: bool, err: TextIO) -> None:
+    """Until every link has ended (with `retries`, those waiting for one too)."""
+    if retries:
+        await wait_with_countdown(engine, err)
+    else:
+        await engine.wait_idle()
+
+
+async def unlock_then_download(
+    engine: UnlockEngine, retries: bool, files: DownloadAsUnlocked, progress: DownloadProgress
+) -> None:
+    """`--download`: until every link has ended and every file too, the bars
+    of a terminal drawn meanwhile (its retry countdown would mix with them)."""
+    redraw = asyncio.ensure_future(progress.run())
+    try:
+        if retries and progress.terminal:
+            await engine.wait_idle(include_waiting=True)
+        else:
+            await wait_for_links(engine, retries, progress.err)
+        await files.wait()
+    finally:
+        redraw.cancel()
+        progress.finish()
 
 
 def say_what_was_left_out(pasted: PastedText, err: TextIO) -> None:
@@ -199,9 +255,13 @@ def read_stdin(stdin: TextIO) -> str:
 class Printer:
     """Prints each item once, when it ends; `print_rest` prints those that did not."""
 
-    def __init__(self, out: TextIO, as_json: bool) -> None:
+    def __init__(
+        self, out: TextIO, as_json: bool, before: Callable[[], None] = lambda: None
+    ) -> None:
         self.out = out
         self.as_json = as_json
+        self.before = before
+        """Called before each line: a terminal's download bars make way for it."""
         self.printed: set[int] = set()
 
     def on_event(self, event: Event) -> None:
@@ -217,11 +277,13 @@ class Printer:
             return
         self.printed.add(item.id)
         line = json.dumps(json_record(item)) if self.as_json else human_line(item)
+        self.before()
         print(line, file=self.out, flush=True)
 
 
 def json_record(item: Item) -> dict[str, object]:
     return {
+        "id": item.id,
         "link": plain(item.link),
         "hoster": plain(item.hoster) if item.hoster else None,
         "state": str(item.state),

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -221,10 +221,13 @@ class Downloads:
             remaining += job.remaining or 0
         return DownloadTotals(speed, remaining, active, queued)
 
-    def restore(self) -> None:
-        """Read the downloads of the history: go on with those an earlier run
-        left unfinished (queued, downloading), show the others as they are."""
+    def restore(self, only: Collection[int] | None = None) -> None:
+        """Read the downloads of the history (of the items `only` names, if
+        given: a command's): go on with those an earlier run left unfinished
+        (queued, downloading), show the others as they are."""
         for item_id, record, elsewhere in self.history.downloads():
+            if only is not None and item_id not in only:
+                continue
             try:
                 job = Download.from_json(record)
             except ValueError as error:

@@ -333,8 +333,12 @@ class DashboardScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The log's keys work while it has focus: elsewhere `/` goes on to the
-        hosters' filter, bound after the log's search. From the command palette
-        each works wherever the focus is."""
+        hosters' filter, bound after the log's search; `d` once an item has a
+        file to download. From the command palette each works wherever the
+        focus is."""
+        if action == "download" and not self._from_palette:
+            # Offered (in the footer) once there is a file to download.
+            return self.unlock.can_download
         if self._from_palette or action not in self._LOG_ACTIONS:
             return True
         # Not in an input: it takes those keys as text.

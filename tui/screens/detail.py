@@ -13,7 +13,7 @@ from textual.widgets import Button, Footer, Static, TextArea
 from tui import formatting
 from tui.api import meaning_of
 from tui.core import ActedOn, ActionRefused, ItemAction, Session, why_no_link, why_not
-from tui.core.download_queue import DownloadAction
+from tui.core.download_queue import NOT_UNLOCKED, DownloadAction
 from tui.core.download_queue import why_not as why_not_download
 from tui.download.job import Download
 from tui.unlock.items import Item, ItemState
@@ -165,9 +165,13 @@ class ItemDetailScreen(ModalScreen[None]):
         """The Download section, and the buttons that apply to the download in
         its state (the others disabled, their tooltip saying why)."""
         _set(self.query_one("#detail-download", Static), detail_lines(job))
+        item = self.item
+        unlocked = item is not None and item.state is ItemState.DONE and bool(item.location)
         for action, (button_id, _) in DOWNLOAD_BUTTONS.items():
             button = self.query_one(f"#{button_id}", Button)
             why = why_not_download(job, action)
+            if action is DownloadAction.DOWNLOAD and why is None and not unlocked:
+                why = NOT_UNLOCKED
             button.disabled = why is not None
             button.tooltip = why
 

@@ -316,7 +316,16 @@ class UnlockRegion(LaterParts, Vertical):
     def _recount(self) -> None:
         """The counts as the history has them (a table of a few rows, kept by SQLite)."""
         self._recount_due = False
+        could_download = self.can_download
         self._counts = Counter(self.store.counts())
+        if self.can_download != could_download:
+            self.screen.refresh_bindings()  # the footer offers `d` from now on, or no more
+
+    @property
+    def can_download(self) -> bool:
+        """Whether any item has a file to download, or a download: the footer
+        shows `d` only then (at 80 columns it takes the room of a key that works)."""
+        return bool(self._counts[ItemState.DONE] or self._downloads)
 
     def _settle_soon(self) -> None:
         """Recount, and follow the newest row, once the messages queued now are
@@ -447,6 +456,7 @@ class UnlockRegion(LaterParts, Vertical):
             return
         if first:
             self._fit_columns()
+            self.screen.refresh_bindings()
         key = str(job.item_id)
         if key in self.table:
             self.table.refresh_row(key)

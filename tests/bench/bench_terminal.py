@@ -453,6 +453,47 @@ def bench_keys_while_unlocking(bench: Bench) -> list[Row]:
     return rows
 
 
+DOWNLOADED = [f"https://uploaded.net/file/dlsm{n:04d}/small-{n}.zip" for n in (43, 86, 19, 162)]
+"""Four files of about 20 MB each."""
+
+
+def bench_keys_while_downloading(bench: Bench) -> list[Row]:
+    """A key press handled while four files download (0.5 MB/s per connection:
+    each file goes on through every press, its row and the totals redrawn
+    twice a second)."""
+    folder = bench.tmp / "downloads"
+    config = f'[download]\ndir = "{folder}"\nconcurrent_files = 4\nmin_free_space = 0\n'
+    bench.emulator.faults.dl_rate = 500_000
+    try:
+        with bench.dashboard(config) as process:
+            process.wait_for(ACCOUNT_TEXT, HOSTER_TEXT, timeout=30)
+            process.wait_quiet(0.5)
+            process.send("u")
+            time.sleep(0.2)
+            mark = process.mark()
+            process.paste("\n".join(DOWNLOADED))
+            process.send("\r")
+            process.wait_for(b"Batch ended", since=mark, timeout=30)
+            process.send("\x1b")  # leave the input for the log
+            time.sleep(0.3)
+            mark = process.mark()
+            process.send("*")  # every row
+            time.sleep(0.2)
+            process.send("d")
+            process.wait_for("↓ 4 files".encode(), since=mark, timeout=30)
+            latencies = toggle_latencies(process, lambda: False, bench.sizes.key_presses * 4)
+            still = any(folder.glob("*.part"))
+    finally:
+        bench.emulator.faults.dl_rate = 0
+    return [
+        latency_row(
+            "key press handled while four files download",
+            latencies,
+            "" if still else "; the files ended before the last",
+        )
+    ]
+
+
 def toggle_latencies(
     process: PtyProcess, until: Callable[[], bool], most: int, at_least: int = 0
 ) -> list[float]:
@@ -652,6 +693,7 @@ BENCHES: dict[str, Callable[[Bench], list[Row]]] = {
     "refresh": bench_refresh,
     "mouse": bench_mouse,
     "keys": bench_keys_while_unlocking,
+    "downloads": bench_keys_while_downloading,
     "paste": bench_large_paste,
     "hostile": bench_hostile_patterns,
     "history": bench_history_memory,

@@ -14,7 +14,7 @@ from typing import Any
 from deck import settle, wait_for
 from test_app_flows import help_text, items_by_link, queue, select, text_of
 from test_friction import footer_settled, visible_footer_keys
-from test_log_workspace import toasts
+from test_log_workspace import palette, toasts
 from textual.widgets import Button, Static
 
 from tui.app import LinkdeckApp
@@ -230,11 +230,15 @@ async def test_the_keys_are_in_the_help_and_d_in_the_footer_once_a_file_can_be_d
     emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
 ) -> None:
     app = deck(make_profile, emulator, tmp_path / "files")
-    async with app.run_test(size=NARROW) as pilot:
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
         await settle(pilot, app)
         await footer_settled(pilot)
-        # Nothing to download yet: the room goes to keys that work.
+        # Nothing to download yet: the room goes to keys that work; the key says why.
         assert "d" not in visible_footer_keys(app)
+        await pilot.press("d")
+        assert toasts(app) == ["The log is empty"]
+        await palette(pilot, app, "Download")
+        assert toasts(app)[-1] == "The log is empty"
         await queue(pilot, app, SMALL)
         await pilot.press("escape")
         await footer_settled(pilot)

@@ -402,13 +402,16 @@ class LinkdeckApp(App[None]):
             (self.check_action, partial(self.run_action, default_namespace=self), self.BINDINGS),
             (lambda *_: True, dashboard.run_from_palette, dashboard.BINDINGS),
         )
+        offered = {"quit", "leave-input"}
         for applies, run, bindings in runners:
             for binding in bindings:
                 if (
                     isinstance(binding, Binding)
-                    and binding.id not in ("quit", "leave-input")
+                    and binding.id not in offered
                     and applies(*parse_action(binding.action)[1:]) is not False
                 ):
+                    if binding.id:
+                        offered.add(binding.id)  # a key bound twice (`d`) is one command
                     yield SystemCommand(
                         binding.description, binding.tooltip, partial(run, binding.action)
                     )

@@ -142,10 +142,21 @@ class DashboardScreen(Screen[None]):
             id="copy-link",
             tooltip="Copy the direct links of the marked items or the cursor's (OSC 52)",
         ),
+        # One of the two: the footer offers `d` once a file can be downloaded
+        # (`check_action`); before, the hidden one says why it does nothing.
         Binding(
             "d",
             "download",
             "Download",
+            id="download",
+            tooltip="Download the files of the marked items (or the cursor's): a paused"
+            " one resumes, a failed or cancelled one is retried",
+        ),
+        Binding(
+            "d",
+            "download('unoffered')",
+            "Download",
+            show=False,
             id="download",
             tooltip="Download the files of the marked items (or the cursor's): a paused"
             " one resumes, a failed or cancelled one is retried",
@@ -337,8 +348,7 @@ class DashboardScreen(Screen[None]):
         file to download. From the command palette each works wherever the
         focus is."""
         if action == "download" and not self._from_palette:
-            # Offered (in the footer) once there is a file to download.
-            return self.unlock.can_download
+            return self.unlock.can_download == (parameters == ())
         if self._from_palette or action not in self._LOG_ACTIONS:
             return True
         # Not in an input: it takes those keys as text.
@@ -634,7 +644,7 @@ class DashboardScreen(Screen[None]):
             self.notify(str(refused), severity=refused.severity, markup=False)
             return None
 
-    def action_download(self) -> None:
+    def action_download(self, _offered_as: str = "footer") -> None:
         acted = self._on_downloads(self.session.download_or_go_on)
         if acted is None:
             return

@@ -390,6 +390,7 @@ class UnlockRegion(LaterParts, Vertical):
 
     def remove(self, item_id: int) -> None:
         self._countdowns.pop(item_id, None)
+        self._downloads.pop(item_id, None)
         if str(item_id) in self.table:
             self.table.remove_row(str(item_id))
         self._settle_soon()

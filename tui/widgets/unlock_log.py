@@ -64,6 +64,8 @@ has 18): the column shows the file name, the link is in the item's detail."""
 
 @dataclass(frozen=True)
 class ColumnWidths:
+    """The log's columns whose width follows the terminal's."""
+
     answer: int
     download: int
     """0 hides the column (no download yet)."""
@@ -453,11 +455,12 @@ class UnlockRegion(LaterParts, Vertical):
         first download shows the column)."""
         first = not self._downloads
         self._downloads[job.item_id] = job
-        if not self.built:
-            return
         if first:
             self._fit_columns()
-            self.screen.refresh_bindings()
+        if not self.built:
+            return  # the table is made with the column
+        if first:
+            self.screen.refresh_bindings()  # the footer offers `d`
         key = str(job.item_id)
         if key in self.table:
             self.table.refresh_row(key)

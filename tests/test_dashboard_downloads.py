@@ -268,3 +268,29 @@ async def test_quit_while_files_download_asks_first(
         question = text_of(app.screen.query_one("#quit-question", Static))
         assert question == "2 files downloading: they go on at the next start. Quit? y/n"
         await pilot.press("n")
+
+
+async def test_a_download_paused_in_an_earlier_run_shows_at_the_next_start(
+    emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
+) -> None:
+    folder = tmp_path / "files"
+    emulator.faults = replace(emulator.faults, dl_rate=1_000_000)
+    first = deck(make_profile, emulator, folder)
+    async with first.run_test(size=NARROW) as pilot:
+        await settle(pilot, first)
+        await queue(pilot, first, SMALL)
+        await pilot.press("escape", "d")
+        await wait_for(pilot, lambda: state_of(first, SMALL) is DownloadState.DOWNLOADING)
+        await pilot.press("P")
+        await wait_for(pilot, lambda: state_of(first, SMALL) is DownloadState.PAUSED)
+        shown = download_cell(first, SMALL)
+        assert shown.startswith("paused ")
+        key = str(items_by_link(first)[SMALL].id)
+    again = deck(make_profile, emulator, folder)
+    async with again.run_test(size=NARROW) as pilot:
+        await settle(pilot, again)
+        table = again.query_one("#log", VirtualTable)
+        await wait_for(pilot, lambda: key in table)
+        assert table.get_cell(key, "download").plain == shown  # type: ignore[union-attr]
+        await footer_settled(pilot)
+        assert "d" in visible_footer_keys(again)

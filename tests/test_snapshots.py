@@ -20,6 +20,8 @@ from textual.widgets import Input
 
 from tui.app import LinkdeckApp
 from tui.core import Connection, Profile
+from tui.core.events import DownloadChanged, DownloadTotals
+from tui.download.job import Download, DownloadState
 from tui.emulator import Emulator
 from tui.screens.detail import ItemDetailScreen
 from tui.screens.help import HelpScreen
@@ -181,6 +183,41 @@ class TestLog:
             assert isinstance(pilot.app.screen, ItemDetailScreen)
 
         assert snap_compare(deck(), terminal_size=size, run_before=ready(open_done))
+
+
+def downloads_in_every_state() -> RunBefore:
+    """Five unlocked items whose downloads are fed as the session tells them
+    (fixed bytes and speeds: no live download in a snapshot)."""
+
+    async def step(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LinkdeckApp)
+        links = [f"https://uploaded.net/file/dlsm{n:04d}/small-{n}.zip" for n in (43, 86, 19, 162)]
+        await unlock(DONE, *links)(pilot)
+        ids = [item.id for item in sorted(app.session.items(), key=lambda item: item.id)]
+        mb = 1024 * 1024
+        shown = (
+            (DownloadState.DOWNLOADING, {"done": 64 * mb, "total": 100 * mb, "speed": 12 * mb}),
+            (DownloadState.PAUSED, {"done": 8 * mb, "total": 20 * mb}),
+            (DownloadState.DONE, {"done": 20 * mb, "total": 20 * mb}),
+            (DownloadState.FAILED, {"message": "No space left on the device"}),
+            (DownloadState.QUEUED, {"total": 20 * mb}),
+        )
+        for item_id, (state, values) in zip(ids, shown, strict=True):
+            job = Download(item_id, state, "http://dl/x", "/home/user/Downloads", **values)
+            app.dashboard.show_event(DownloadChanged(job))
+        app.dashboard.show_event(DownloadTotals(12 * mb, 56 * mb, 1, 1))
+        await pilot.pause()
+
+    return step
+
+
+class TestDownloads:
+    @pytest.mark.parametrize("size", SIZES)
+    def test_downloads_in_every_state(self, snap_compare, deck, size) -> None:
+        assert snap_compare(
+            deck(), terminal_size=size, run_before=ready(downloads_in_every_state())
+        )
 
 
 class TestConnection:

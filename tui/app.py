@@ -32,6 +32,7 @@ from tui.core import (
     Session,
     SettingsNeeded,
 )
+from tui.core.events import DownloadChanged
 from tui.desktop_notify import BELL, desktop_notification
 from tui.messages import SessionEvents
 from tui.resources import styles_dir
@@ -251,6 +252,8 @@ class LinkdeckApp(App[None]):
             self.post_message(SessionEvents())
         if isinstance(event, Item | ItemRemoved):
             key: object = event.id
+        elif isinstance(event, DownloadChanged):
+            key = ("download", event.download.item_id)  # each file's latest
         elif isinstance(event, Notice):
             key = ("notice", next(self._notice_keys))  # every notice is shown
         else:
@@ -308,26 +311,19 @@ class LinkdeckApp(App[None]):
     # --- actions ----------------------------------------------------------
 
     async def action_quit(self) -> None:
-        """Quit, after asking when links are in flight or waiting (they are kept)."""
+        """Quit, after asking when links are in flight or waiting, or files
+        download (they are kept)."""
+        from tui.screens.confirm_quit import ConfirmQuitScreen, quit_question
+
         in_flight, waiting = self.session.unfinished()
-        if not in_flight and not waiting:
+        downloads = self.session.downloads
+        totals = None if downloads is None else downloads.totals()
+        # Queued files go on at the next start too.
+        downloading = 0 if totals is None else totals.active + totals.queued
+        question = quit_question(in_flight, waiting, downloading, demo=self.session.profile.demo)
+        if question is None:
             self.exit()
             return
-        from tui.screens.confirm_quit import ConfirmQuitScreen
-
-        links = "link" if in_flight + waiting == 1 else "links"
-        counts = [f"{in_flight} in flight"] if in_flight else []
-        if waiting:
-            counts.append(f"{waiting} waiting")
-        # "3 links in flight, 5 waiting", "1 link waiting"
-        first, _, rest = counts[0].partition(" ")
-        counts[0] = f"{first} {links} {rest}"
-        one = in_flight + waiting == 1
-        if self.session.profile.demo:  # its history is deleted at quit
-            fate = "the demo forgets it" if one else "the demo forgets them"
-        else:
-            fate = "it resumes at the next start" if one else "they resume at the next start"
-        question = f"{', '.join(counts)}: {fate}. Quit? y/n"
 
         def answered(quit_now: bool | None) -> None:
             if quit_now:
@@ -406,13 +402,16 @@ class LinkdeckApp(App[None]):
             (self.check_action, partial(self.run_action, default_namespace=self), self.BINDINGS),
             (lambda *_: True, dashboard.run_from_palette, dashboard.BINDINGS),
         )
+        offered = {"quit", "leave-input"}
         for applies, run, bindings in runners:
             for binding in bindings:
                 if (
                     isinstance(binding, Binding)
-                    and binding.id not in ("quit", "leave-input")
+                    and binding.id not in offered
                     and applies(*parse_action(binding.action)[1:]) is not False
                 ):
+                    if binding.id:
+                        offered.add(binding.id)  # a key bound twice (`d`) is one command
                     yield SystemCommand(
                         binding.description, binding.tooltip, partial(run, binding.action)
                     )

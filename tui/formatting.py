@@ -83,3 +83,8 @@ def size(num_bytes: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"
+
+
+def speed(bytes_per_second: float) -> str:
+    """ "23.4 MB/s"."""
+    return f"{size(int(bytes_per_second))}/s"

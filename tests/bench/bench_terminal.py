@@ -711,7 +711,7 @@ BENCHES: dict[str, Callable[[Bench], list[Row]]] = {
     "refresh": bench_refresh,
     "mouse": bench_mouse,
     "keys": bench_keys_while_unlocking,
-    "download-keys": bench_keys_while_downloading,
+    "downloads": bench_keys_while_downloading,
     "paste": bench_large_paste,
     "hostile": bench_hostile_patterns,
     "history": bench_history_memory,

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from tui.api.client import ApiClient
 
 DEMO_LOGIN, DEMO_PIN = "111111111", "1111"
+DEMO_DL_RATE = 8_000_000
+"""Bytes per second per download connection in the demo: a file of 20 MB takes
+a few seconds, long enough to see its bar and pause it."""
 LOG_NAME = "linkdeck.log"
 
 
@@ -100,9 +103,14 @@ def open_profile(
         )
         return
 
-    from tui.emulator import Emulator
+    from tui.emulator import Emulator, Faults
 
-    with tempfile.TemporaryDirectory(prefix="linkdeck-demo-") as tmp, Emulator() as emulator:
+    # Downloads slowed as a real hoster's are, so their progress can be seen.
+    demo_faults = Faults(dl_rate=DEMO_DL_RATE)
+    with (
+        tempfile.TemporaryDirectory(prefix="linkdeck-demo-") as tmp,
+        Emulator(faults=demo_faults) as emulator,
+    ):
         root = Path(tmp)
         path = root / "config" / "config.toml"
         loaded = load_settings(path, {}, overrides)

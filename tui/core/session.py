@@ -49,6 +49,7 @@ from tui.core.polls import UNEXPECTED_FAILURE_DELAY, Poll
 from tui.core.profile import Profile, client_for
 from tui.core.trust import TrustedHttp
 from tui.disk_cache import CachedStart, account_key, read_cache, save_account, save_hosters
+from tui.download.job import Download, DownloadState
 from tui.formatting import local_clock
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
@@ -858,3 +859,33 @@ class Session:
                 acted.left[GONE] += gone
             return acted
         return self.downloads.act(list(item_ids), action)
+
+    def download(self, item_id: int) -> Download | None:
+        """The item's download as it is now; None when it has none (or the
+        history is not open)."""
+        return None if self.downloads is None else self.downloads.get(item_id)
+
+    def download_or_go_on(self, item_ids: Iterable[int]) -> ActedOn:
+        """Download each item's file, by the state of its download: a paused
+        one resumes, a failed or cancelled one is retried, the others start.
+        One account of all (its verb the single action's when there was one)."""
+        groups: dict[DownloadAction, list[int]] = {}
+        for item_id in item_ids:
+            groups.setdefault(self._going_on(self.download(item_id)), []).append(item_id)
+        accounts = [self.act_on_downloads(ids, action) for action, ids in groups.items()]
+        if len(accounts) == 1:
+            return accounts[0]
+        together = ActedOn("Downloading")
+        for account in accounts:
+            together.acted += account.acted
+            together.left.update(account.left)
+        return together
+
+    @staticmethod
+    def _going_on(job: Download | None) -> DownloadAction:
+        state = job.state if job else None
+        if state is DownloadState.PAUSED:
+            return DownloadAction.RESUME
+        if state in (DownloadState.FAILED, DownloadState.CANCELLED):
+            return DownloadAction.RETRY
+        return DownloadAction.DOWNLOAD

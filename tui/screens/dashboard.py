@@ -36,7 +36,8 @@ from tui.core import (
     Session,
     why_no_link,
 )
-from tui.core.events import Event
+from tui.core.download_queue import DownloadAction
+from tui.core.events import DownloadChanged, DownloadTotals, Event
 from tui.unlock.extract import read_pasted
 from tui.unlock.items import Item, ItemRemoved, ItemState, QueueState
 from tui.unlock.log_query import LogSort
@@ -62,6 +63,7 @@ FOOTER_ORDER = (
     "help",
     "focus-unlock",
     "copy-link",
+    "download",
     "retry-item",
     "cancel-item",
     "pause",
@@ -71,6 +73,8 @@ FOOTER_ORDER = (
     "filter-hosters",
     "sort-log",
     "copy-all",
+    "pause-download",
+    "cancel-download",
     "export-log",
     "quit",
 )
@@ -137,6 +141,40 @@ class DashboardScreen(Screen[None]):
             "Copy",
             id="copy-link",
             tooltip="Copy the direct links of the marked items or the cursor's (OSC 52)",
+        ),
+        # One of the two: the footer offers `d` once a file can be downloaded
+        # (`check_action`); before, the hidden one says why it does nothing.
+        Binding(
+            "d",
+            "download",
+            "Download",
+            id="download",
+            tooltip="Download the files of the marked items (or the cursor's): a paused"
+            " one resumes, a failed or cancelled one is retried",
+        ),
+        Binding(
+            "d",
+            "download('unoffered')",
+            "Download",
+            show=False,
+            id="download",
+            tooltip="Download the files of the marked items (or the cursor's): a paused"
+            " one resumes, a failed or cancelled one is retried",
+        ),
+        Binding(
+            "P",
+            "pause_download",
+            "Pause dl",
+            id="pause-download",
+            tooltip="Pause the downloads of the marked items (or the cursor's)",
+        ),
+        Binding(
+            "X",
+            "cancel_download",
+            "Cancel dl",
+            id="cancel-download",
+            tooltip="Cancel the downloads of the marked items (or the cursor's) and delete"
+            " their partial files",
         ),
         Binding(
             "y",
@@ -231,6 +269,7 @@ class DashboardScreen(Screen[None]):
         self.session = session
         self.clock = session.clock.now
         self._from_palette = False
+        self._told_download_folder = False
 
     def compose(self) -> ComposeResult:
         # The first frame shows what the session read from its cache.
@@ -305,8 +344,11 @@ class DashboardScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The log's keys work while it has focus: elsewhere `/` goes on to the
-        hosters' filter, bound after the log's search. From the command palette
-        each works wherever the focus is."""
+        hosters' filter, bound after the log's search; `d` once an item has a
+        file to download. From the command palette each works wherever the
+        focus is."""
+        if action == "download" and not self._from_palette:
+            return self.unlock.can_download == (parameters == ())
         if self._from_palette or action not in self._LOG_ACTIONS:
             return True
         # Not in an input: it takes those keys as text.
@@ -416,6 +458,10 @@ class DashboardScreen(Screen[None]):
             self.hosters.set_problem(event.problem)
         elif isinstance(event, HistoryOpened):
             self.unlock.load_history()
+        elif isinstance(event, DownloadChanged):
+            self.unlock.show_download(event.download)
+        elif isinstance(event, DownloadTotals):
+            self.unlock.set_download_totals(event)
 
     # --- unlock -----------------------------------------------------------
 
@@ -556,8 +602,11 @@ class DashboardScreen(Screen[None]):
         except ActionRefused as refused:
             self.notify(str(refused), severity=refused.severity, markup=False)
             return
+        self._say(acted, *words)
+
+    def _say(self, acted: ActedOn, verb: str | None = None, noun: str = "") -> None:
         severity = "information" if acted.acted or not acted.left else "warning"
-        self.notify(acted.sentence(*words), severity=severity, timeout=5, markup=False)
+        self.notify(acted.sentence(verb, noun), severity=severity, timeout=5, markup=False)
 
     def action_retry_item(self) -> None:
         self._act_on_selection(ItemAction.RETRY)
@@ -573,6 +622,58 @@ class DashboardScreen(Screen[None]):
 
     def action_clear_finished(self) -> None:
         self._tell(self.session.clear_finished, "Cleared", " finished item(s)")
+
+    # --- downloads ----------------------------------------------------------
+
+    def _download_ids(self) -> list[int]:
+        """The marked items, or else the cursor's (none, said why, when the log shows none)."""
+        if ids := self.unlock.marked_ids:
+            return ids
+        item = self._selected()
+        return [] if item is None else [item.id]
+
+    def _on_downloads(self, operation: Callable[[list[int]], ActedOn]) -> ActedOn | None:
+        """`operation` on the marked items' downloads, or the cursor's; None
+        (said why) when there is none or the history is not open."""
+        ids = self._download_ids()
+        if not ids:
+            return None
+        try:
+            return operation(ids)
+        except ActionRefused as refused:
+            self.notify(str(refused), severity=refused.severity, markup=False)
+            return None
+
+    def action_download(self, _offered_as: str = "footer") -> None:
+        acted = self._on_downloads(self.session.download_or_go_on)
+        if acted is None:
+            return
+        if acted.acted and acted.verb == "Downloading" and not self._told_download_folder:
+            # Where the files go, once: the demo's are in its own folder.
+            self._told_download_folder = True
+            self._say(acted, None, f" to {self.session.download_folder()}")
+        else:
+            self._say(acted)
+
+    def action_pause_download(self) -> None:
+        pause = DownloadAction.PAUSE
+        acted = self._on_downloads(lambda ids: self.session.act_on_downloads(ids, pause))
+        if acted is not None:
+            self._say(acted)
+
+    def action_cancel_download(self) -> None:
+        cancel = DownloadAction.CANCEL
+        acted = self._on_downloads(lambda ids: self.session.act_on_downloads(ids, cancel))
+        if acted is None:
+            return
+        deleted = ""
+        if acted.acted:
+            deleted = (
+                " (the partial file deleted)"
+                if acted.acted == 1
+                else " (their partial files deleted)"
+            )
+        self._say(acted, None, deleted)
 
     def action_export(self) -> None:
         """Ask for the folder, then export the selection, or the whole log."""

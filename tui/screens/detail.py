@@ -1,4 +1,5 @@
-"""One unlock item in full: the whole direct link, every attempt, actions."""
+"""One unlock item in full: the whole direct link, every attempt, its
+download, actions."""
 
 from __future__ import annotations
 
@@ -11,10 +12,23 @@ from textual.widgets import Button, Footer, Static, TextArea
 
 from tui import formatting
 from tui.api import meaning_of
-from tui.core import ActionRefused, ItemAction, Session, why_no_link, why_not
+from tui.core import ActedOn, ActionRefused, ItemAction, Session, why_no_link, why_not
+from tui.core.download_queue import NOT_UNLOCKED, DownloadAction
+from tui.core.download_queue import why_not as why_not_download
+from tui.download.job import Download
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
+from tui.widgets.download_text import detail_lines
 from tui.widgets.unlock_log import STATE_STYLES, code_text, gave_up_after, held_words
+
+DOWNLOAD_BUTTONS = {
+    DownloadAction.DOWNLOAD: ("download-start", "Download"),
+    DownloadAction.PAUSE: ("download-pause", "Pause"),
+    DownloadAction.RESUME: ("download-resume", "Resume"),
+    DownloadAction.CANCEL: ("download-cancel", "Cancel download"),
+    DownloadAction.RETRY: ("download-retry", "Retry download"),
+}
+"""The detail's buttons for the item's download: (id, label) by action."""
 
 
 class ItemDetailScreen(ModalScreen[None]):
@@ -31,6 +45,27 @@ class ItemDetailScreen(ModalScreen[None]):
             "Force",
             id="detail-force",
             tooltip="Send a link no hoster pattern matches anyway",
+        ),
+        Binding(
+            "d",
+            "download",
+            "Download",
+            id="detail-download",
+            tooltip="Download the file (a paused download resumes, a failed one is retried)",
+        ),
+        Binding(
+            "P",
+            "pause_download",
+            "Pause dl",
+            id="detail-pause-download",
+            tooltip="Pause the download",
+        ),
+        Binding(
+            "X",
+            "cancel_download",
+            "Cancel dl",
+            id="detail-cancel-download",
+            tooltip="Cancel the download and delete its partial file",
         ),
         Binding(
             "delete",
@@ -57,6 +92,11 @@ class ItemDetailScreen(ModalScreen[None]):
             yield TextArea("", id="detail-location", read_only=True, soft_wrap=True)
             yield Static("Attempts", classes="detail-heading")
             yield Static(id="detail-attempts")
+            yield Static("Download", classes="detail-heading")
+            yield Static(id="detail-download")
+            with Horizontal(id="detail-download-actions"):
+                for button_id, label in DOWNLOAD_BUTTONS.values():
+                    yield Button(label, id=button_id)
             with Horizontal(id="detail-actions"):
                 yield Button("Copy", id="copy", variant="primary")
                 yield Button("Retry", id="retry")
@@ -119,6 +159,21 @@ class ItemDetailScreen(ModalScreen[None]):
             button = self.query_one(f"#{action.value}", Button)
             button.disabled = why_not(item, action) is not None
         self.query_one("#copy", Button).disabled = not item.location
+        self.show_download(self.session.download(item.id))
+
+    def show_download(self, job: Download | None) -> None:
+        """The Download section, and the buttons that apply to the download in
+        its state (the others disabled, their tooltip saying why)."""
+        _set(self.query_one("#detail-download", Static), detail_lines(job))
+        item = self.item
+        unlocked = item is not None and item.state is ItemState.DONE and bool(item.location)
+        for action, (button_id, _) in DOWNLOAD_BUTTONS.items():
+            button = self.query_one(f"#{button_id}", Button)
+            why = why_not_download(job, action)
+            if action is DownloadAction.DOWNLOAD and why is None and not unlocked:
+                why = NOT_UNLOCKED
+            button.disabled = why is not None
+            button.tooltip = why
 
     def _state_words(self, item: Item, now: float) -> str:
         """ "held: hoster down until 14:05", "gave up after 5 attempts"."""
@@ -140,6 +195,38 @@ class ItemDetailScreen(ModalScreen[None]):
         action = actions.get(event.button.id or "")
         if action is not None:
             action()
+            return
+        for download_action, (button_id, _) in DOWNLOAD_BUTTONS.items():
+            if event.button.id == button_id:
+                self._on_download(download_action)
+
+    def _on_download(self, action: DownloadAction) -> None:
+        try:
+            acted = self.session.act_on_downloads([self.item_id], action)
+        except ActionRefused as refused:
+            self.notify(str(refused), severity=refused.severity, markup=False)
+            return
+        self._told(acted)
+        self.refresh_item()
+
+    def _told(self, acted: ActedOn) -> None:
+        severity = "information" if acted.acted else "warning"
+        self.notify(acted.sentence(), severity=severity, timeout=5, markup=False)
+
+    def action_download(self) -> None:
+        try:
+            acted = self.session.download_or_go_on([self.item_id])
+        except ActionRefused as refused:
+            self.notify(str(refused), severity=refused.severity, markup=False)
+            return
+        self._told(acted)
+        self.refresh_item()
+
+    def action_pause_download(self) -> None:
+        self._on_download(DownloadAction.PAUSE)
+
+    def action_cancel_download(self) -> None:
+        self._on_download(DownloadAction.CANCEL)
 
     def action_copy(self) -> None:
         item = self.item

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -16,10 +17,13 @@ from textual.widgets import Input, Static
 
 from tui import formatting
 from tui.api import meaning_of
+from tui.core.events import DownloadTotals
+from tui.download.job import Download
 from tui.unlock.engine import PAUSED_BY_USER
 from tui.unlock.items import Item, ItemState, QueueState
 from tui.unlock.log_query import LogQuery, LogSort
 from tui.untrusted import plain
+from tui.widgets import download_text
 from tui.widgets.later_parts import LaterParts
 from tui.widgets.links_input import LinksInput
 from tui.widgets.marking_table import MarkingTable
@@ -41,27 +45,50 @@ STATE_STYLES = {
 }
 TIMED_STATES = (ItemState.WAITING, ItemState.HELD)
 BATCH_BAR_WIDTH = 20
-COLUMNS = ("time", "hoster", "state", "code", "link")
+COLUMNS = ("time", "hoster", "state", "code", "download", "link")
 TIME_WIDTH, HOSTER_WIDTH, STATE_WIDTH = 5, 14, 15
 ANSWER_MIN, ANSWER_MAX, LINK_MIN = 16, 34, 12
-# Cell padding of the five columns.
-CHROME_WIDTH = 2 * len(COLUMNS)
+ANSWER_TIGHT = 9
+"""The answer's width when a Download column leaves no more (at 80 columns):
+the code and a word."""
+CELL_CHROME = 2
+"""Padding of a shown column."""
 OTHER_PROCESS = "other process"
 """The answer column of an item another linkdeck process has in its queue."""
-
-
-def column_widths(table_width: int) -> tuple[int, int]:
-    """Widths of the answer and the direct link columns: the link gets what
-    the answer leaves (the table gives it the rest, less the scrollbar of a
-    long log)."""
-    free = table_width - CHROME_WIDTH - TIME_WIDTH - HOSTER_WIDTH - STATE_WIDTH
-    answer = min(max(free // 3, ANSWER_MIN), ANSWER_MAX)
-    return answer, max(free - answer, LINK_MIN)
 
 
 LINK_USEFUL = 32
 """Narrower than this, a shortened direct link says nothing (at 80 columns it
 has 18): the column shows the file name, the link is in the item's detail."""
+
+
+@dataclass(frozen=True)
+class ColumnWidths:
+    """The log's columns whose width follows the terminal's."""
+
+    answer: int
+    download: int
+    """0 hides the column (no download yet)."""
+    link: int
+
+
+def column_widths(table_width: int, *, downloads: bool = False) -> ColumnWidths:
+    """Widths of the answer, the download and the direct link columns: the
+    download column shows speed and time left where the others keep room
+    enough, its compact form else; the link gets what the answer leaves
+    (the table gives it the rest, less the scrollbar of a long log)."""
+    shown = len(COLUMNS) if downloads else len(COLUMNS) - 1
+    free = table_width - CELL_CHROME * shown - TIME_WIDTH - HOSTER_WIDTH - STATE_WIDTH
+    download = 0
+    if downloads:
+        # From 120 columns: the link column then shows the file's name.
+        roomy = free - download_text.WIDE_WIDTH >= ANSWER_MIN + 2 * LINK_MIN
+        download = download_text.WIDE_WIDTH if roomy else download_text.COMPACT_WIDTH
+        free -= download
+    answer = min(max(free // 3, ANSWER_MIN), ANSWER_MAX)
+    if free - answer < LINK_MIN:
+        answer = max(free - LINK_MIN, ANSWER_TIGHT)
+    return ColumnWidths(answer, download, max(free - answer, LINK_MIN))
 
 
 def shows_file_name(link_width: int) -> bool:
@@ -166,7 +193,9 @@ class UnlockRegion(LaterParts, Vertical):
         self._recount_due = False
         self._follow_end = False
         self.queue = QueueState()
-        self.answer_width, self.link_width = column_widths(80)
+        self.widths = column_widths(80)
+        self._downloads: dict[int, Download] = {}
+        """The latest state of each item's download, as the session told it."""
         self._countdowns: dict[int, Text] = {}
         """The state text last shown for each timed item."""
         self.log_query = LogQuery()
@@ -184,13 +213,16 @@ class UnlockRegion(LaterParts, Vertical):
                 Static("", id="queue-line"),
                 # Shown from the first batch on.
                 Static("", id="batch-line", classes="-none"),
+                # Shown while files download.
+                Static("", id="download-line", classes="-none"),
                 MarkingTable(
                     [
                         Column("time", "Time", TIME_WIDTH),
                         Column("hoster", "Hoster", HOSTER_WIDTH),
                         Column("state", "State, tries", STATE_WIDTH),
-                        Column("code", "Answer", self.answer_width),
-                        Column("link", link_label(self.link_width), min_width=LINK_MIN),
+                        Column("code", "Answer", self.widths.answer),
+                        Column("download", "Download", self.widths.download),
+                        Column("link", link_label(self.widths.link), min_width=LINK_MIN),
                     ],
                     id="log",
                 ),
@@ -211,17 +243,21 @@ class UnlockRegion(LaterParts, Vertical):
         self._countdown_timer = self.set_interval(1, self._tick_countdowns, pause=True)
 
     def on_resize(self) -> None:
-        """Fit the answer column to the new width; the link takes the rest, or
-        the file name where a link would be cut to nothing."""
-        answer, link = column_widths(self.size.width)
-        label_changed = link_label(link) != link_label(self.link_width)
-        self.link_width = link
-        if answer != self.answer_width:
-            self.answer_width = answer
-            if self.built:  # else the table is made at this width
-                self.table.set_column_width("code", answer)
-        if label_changed and self.built:
-            self.table.set_column_label("link", link_label(link))
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Fit the answer and download columns to the width; the link takes the
+        rest, or the file name where a link would be cut to nothing."""
+        widths = column_widths(self.size.width, downloads=bool(self._downloads))
+        before, self.widths = self.widths, widths
+        if not self.built:
+            return  # the table is made at these widths
+        if widths.answer != before.answer:
+            self.table.set_column_width("code", widths.answer)
+        if widths.download != before.download:
+            self.table.set_column_width("download", widths.download)
+        if link_label(widths.link) != link_label(before.link):
+            self.table.set_column_label("link", link_label(widths.link))
 
     @property
     def table(self) -> VirtualTable:
@@ -282,7 +318,16 @@ class UnlockRegion(LaterParts, Vertical):
     def _recount(self) -> None:
         """The counts as the history has them (a table of a few rows, kept by SQLite)."""
         self._recount_due = False
+        could_download = self.can_download
         self._counts = Counter(self.store.counts())
+        if self.can_download != could_download:
+            self.screen.refresh_bindings()  # the footer offers `d` from now on, or no more
+
+    @property
+    def can_download(self) -> bool:
+        """Whether any item has a file to download, or a download: the footer
+        shows `d` only then (at 80 columns it takes the room of a key that works)."""
+        return bool(self._counts[ItemState.DONE] or self._downloads)
 
     def _settle_soon(self) -> None:
         """Recount, and follow the newest row, once the messages queued now are
@@ -316,9 +361,9 @@ class UnlockRegion(LaterParts, Vertical):
         item_id = int(key)
         item = self.store.item(item_id)
         if item is None and self.store.unreadable(item_id):
-            return ("", "", Text("unreadable", style="red"), "", "")  # a damaged row, kept
+            return ("", "", Text("unreadable", style="red"), "", "", "")  # a damaged row, kept
         if item is None:  # deleted meanwhile (by `linkdeck unlock --prune`, say)
-            return ("", "", Text("gone", style="dim"), "", "")
+            return ("", "", Text("gone", style="dim"), "", "", "")
         return self._cells(item)
 
     def show(self, item: Item, scroll: bool = True) -> None:
@@ -347,6 +392,7 @@ class UnlockRegion(LaterParts, Vertical):
 
     def remove(self, item_id: int) -> None:
         self._countdowns.pop(item_id, None)
+        self._downloads.pop(item_id, None)
         if str(item_id) in self.table:
             self.table.remove_row(str(item_id))
         self._settle_soon()
@@ -393,8 +439,41 @@ class UnlockRegion(LaterParts, Vertical):
             Text(plain(item.hoster or "-", HOSTER_WIDTH)),
             self._state_text(item),
             answer,
+            self._download_text(item.id),
             self._link_text(item),
         )
+
+    def _download_text(self, item_id: int) -> Text | str:
+        job = self._downloads.get(item_id)
+        if job is None:
+            return ""
+        wide = self.widths.download >= download_text.WIDE_WIDTH
+        return download_text.download_cell(job, wide=wide)
+
+    def show_download(self, job: Download) -> None:
+        """A download's state or progress changed: repaint its row only (the
+        first download shows the column)."""
+        first = not self._downloads
+        self._downloads[job.item_id] = job
+        if first:
+            self._fit_columns()
+        if not self.built:
+            return  # the table is made with the column
+        if first:
+            self.screen.refresh_bindings()  # the footer offers `d`
+        key = str(job.item_id)
+        if key in self.table:
+            self.table.refresh_row(key)
+
+    def set_download_totals(self, totals: DownloadTotals) -> None:
+        """The status line's totals while files download; hidden when none does."""
+        if not self.built:
+            return
+        line = self.query_one("#download-line", Static)
+        text = download_text.totals_line(totals)
+        line.set_class(not text, "-none")
+        if line.content != text:
+            line.update(text, layout=False)
 
     def _state_text(self, item: Item) -> Text:
         """ "waiting x2 2:53": the state, the attempts past the first, the
@@ -417,7 +496,7 @@ class UnlockRegion(LaterParts, Vertical):
     def _link_text(self, item: Item) -> Text:
         width = self.table.column_width("link")
         style = "" if item.location else "dim"
-        if shows_file_name(self.link_width):
+        if shows_file_name(self.widths.link):
             return Text(plain(file_name(item), width), style=style)
         return Text(shorten(plain(item.location or item.link), width), style=style)
 

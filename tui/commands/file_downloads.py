@@ -16,7 +16,7 @@ from typing import TextIO
 
 from tui.commands.download_progress import DownloadProgress
 from tui.core import Session
-from tui.core.download_queue import ELSEWHERE, DownloadAction
+from tui.core.download_queue import ELSEWHERE, DownloadAction, action_to_get
 from tui.core.events import Event
 from tui.download.job import Download, DownloadState
 from tui.unlock.items import Item, ItemState
@@ -24,19 +24,15 @@ from tui.untrusted import plain
 
 INTERRUPTED = "stopped (Ctrl-C)"
 NOT_DOWNLOADED = "not downloaded"
+GOES_ON_BY_ACTION = frozenset({DownloadState.PAUSED, DownloadState.FAILED, DownloadState.CANCELLED})
 
 
 def action_for(job: Download | None) -> DownloadAction | None:
-    """What gets an item's file: a new download, the resume of a paused one,
-    the retry of a failed or cancelled one; None when it goes on already or
-    is done."""
-    if job is None:
-        return DownloadAction.DOWNLOAD
-    if job.state is DownloadState.PAUSED:
-        return DownloadAction.RESUME
-    if job.state in (DownloadState.FAILED, DownloadState.CANCELLED):
-        return DownloadAction.RETRY
-    return None
+    """What gets an item's file (`action_to_get`); None when its download goes
+    on already or is done."""
+    if job is not None and job.state not in GOES_ON_BY_ACTION:
+        return None
+    return action_to_get(job)
 
 
 def start_download(session: Session, item_id: int) -> str | None:

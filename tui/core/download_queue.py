@@ -148,6 +148,18 @@ def why_not(job: Download | None, action: DownloadAction) -> str | None:
     return None
 
 
+def action_to_get(job: Download | None) -> DownloadAction:
+    """What gets an item's file, by the state of its download: the resume of a
+    paused one, the retry of a failed or cancelled one, else a download (which
+    says why not when it is under way or done)."""
+    state = job.state if job else None
+    if state is DownloadState.PAUSED:
+        return DownloadAction.RESUME
+    if state in (DownloadState.FAILED, DownloadState.CANCELLED):
+        return DownloadAction.RETRY
+    return DownloadAction.DOWNLOAD
+
+
 class Downloads:
     """This process's downloads. `restore()` takes back those an earlier run
     left (the dashboard), `act` starts, pauses, resumes, cancels or retries

@@ -32,7 +32,7 @@ from tui.api import (
 from tui.core.account_watch import AccountWatch
 from tui.core.acted import ActedOn
 from tui.core.batch import Batch, BatchEnded, BatchProgress
-from tui.core.download_queue import DownloadAction, Downloads
+from tui.core.download_queue import DownloadAction, Downloads, action_to_get
 from tui.core.events import (
     Connection,
     Event,
@@ -49,7 +49,7 @@ from tui.core.polls import UNEXPECTED_FAILURE_DELAY, Poll
 from tui.core.profile import Profile, client_for
 from tui.core.trust import TrustedHttp
 from tui.disk_cache import CachedStart, account_key, read_cache, save_account, save_hosters
-from tui.download.job import Download, DownloadState
+from tui.download.job import Download
 from tui.formatting import local_clock
 from tui.safe_files import RefusedFile
 from tui.settings import Settings, SettingsError, resolve_password
@@ -871,7 +871,7 @@ class Session:
         One account of all (its verb the single action's when there was one)."""
         groups: dict[DownloadAction, list[int]] = {}
         for item_id in item_ids:
-            groups.setdefault(self._going_on(self.download(item_id)), []).append(item_id)
+            groups.setdefault(action_to_get(self.download(item_id)), []).append(item_id)
         accounts = [self.act_on_downloads(ids, action) for action, ids in groups.items()]
         if len(accounts) == 1:
             return accounts[0]
@@ -880,12 +880,3 @@ class Session:
             together.acted += account.acted
             together.left.update(account.left)
         return together
-
-    @staticmethod
-    def _going_on(job: Download | None) -> DownloadAction:
-        state = job.state if job else None
-        if state is DownloadState.PAUSED:
-            return DownloadAction.RESUME
-        if state in (DownloadState.FAILED, DownloadState.CANCELLED):
-            return DownloadAction.RETRY
-        return DownloadAction.DOWNLOAD

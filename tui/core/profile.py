@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from tui.api.client import ApiClient
 
 DEMO_LOGIN, DEMO_PIN = "111111111", "1111"
-DEMO_DL_RATE = 8_000_000
+DEMO_DL_RATE = 2_000_000
 """Bytes per second per download connection in the demo: a file of 20 MB takes
-a few seconds, long enough to see its bar and pause it."""
+about ten seconds over one connection, long enough to see its bar and pause it."""
 LOG_NAME = "linkdeck.log"
 
 

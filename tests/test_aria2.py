@@ -9,18 +9,15 @@ import asyncio
 import http.server
 import json
 import logging
-import os
 import secrets
 import shlex
-import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aria2d import Aria2, free_port, needs_aria2c, running_aria2c
 from loopback import LoopbackServer
 
 from tui.download.aria2 import (
@@ -36,19 +33,9 @@ from tui.download.aria2 import (
 from tui.secret import Secret
 from tui.settings import Aria2Settings, SettingsError
 
-ARIA2C = shutil.which("aria2c")
-needs_aria2c = pytest.mark.skipif(
-    ARIA2C is None, reason="aria2c is not installed (Debian package aria2; .ci/run installs it)"
-)
 SMALL = bytes(range(256)) * 256  # 64 KiB
 SLOW_SIZE = 4 << 20
 SLOW_CHUNK = 4096
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class FileHandler(http.server.BaseHTTPRequestHandler):
@@ -86,59 +73,10 @@ def files() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.port}"
 
 
-class Aria2:
-    def __init__(self, url: str, secret: Secret, folder: Path) -> None:
-        self.url, self.secret, self.folder = url, secret, folder
-
-
-def start_aria2c(folder: Path, secret: str) -> tuple[subprocess.Popen[bytes], int]:
-    """aria2c listening on a free port of loopback, and that port; tried again
-    on another port when one freed for it was taken meanwhile (tests run in parallel)."""
-    assert ARIA2C is not None
-    for _ in range(3):
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                ARIA2C,
-                "--enable-rpc",
-                "--rpc-listen-all=false",
-                f"--rpc-listen-port={port}",
-                f"--rpc-secret={secret}",
-                f"--dir={folder}",
-                f"--stop-with-process={os.getpid()}",  # even if pytest is killed
-                "--no-conf",
-                "--quiet",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        ready_by = time.monotonic() + 10
-        while process.poll() is None and time.monotonic() < ready_by:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            except OSError:
-                time.sleep(0.05)
-                continue
-            if process.poll() is None:  # it is aria2c that listens, not another
-                return process, port
-        process.kill()
-        process.wait(5)
-    pytest.fail("aria2c did not start listening")
-
-
 @pytest.fixture
 def aria2(tmp_path: Path) -> Iterator[Aria2]:
-    if ARIA2C is None:
-        pytest.skip("aria2c is not installed (Debian package aria2; .ci/run installs it)")
-    secret = secrets.token_hex(16)
-    folder = tmp_path / "downloads"
-    folder.mkdir()
-    process, port = start_aria2c(folder, secret)
-    try:
-        yield Aria2(f"http://127.0.0.1:{port}/jsonrpc", Secret(secret), folder)
-    finally:
-        process.terminate()
-        process.wait(5)
+    with running_aria2c(tmp_path / "downloads", secrets.token_hex(16)) as daemon:
+        yield daemon
 
 
 async def until(client: Aria2Client, gid: str, done: Callable[[Aria2Status], bool]) -> Aria2Status:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tui.core.aria2_engine import Aria2Engine
 from tui.core.download_queue import Engine, Fetching
 from tui.download.failures import DownloadError, Partial
 from tui.download.fetch import Progress, fetch
@@ -17,13 +18,20 @@ from tui.download.job import Download
 
 if TYPE_CHECKING:
     from tui.core.session import Session
+    from tui.secret import Secret
     from tui.settings import DownloadSettings
 
 
 def engines_for(session: Session) -> dict[str, Engine]:
     """The engines a session's downloads may use, by `[download] engine` name."""
+
+    def scrubbed(secret: Secret) -> None:
+        if session.log_file is not None:
+            session.log_file.add_secret(secret)
+
     return {
         "builtin": BuiltinEngine(session.download_http, lambda: session.settings.download),
+        "aria2": Aria2Engine(lambda: session.settings, scrubbed),
     }
 
 

@@ -95,8 +95,12 @@ class Engine(Protocol):
 
 Progress = Callable[[int, int | None, float, int], None]
 """(bytes done, total, bytes per second, connections open)."""
-Resumable = Callable[[str, str], None]
-"""(what a resume needs, as the engine's JSON; the path being written)."""
+
+
+class Resumable(Protocol):
+    def __call__(self, resume: str, target: str, *, gid: str | None = None) -> None:
+        """What a resume needs (the engine's JSON), the path being written and,
+        with aria2, its id of the download."""
 
 
 @dataclass(frozen=True)
@@ -517,12 +521,14 @@ class Downloads:
         self._show(moved)
         return True
 
-    def _resumable(self, item_id: int, resume: str, target: str) -> None:
+    def _resumable(self, item_id: int, resume: str, target: str, gid: str | None) -> None:
         job = self._jobs.get(item_id)
         if job is None or job.state not in ACTIVE:
             return
         live = self._live.get(item_id)
-        moved = job.moved(resume=resume, target=target, done=live[0] if live else job.done)
+        moved = job.moved(
+            resume=resume, target=target, done=live[0] if live else job.done, gid=gid or job.gid
+        )
         self._jobs[item_id] = moved
         self._save(moved, hold=True)
 
@@ -560,8 +566,8 @@ class Downloads:
         def progress(done: int, total: int | None, speed: float, connections: int) -> None:
             self._live[item_id] = (done, total, speed, connections)
 
-        def resumable(resume: str, target: str) -> None:
-            self._resumable(item_id, resume, target)
+        def resumable(resume: str, target: str, *, gid: str | None = None) -> None:
+            self._resumable(item_id, resume, target, gid)
 
         return Fetching(job_limits, slot, progress, resumable)
 

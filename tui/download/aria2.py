@@ -41,6 +41,7 @@ __all__ = [
     "Aria2Status",
     "Aria2Unreachable",
     "Aria2Version",
+    "is_gid",
     "open_client",
     "watch",
 ]
@@ -63,6 +64,10 @@ STATUS_KEYS = (
     "errorCode",
     "errorMessage",
 )
+"""What `tell_status` asks by default."""
+FILES = "files"
+"""The key that asks for the download's files too: `Aria2Status.path` is its first's."""
+MAX_PATH_CHARS = 4096
 _GID = re.compile(r"[0-9a-f]{16}")
 _COUNT = re.compile(r"[0-9]{1,20}")
 _UNAUTHORIZED = "Unauthorized"
@@ -88,6 +93,12 @@ class Aria2CallFailed(Aria2Error):
         self.message = message
         """aria2's words, made plain text and cut short."""
         super().__init__(f"aria2 refused {method}: {message} (code {code})")
+
+    @property
+    def forgotten(self) -> bool:
+        """aria2 knows no download of the GID asked about (it was restarted
+        without a session file, or its result was removed)."""
+        return self.message.endswith("is not found")
 
 
 class Aria2BadAnswer(Aria2Error):
@@ -116,6 +127,8 @@ class Aria2Status:
     error_code: int | None = None
     """aria2's exit status of the download, once it has one."""
     error_message: str | None = None
+    path: str | None = None
+    """Where the (first) file is written, when `FILES` was asked for and aria2 knows it."""
 
     @property
     def ended(self) -> bool:
@@ -183,10 +196,14 @@ class Aria2Client:
         self, uri: str, dir: str, out: str, split: int, max_connection_per_server: int
     ) -> str:
         """Hand ``uri`` to aria2, to be saved as ``dir``/``out`` over ``split``
-        connections (at most ``max_connection_per_server`` to its host); its GID."""
+        connections (at most ``max_connection_per_server`` to its host); its GID.
+        A file already there is never overwritten, whatever aria2's own
+        configuration says: aria2 takes a numbered name instead."""
         options = {
             "dir": dir,
             "out": out,
+            "allow-overwrite": "false",
+            "auto-file-renaming": "true",
             "split": str(_positive(split, "split")),
             "max-connection-per-server": str(
                 _positive(max_connection_per_server, "max_connection_per_server")
@@ -195,8 +212,8 @@ class Aria2Client:
         return _gid(await self._call("aria2.addUri", [uri], options), "addUri")
 
     async def tell_status(self, gid: str, keys: tuple[str, ...] = STATUS_KEYS) -> Aria2Status:
-        """The download ``gid``; only ``keys`` (of `STATUS_KEYS`) are asked for."""
-        unknown = set(keys) - set(STATUS_KEYS)
+        """The download ``gid``; only ``keys`` (of `STATUS_KEYS` and `FILES`) are asked for."""
+        unknown = set(keys) - {*STATUS_KEYS, FILES}
         if unknown:
             raise ValueError(f"tell_status knows no key {sorted(unknown)[0]!r}")
         asked = list(dict.fromkeys(("gid", "status", *keys)))
@@ -352,14 +369,40 @@ def _status(result: dict[str, object], asked: list[str]) -> Aria2Status:
     message = None
     if "errorMessage" in result:
         message = _text(result["errorMessage"], "tellStatus")
-    return Aria2Status(gid=gid, status=str(status), error_message=message, **counts)
+    path = _first_path(result[FILES]) if FILES in asked else None
+    return Aria2Status(gid=gid, status=str(status), error_message=message, path=path, **counts)
 
 
-async def open_client(settings: Aria2Settings, *, timeout: float = 10.0) -> Aria2Client:
+def _first_path(files: object) -> str | None:
+    """The path of the first of a download's ``files`` ("" while aria2 has none: None)."""
+    if not isinstance(files, list) or not all(isinstance(entry, dict) for entry in files):
+        raise Aria2BadAnswer("aria2's tellStatus answer has files that are not a list of files")
+    if not files:
+        return None
+    path = files[0].get("path")
+    if not isinstance(path, str) or len(path) > MAX_PATH_CHARS or "\x00" in path:
+        raise Aria2BadAnswer("aria2's tellStatus answer has a file path that is no path")
+    return path or None
+
+
+def is_gid(text: object) -> bool:
+    """Whether ``text`` is a GID as aria2 makes them (a stored one is untrusted)."""
+    return isinstance(text, str) and _GID.fullmatch(text) is not None
+
+
+async def open_client(
+    settings: Aria2Settings,
+    *,
+    timeout: float = 10.0,
+    on_secret: Callable[[Secret], None] | None = None,
+) -> Aria2Client:
     """A client of the aria2 that ``settings`` name, its secret resolved off the
-    event loop (``secret_command`` may take seconds). Raises ``SettingsError``
-    when the secret command fails."""
+    event loop (``secret_command`` may take seconds) and handed to ``on_secret``
+    (for the log file to scrub it). Raises ``SettingsError`` when the secret
+    command fails."""
     secret = await asyncio.to_thread(resolve_aria2_secret, settings)
+    if on_secret is not None:
+        on_secret(secret)
     return Aria2Client(settings.rpc_url, secret, timeout=timeout)
 
 

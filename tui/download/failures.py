@@ -72,3 +72,24 @@ class Refused(DownloadError):
     def __init__(self, status: int) -> None:
         super().__init__(f"The download host answered HTTP {status}.")
         self.status = status
+
+
+class Aria2CallError(DownloadError):
+    """A call to aria2 failed (unreachable, the secret refused, an answer not
+    aria2's, a call refused) or its secret command did: the one sentence the
+    client says, never the secret."""
+
+
+class Aria2Failed(DownloadError):
+    def __init__(self, message: str) -> None:
+        super().__init__(f"aria2 failed the download: {message}")
+
+
+class RemovedInAria2(DownloadError):
+    def __init__(self) -> None:
+        super().__init__("The download was removed in aria2.")
+
+
+class OutsideFolder(DownloadError):
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"aria2 wrote the file outside {folder}, so it is left alone.")

@@ -115,6 +115,17 @@ def finish(part: PartFile) -> Path:
     raise NoFreeName(folder, name)
 
 
+def free_name(folder: Path, name: str, beside: tuple[str, ...]) -> str:
+    """The first of `name`, `name (1).ext`... that is taken in `folder` neither
+    as it is nor with any suffix of `beside` (the files another engine keeps
+    next to it; a link, even a dangling one, counts as taken)."""
+    longest = max(beside, key=len, default="")
+    for candidate in _candidates(name, longest):
+        if not any(os.path.lexists(folder / (candidate + suffix)) for suffix in ("", *beside)):
+            return candidate
+    raise NoFreeName(folder, name)
+
+
 def check_room(folder: Path, needed: int, minimum: int) -> None:
     """Raise NoRoom unless `folder` has `needed` bytes free beyond `minimum`."""
     free = shutil.disk_usage(folder).free
@@ -122,9 +133,9 @@ def check_room(folder: Path, needed: int, minimum: int) -> None:
         raise NoRoom(folder, free, needed + minimum)
 
 
-def _candidates(name: str) -> Iterator[str]:
-    """`name`, then `name (1).ext`... each short enough to take `.part` too."""
-    room = MAX_NAME_BYTES - len(PART_SUFFIX)
+def _candidates(name: str, suffix: str = PART_SUFFIX) -> Iterator[str]:
+    """`name`, then `name (1).ext`... each short enough to take `suffix` too."""
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
     yield fit(name, room)
     for number in range(1, MAX_NUMBER + 1):
         mark = f" ({number})"

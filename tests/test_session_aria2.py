@@ -19,6 +19,7 @@ from aria2d import Aria2, free_port, running_aria2c
 from test_session_downloads import (
     OTHER,
     SMALL,
+    FakeClock,
     Front,
     digest_of,
     digest_of_remote,
@@ -245,3 +246,69 @@ async def test_a_wrong_secret_or_url_fails_with_a_sentence_and_the_secret_shows_
             assert secret.encode() not in data
     logged = (tmp_path / "state" / "linkdeck.log").read_text()
     assert "leak " + " ".join(["***"] * len(given)) in logged
+
+
+async def test_a_download_aria2_forgot_is_added_again_under_its_name(tmp_path: Path) -> None:
+    """aria2 restarted without a session file: linkdeck adds the link again
+    under the name it had, and aria2 goes on from its control file."""
+    folder = tmp_path / "files"
+    with Emulator(faults=Faults(dl_rate=SLOW)) as emulator:
+        with running_aria2c(tmp_path / "first", secrets.token_hex(16)) as first:
+            front = Front(tmp_path, through(first, emulator.url, folder))
+            await front.__aenter__()
+            (item_id,) = await front.unlocked(SMALL)
+            front.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            await until(lambda: front.download(item_id).done > 1_000_000)
+            gid = front.download(item_id).gid
+            await front.__aexit__()
+        assert (folder / "small-43.zip.aria2").exists()
+        emulator.faults.dl_rate = 0
+        with running_aria2c(tmp_path / "second", secrets.token_hex(16)) as second:
+            async with Front(tmp_path, through(second, emulator.url, folder)) as again:
+                job = await again.ended(item_id)
+                assert job.state is DownloadState.DONE, job.message
+                assert job.gid != gid
+    assert job.target == str(folder / "small-43.zip")
+    assert digest_of(folder / "small-43.zip") == digest_of_remote(SMALL)
+    assert [p.name for p in folder.iterdir()] == ["small-43.zip"]
+
+
+async def test_a_download_removed_in_aria2_fails_and_a_retry_goes_on(
+    tmp_path: Path, aria2: Aria2
+) -> None:
+    folder = tmp_path / "files"
+    with Emulator(faults=Faults(dl_rate=SLOW)) as emulator:
+        async with Front(tmp_path, through(aria2, emulator.url, folder)) as front:
+            (item_id,) = await front.unlocked(SMALL)
+            front.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            await until(lambda: front.download(item_id).done > 500_000)
+            aria2.call("aria2.remove", front.download(item_id).gid)  # someone else
+            failed = await front.ended(item_id)
+            assert failed.state is DownloadState.FAILED
+            assert failed.message == "The download was removed in aria2."
+            assert aria2.downloads() == []
+
+            emulator.faults.dl_rate = 0
+            front.session.act_on_downloads([item_id], DownloadAction.RETRY)
+            job = await front.ended(item_id)
+            assert job.state is DownloadState.DONE, job.message
+            assert job.target == str(folder / "small-43.zip")
+            assert digest_of(folder / "small-43.zip") == digest_of_remote(SMALL)
+
+
+async def test_an_expired_direct_link_is_unlocked_again_for_aria2(
+    tmp_path: Path, aria2: Aria2
+) -> None:
+    clock = FakeClock()
+    folder = tmp_path / "files"
+    with Emulator(clock=clock, faults=Faults(dl_expire_minutes=20)) as emulator:
+        async with Front(tmp_path, through(aria2, emulator.url, folder)) as front:
+            (item_id,) = await front.unlocked(SMALL)
+            expired = front.session.item(item_id).location  # type: ignore[union-attr]
+            clock.now += 30 * 60
+            front.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            job = await front.ended(item_id)
+            assert job.state is DownloadState.DONE, job.message
+            assert job.url != expired
+            assert digest_of(Path(job.target or "")) == digest_of_remote(SMALL)
+            assert aria2.downloads() == []

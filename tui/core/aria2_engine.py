@@ -87,9 +87,10 @@ class Aria2Engine:
         folder.mkdir(parents=True, exist_ok=True)
         async with self._calling() as client:
             gid = await self._attach(client, job)
+            target = Path(job.target) if job.target else None
             if gid is None:
-                gid = await self._add(client, job, fetching, folder)
-            return await self._follow(client, gid, job, fetching, folder)
+                gid, target = await self._add(client, job, fetching, folder)
+            return await self._follow(client, gid, target, job, fetching, folder)
 
     async def stop(self, job: Download, *, discard: bool) -> None:
         gid = job.gid if is_gid(job.gid) else None
@@ -146,7 +147,8 @@ class Aria2Engine:
 
     async def _add(
         self, client: Aria2Client, job: Download, fetching: Fetching, folder: Path
-    ) -> str:
+    ) -> tuple[str, Path]:
+        """Hand `job` to aria2: its GID (saved at once) and the file it writes."""
         name = _earlier_name(job, folder)
         if name is None:
             check_room(folder, job.expected_size or 0, self.settings().download.min_free_space)
@@ -162,13 +164,18 @@ class Aria2Engine:
         )
         target = folder / name
         fetching.resumable(_resume_json(gid, target), str(target), gid=gid)
-        return gid
+        return gid, target
 
     async def _follow(
-        self, client: Aria2Client, gid: str, job: Download, fetching: Fetching, folder: Path
+        self,
+        client: Aria2Client,
+        gid: str,
+        target: Path | None,
+        job: Download,
+        fetching: Fetching,
+        folder: Path,
     ) -> Path:
         """Tell aria2's progress of `gid` until it ends; the file's path once complete."""
-        target = Path(job.target) if job.target else None
         while True:
             status = await client.tell_status(gid, (*STATUS_KEYS, FILES))
             if status.path is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -35,17 +37,17 @@ STATUS = {
 def aria2_answering(
     statuses: list[dict[str, object]], writes: Path | None = None
 ) -> Callable[[dict], bytes]:
-    """A fake aria2: addUri gives GID (and writes 100 bytes to `writes`),
-    tellStatus each of `statuses` in turn."""
+    """A fake aria2: addUri (which writes 100 bytes to `writes`), remove,
+    pause and unpause answer GID, tellStatus each of `statuses` in turn."""
     told = iter(statuses)
 
     def answer(request: dict) -> bytes:
         method = request["method"]
         value: object = "OK"
-        if method == "aria2.addUri":
+        if method in ("aria2.addUri", "aria2.remove", "aria2.pause", "aria2.unpause"):
             value = GID
-            if writes is not None:
-                writes.write_bytes(b"x" * 100)
+        if method == "aria2.addUri" and writes is not None:
+            writes.write_bytes(b"x" * 100)
         elif method == "aria2.tellStatus":
             value = next(told)
         return json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": value}).encode()
@@ -155,3 +157,35 @@ async def test_an_answer_not_aria2s_fails_with_a_sentence(tmp_path: Path) -> Non
         await engine_for(fake, recorded).run(job_in(tmp_path), recorded.fetching())
     assert "the-aria2-secret" not in str(error.value)
     assert error.value.__cause__ is None
+
+
+async def test_a_download_stopped_while_aria2_adds_it_is_undone(tmp_path: Path) -> None:
+    """Paused the moment it started: aria2 got the link but linkdeck never saw
+    its GID. aria2 must not go on with a download nobody follows."""
+    recorded = Recorded()
+    adding = threading.Event()
+    removed = {**STATUS, "status": "removed"}
+
+    def slow_add(request: dict) -> bytes:
+        if request["method"] == "aria2.addUri":
+            adding.set()
+            time.sleep(0.5)
+        return answering(request)
+
+    answering = aria2_answering([removed])
+    with FakeAria2(slow_add) as fake:
+        run = asyncio.create_task(
+            engine_for(fake, recorded).run(job_in(tmp_path), recorded.fetching())
+        )
+        await asyncio.to_thread(adding.wait, 5)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    methods = [request["method"] for request in fake.requests]
+    assert methods == [
+        "aria2.addUri",
+        "aria2.remove",
+        "aria2.tellStatus",
+        "aria2.removeDownloadResult",
+    ]
+    assert all(request["params"][1] == GID for request in fake.requests[1:])

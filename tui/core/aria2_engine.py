@@ -155,14 +155,25 @@ class Aria2Engine:
             wanted = download_name(None, job.filename, job.url)
             name = free_name(folder, wanted, (CONTROL_SUFFIX,))
         connections = fetching.limits.connections
-        gid = await client.add_uri(
-            job.url,
-            dir=str(folder),
-            out=name,
-            split=connections,
-            max_connection_per_server=connections,
+        adding = asyncio.ensure_future(
+            client.add_uri(
+                job.url,
+                dir=str(folder),
+                out=name,
+                split=connections,
+                max_connection_per_server=connections,
+            )
         )
         target = folder / name
+        try:
+            gid = await asyncio.shield(adding)
+        except asyncio.CancelledError:
+            # Paused or cancelled while aria2 was adding it: its GID was never
+            # saved, so nothing would ever stop or find that download again.
+            with contextlib.suppress(Aria2Error):
+                await self._remove(client, await adding)
+                _delete_written(folder, str(target))
+            raise
         fetching.resumable(_resume_json(gid, target), str(target), gid=gid)
         return gid, target
 

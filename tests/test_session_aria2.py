@@ -30,6 +30,7 @@ from test_session_downloads import (
 
 from tui.core import Profile, Session
 from tui.core.download_queue import DownloadAction
+from tui.core.events import DownloadChanged
 from tui.core.log_file import LogFile
 from tui.download.job import DownloadState
 from tui.emulator import Emulator, Faults, default_scenario
@@ -132,6 +133,8 @@ async def test_pause_resume_and_cancel_are_aria2s(tmp_path: Path, aria2: Aria2) 
             await until(lambda: front.download(item_id).done > 500_000)
             gid = front.download(item_id).gid
             assert gid is not None and aria2_state(aria2, gid) == "active"
+            told = [e.download for e in front.events if isinstance(e, DownloadChanged)]
+            assert any(job.speed > 0 and job.connections == 1 for job in told)
             assert front.session.act_on_downloads([item_id], DownloadAction.PAUSE).acted == 1
             await until(lambda: aria2_state(aria2, gid) == "paused")
             assert front.download(item_id).state is DownloadState.PAUSED

@@ -83,7 +83,7 @@ class Aria2Engine:
         self._sleep = sleep
 
     async def run(self, job: Download, fetching: Fetching) -> Path:
-        folder = Path(job.folder)
+        folder = _folder(job)
         folder.mkdir(parents=True, exist_ok=True)
         async with self._calling() as client:
             gid = await self._attach(client, job)
@@ -103,7 +103,7 @@ class Aria2Engine:
                     with contextlib.suppress(Aria2CallFailed):
                         await client.pause(gid)
         if discard and job.target:
-            _delete_written(Path(job.folder), job.target)
+            _delete_written(_folder(job), job.target)
 
     # --- running ------------------------------------------------------------
 
@@ -243,6 +243,11 @@ def _failure(status: Aria2Status) -> DownloadError:
     if http is not None:
         return Refused(int(http[1]))
     return Aria2Failed(message)
+
+
+def _folder(job: Download) -> Path:
+    """The download's folder as a full path: aria2 runs in a folder of its own."""
+    return Path(os.path.abspath(job.folder))
 
 
 def _complete(path: Path, expected_size: int | None) -> Path:

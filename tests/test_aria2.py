@@ -21,12 +21,14 @@ from aria2d import Aria2, free_port, needs_aria2c, running_aria2c
 from loopback import LoopbackServer
 
 from tui.download.aria2 import (
+    FILES,
     Aria2BadAnswer,
     Aria2CallFailed,
     Aria2Client,
     Aria2SecretRefused,
     Aria2Status,
     Aria2Unreachable,
+    is_gid,
     open_client,
     watch,
 )
@@ -103,9 +105,25 @@ async def test_a_file_downloads_to_the_end(aria2: Aria2, files: str) -> None:
         assert seen[-1] == status and len(seen) == len(set(seen))
         assert status.total_length == status.completed_length == len(SMALL)
         assert (aria2.folder / "small.bin").read_bytes() == SMALL
+        where = await client.tell_status(gid, (FILES,))
+        assert where.path == str(aria2.folder / "small.bin")
         await client.remove_download_result(gid)
-        with pytest.raises(Aria2CallFailed, match="is not found"):
+        with pytest.raises(Aria2CallFailed, match="is not found") as forgotten:
             await client.tell_status(gid)
+        assert forgotten.value.forgotten
+
+
+@needs_aria2c
+async def test_a_file_already_there_is_never_overwritten(aria2: Aria2, files: str) -> None:
+    (aria2.folder / "small.bin").write_bytes(b"mine")
+    # What a user's aria2.conf may say: linkdeck's options win.
+    aria2.call("aria2.changeGlobalOption", {"allow-overwrite": "true"})
+    async with Aria2Client(aria2.url, aria2.secret) as client:
+        gid = await client.add_uri(f"{files}/small", str(aria2.folder), "small.bin", 1, 1)
+        await watch(client, gid, lambda status: None, every=0.05)
+        where = await client.tell_status(gid, (FILES,))
+    assert (aria2.folder / "small.bin").read_bytes() == b"mine"
+    assert where.path is not None and Path(where.path).read_bytes() == SMALL
 
 
 @needs_aria2c
@@ -221,6 +239,10 @@ HOSTILE = [
     ("length not a count", result({**STATUS, "totalLength": -1}), "tell_status", "no count"),
     ("length a float", result({**STATUS, "totalLength": "1.5"}), "tell_status", "no count"),
     ("result a list", result([STATUS]), "tell_status", "not an object"),
+    ("files not a list", result({**STATUS, "files": {"path": "/x"}}), "files", "not a list"),
+    ("path not text", result({**STATUS, "files": [{"path": 1}]}), "files", "no path"),
+    ("path with NUL", result({**STATUS, "files": [{"path": "/a\0b"}]}), "files", "no path"),
+    ("path too long", result({**STATUS, "files": [{"path": "/" * 5000}]}), "files", "no path"),
     (
         "error of no shape",
         lambda request: json.dumps(
@@ -239,6 +261,8 @@ async def call(client: Aria2Client, name: str) -> object:
         return await client.get_version()
     if name == "pause":
         return await client.pause("0123456789abcdef")
+    if name == "files":
+        return await client.tell_status("0123456789abcdef", (FILES,))
     return await client.tell_status("0123456789abcdef", ("totalLength",))
 
 
@@ -320,3 +344,9 @@ async def test_a_status_asks_only_for_its_keys() -> None:
             status = await client.tell_status("0123456789abcdef", ("completedLength",))
     assert status == Aria2Status(gid=STATUS["gid"], status="active", completed_length=4)
     assert fake.requests[0]["params"] == ["0123456789abcdef", ["gid", "status", "completedLength"]]
+
+
+def test_a_gid_is_sixteen_hex_digits() -> None:
+    assert is_gid("0123456789abcdef")
+    for other in (None, 12, "0123456789ABCDEF", "0123456789abcde", "../0123456789abcd"):
+        assert not is_gid(other)

@@ -189,3 +189,27 @@ async def test_a_download_stopped_while_aria2_adds_it_is_undone(tmp_path: Path) 
         "aria2.removeDownloadResult",
     ]
     assert all(request["params"][1] == GID for request in fake.requests[1:])
+
+
+@pytest.mark.parametrize("target", ["link.zip", "../outside.zip", "/elsewhere/outside.zip"])
+async def test_a_cancel_deletes_only_files_of_its_own_in_the_folder(
+    tmp_path: Path, target: str
+) -> None:
+    """A record's target is untrusted (a hand edit, another version): what is
+    not a regular file right in the download folder is left alone."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    outside = tmp_path / "outside.zip"
+    outside.write_bytes(b"keep")
+    (outside.with_name("outside.zip.aria2")).write_bytes(b"keep")
+    (folder / "link.zip").symlink_to(outside)
+    (folder / "link.zip.aria2").symlink_to(outside.with_name("outside.zip.aria2"))
+    recorded = Recorded()
+    with FakeAria2(aria2_answering([])) as fake:
+        engine = engine_for(fake, recorded)
+        stored = target.replace("/elsewhere", str(tmp_path))
+        await engine.stop(replace(job_in(folder), target=stored), discard=True)
+    assert outside.read_bytes() == b"keep"
+    assert outside.with_name("outside.zip.aria2").read_bytes() == b"keep"
+    assert (folder / "link.zip").is_symlink()
+    assert fake.requests == []  # no GID: nothing to ask aria2

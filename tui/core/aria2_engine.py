@@ -87,7 +87,7 @@ class Aria2Engine:
         folder.mkdir(parents=True, exist_ok=True)
         async with self._calling() as client:
             gid = await self._attach(client, job)
-            target = Path(job.target) if job.target else None
+            target = _within(folder, job.target)
             if gid is None:
                 gid, target = await self._add(client, job, fetching, folder)
             return await self._follow(client, gid, target, job, fetching, folder)
@@ -102,7 +102,7 @@ class Aria2Engine:
                     # aria2 says no to a download that has ended or that it forgot.
                     with contextlib.suppress(Aria2CallFailed):
                         await client.pause(gid)
-        if discard and job.target:
+        if discard:
             _delete_written(_folder(job), job.target)
 
     # --- running ------------------------------------------------------------
@@ -190,15 +190,19 @@ class Aria2Engine:
         while True:
             status = await client.tell_status(gid, (*STATUS_KEYS, FILES))
             if status.path is not None:
-                written = _inside(folder, status.path)
+                written = _within(folder, status.path)
+                if written is None:
+                    raise OutsideFolder(folder)
                 if written != target:  # aria2 took another name (one appeared meanwhile)
                     target = written
                     fetching.resumable(_resume_json(gid, target), str(target), gid=gid)
             if status.ended:
                 await _forget(client, gid)
-                if status.status == "complete" and target is not None:
-                    return _complete(target, job.expected_size)
-                raise _failure(status)
+                if status.status != "complete":
+                    raise _failure(status)
+                if target is None:
+                    raise Aria2Failed("it named no file")
+                return _complete(target, job.expected_size)
             fetching.progress(
                 status.completed_length or 0,
                 status.total_length or None,
@@ -259,21 +263,21 @@ def _complete(path: Path, expected_size: int | None) -> Path:
     return path
 
 
-def _inside(folder: Path, reported: str) -> Path:
-    """The path aria2 reported, which must name a file right in `folder`."""
-    path = Path(os.path.normpath(folder / reported))
+def _within(folder: Path, text: str | None) -> Path | None:
+    """The path `text` names (from aria2 or a stored record: untrusted) when
+    it is a file right in `folder`; else None."""
+    if not text:
+        return None
+    path = Path(os.path.normpath(folder / text))
     if path.parent != Path(os.path.normpath(folder)) or path.name in ("", ".", ".."):
-        raise OutsideFolder(folder)
+        return None
     return path
 
 
 def _earlier_name(job: Download, folder: Path) -> str | None:
     """The name aria2 wrote before, when it can go on from its control file there."""
-    if not job.target:
-        return None
-    try:
-        target = _inside(folder, job.target)
-    except OutsideFolder:
+    target = _within(folder, job.target)
+    if target is None:
         return None
     control = target.with_name(target.name + CONTROL_SUFFIX)
     if _regular_file(target) and _regular_file(control):
@@ -281,12 +285,11 @@ def _earlier_name(job: Download, folder: Path) -> str | None:
     return None
 
 
-def _delete_written(folder: Path, target_text: str) -> None:
+def _delete_written(folder: Path, target_text: str | None) -> None:
     """Delete the file aria2 wrote and its control file: only in `folder`, only
     regular files (a link is left alone, never followed)."""
-    try:
-        target = _inside(folder, target_text)
-    except OutsideFolder:
+    target = _within(folder, target_text)
+    if target is None:
         return
     for path in (target, target.with_name(target.name + CONTROL_SUFFIX)):
         if _regular_file(path):

@@ -316,3 +316,24 @@ async def test_an_expired_direct_link_is_unlocked_again_for_aria2(
             assert job.url != expired
             assert digest_of(Path(job.target or "")) == digest_of_remote(SMALL)
             assert aria2.downloads() == []
+
+
+async def test_the_hosters_limit_holds_across_files(tmp_path: Path, aria2: Aria2) -> None:
+    """4 connections per file, 5 per hoster: two files at once get 4 and 1."""
+    scenario = default_scenario()
+    limits = ConnectionSettings(max_connections_per_file=4, max_connections_per_hoster=5)
+    scenario.hosters = [
+        replace(h, connection_settings=limits) if h.name == "uploaded.net" else h
+        for h in scenario.hosters
+    ]
+    folder = tmp_path / "files"
+    with Emulator(scenario, faults=Faults(dl_rate=SLOW)) as emulator:
+        async with Front(tmp_path, through(aria2, emulator.url, folder)) as front:
+            ids = await front.unlocked(SMALL, OTHER)
+            front.session.act_on_downloads(ids, DownloadAction.DOWNLOAD)
+            await until(lambda: all(front.download(i).gid for i in ids))
+            gids = [front.download(i).gid for i in ids]
+            splits = sorted(aria2.call("aria2.getOption", gid)["split"] for gid in gids)  # type: ignore[index]
+            assert splits == ["1", "4"]
+            front.session.act_on_downloads(ids, DownloadAction.CANCEL)
+            await until(lambda: aria2.downloads() == [])

@@ -85,11 +85,11 @@ class Aria2Engine:
     async def run(self, job: Download, fetching: Fetching) -> Path:
         folder = _folder(job)
         folder.mkdir(parents=True, exist_ok=True)
-        async with self._calling() as client:
+        async with self._calling() as client, _hoster_share(fetching) as connections:
             gid = await self._attach(client, job)
             target = _within(folder, job.target)
             if gid is None:
-                gid, target = await self._add(client, job, fetching, folder)
+                gid, target = await self._add(client, job, connections, fetching, folder)
             return await self._follow(client, gid, target, job, fetching, folder)
 
     async def stop(self, job: Download, *, discard: bool) -> None:
@@ -146,15 +146,20 @@ class Aria2Engine:
         return gid
 
     async def _add(
-        self, client: Aria2Client, job: Download, fetching: Fetching, folder: Path
+        self,
+        client: Aria2Client,
+        job: Download,
+        connections: int,
+        fetching: Fetching,
+        folder: Path,
     ) -> tuple[str, Path]:
-        """Hand `job` to aria2: its GID (saved at once) and the file it writes."""
+        """Hand `job` to aria2, to fetch over `connections`: its GID (saved at
+        once) and the file it writes."""
         name = _earlier_name(job, folder)
         if name is None:
             check_room(folder, job.expected_size or 0, self.settings().download.min_free_space)
             wanted = download_name(None, job.filename, job.url)
             name = free_name(folder, wanted, (CONTROL_SUFFIX,))
-        connections = fetching.limits.connections
         adding = asyncio.ensure_future(
             client.add_uri(
                 job.url,
@@ -227,6 +232,27 @@ class Aria2Engine:
                     break
                 await self._sleep(0.1)
         await _forget(client, gid)
+
+
+@contextlib.asynccontextmanager
+async def _hoster_share(fetching: Fetching) -> AsyncIterator[int]:
+    """The connections the file may use while the block runs: up to its own
+    limit, as many as the hoster's limit across files leaves (at least one,
+    waited for). aria2 opens them as it likes, so they are held throughout."""
+    slot, wanted = fetching.slot, fetching.limits.connections
+    if slot is None:
+        yield wanted
+        return
+    await slot.acquire()
+    held = 1
+    try:
+        while held < wanted and not slot.locked():
+            await slot.acquire()  # free: returns at once
+            held += 1
+        yield held
+    finally:
+        for _ in range(held):
+            slot.release()
 
 
 async def _forget(client: Aria2Client, gid: str) -> None:

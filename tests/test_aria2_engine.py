@@ -17,7 +17,7 @@ from test_aria2 import FakeAria2
 
 from tui.core.aria2_engine import Aria2Engine
 from tui.core.download_queue import Fetching, Limits
-from tui.download.failures import Aria2CallError, Aria2Failed, OutsideFolder, Refused
+from tui.download.failures import Aria2CallError, Aria2Failed, NoRoom, OutsideFolder, Refused
 from tui.download.job import Download, DownloadState
 from tui.secret import Secret
 from tui.settings import Settings
@@ -213,3 +213,15 @@ async def test_a_cancel_deletes_only_files_of_its_own_in_the_folder(
     assert outside.with_name("outside.zip.aria2").read_bytes() == b"keep"
     assert (folder / "link.zip").is_symlink()
     assert fake.requests == []  # no GID: nothing to ask aria2
+
+
+async def test_a_disk_without_room_is_said_before_aria2_is_asked(tmp_path: Path) -> None:
+    recorded = Recorded()
+    with FakeAria2(aria2_answering([])) as fake:
+        engine = engine_for(fake, recorded)
+        settings = engine.settings()
+        download = replace(settings.download, min_free_space=1 << 60)
+        engine.settings = lambda: replace(settings, download=download)
+        with pytest.raises(NoRoom, match="bytes free"):
+            await engine.run(replace(job_in(tmp_path), expected_size=100), recorded.fetching())
+    assert fake.requests == []

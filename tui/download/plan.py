@@ -111,7 +111,7 @@ def _check_cover(segments: tuple[Segment, ...], total: int | None) -> None:
         return
     position = 0
     for segment in segments:
-        if segment.start != position or segment.end is None or segment.end <= segment.start:
+        if segment.start != position or segment.end is None or segment.end < segment.start:
             raise ValueError("segments follow one another without gaps")
         position = segment.end
     if position != total:

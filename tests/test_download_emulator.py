@@ -139,7 +139,7 @@ async def test_slots_per_hoster_hold_across_files(tmp_path: Path) -> None:
 async def test_a_resume_from_a_saved_plan_completes_the_file(tmp_path: Path) -> None:
     remote = RemoteFile("resumed.bin", 6 << 20, seed=11)
     saved: list[str] = []
-    with Emulator(faults=Faults(dl_rate=4 << 20)) as emu:
+    with Emulator(faults=Faults(dl_rate=1 << 20)) as emu:
         async with httpx.AsyncClient() as client:
             location = remote.location(emu.base_url)
             task = asyncio.create_task(
@@ -151,7 +151,7 @@ async def test_a_resume_from_a_saved_plan_completes_the_file(tmp_path: Path) -> 
                     on_plan=lambda plan: saved.append(plan.to_json()),
                 )
             )
-            while not saved or Plan.from_json(saved[-1]).done < 2 << 20:
+            while not saved or Plan.from_json(saved[-1]).done < 1 << 20:
                 await asyncio.sleep(0.05)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):

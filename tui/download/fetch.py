@@ -36,6 +36,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
 
+import httpcore
 import httpx
 
 from tui.download import files
@@ -70,6 +71,12 @@ BUSY_SECONDS = 5.0
 """How long a connection refused for the server's limits waits without a Retry-After."""
 MAX_BUSY_SECONDS = 60.0
 BUSY = frozenset({429, 503})
+READ_BYTES = 256 * 1024
+"""What asyncio's socket transport receives at once. httpcore asks for 64 KiB
+a read, so each would be cut in four: the Python cost per chunk is what bounds
+the throughput on a fast link (tests/bench/bench_download.py)."""
+if getattr(httpcore.AsyncHTTP11Connection, "READ_NUM_BYTES", READ_BYTES) < READ_BYTES:
+    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = READ_BYTES
 
 
 @dataclasses.dataclass(frozen=True)

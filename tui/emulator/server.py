@@ -304,20 +304,23 @@ class _Handler(BaseHTTPRequestHandler):
         rate = faults.dl_rate
         step = max(1, rate // RATE_STEPS_PER_SECOND) if rate else None
         started, sent = time.monotonic(), 0
-        for chunk in downloads.iter_content(seed, first, end - 1):
-            for offset in range(0, len(chunk), step or len(chunk)):
-                if self.server.stopping.is_set():
-                    self._drop()
-                    return
-                piece = chunk[offset : offset + step] if step else chunk
-                self.wfile.write(piece)
-                sent += len(piece)
-                if rate:
-                    # Slept against the start, so a late wake-up is made good by the next.
-                    delay = started + sent / rate - time.monotonic()
-                    if delay > 0 and self.server.stopping.wait(delay):
+        try:
+            for chunk in downloads.iter_content(seed, first, end - 1):
+                for offset in range(0, len(chunk), step or len(chunk)):
+                    if self.server.stopping.is_set():
                         self._drop()
                         return
+                    piece = chunk[offset : offset + step] if step else chunk
+                    self.wfile.write(piece)
+                    sent += len(piece)
+                    if rate:
+                        # Slept against the start, so a late wake-up is made good by the next.
+                        delay = started + sent / rate - time.monotonic()
+                        if delay > 0 and self.server.stopping.wait(delay):
+                            self._drop()
+                            return
+        finally:
+            emulator._service.count_sent(sent)
         if end <= last:
             self._drop()  # the connection ends before Content-Length, as a dropped one does
 

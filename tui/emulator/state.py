@@ -71,6 +71,8 @@ class Stats:
     """TLS connections that ended in the handshake (the client refused the certificate)."""
     active_downloads: int = 0
     """Bodies of /dl/ being sent now (a connection a client dropped ends at its next write)."""
+    download_bytes: int = 0
+    """Body bytes /dl/ has sent (what a client fetched twice shows here)."""
 
 
 def encode(status: int, message: str, result: Any) -> bytes:
@@ -143,6 +145,10 @@ class Service:
             self._downloads_by_client[client] = self._downloads_by_client.get(client, 0) + 1
             self._count_downloads()
         return None
+
+    def count_sent(self, count: int) -> None:
+        with self.lock:
+            self.stats.download_bytes += count
 
     def release_download(self, file: str, client: str) -> None:
         with self.lock:

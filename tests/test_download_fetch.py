@@ -37,6 +37,7 @@ from tui.download.failures import (
 )
 from tui.download.fetch import Progress, fetch
 from tui.download.plan import Plan, Segment
+from tui.download.rate import RateLimiter
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
@@ -446,6 +447,13 @@ async def test_the_speed_is_over_the_last_seconds_of_the_injected_clock(
         )
     assert [p.done for p in seen] == sorted(p.done for p in seen)
     assert all(p.speed <= p.done for p in seen) and seen[-1].speed > 0
+
+
+async def test_waiting_for_the_rate_limit_is_no_stall(server: FileServer, tmp_path: Path) -> None:
+    limiter = RateLimiter(150_000)
+    async with httpx.AsyncClient() as client:
+        path = await fetch(client, server.url(), tmp_path, limiter=limiter, stall_seconds=0.2)
+    assert path.read_bytes() == PAYLOAD and server.sent == [len(PAYLOAD)]
 
 
 async def test_the_stall_detector_governs_not_the_clients_timeout(

@@ -164,8 +164,6 @@ def throttled(emu: Emulator, folder: Path, size: int) -> None:
         empty(folder)
         figure = f"{size / MB:.0f} MB at 16 MB/s a connection: linkdeck, N = {connections}"
         value = f"{ours['seconds']:.2f} s (process {ours['process_seconds']:.2f} s)"
-        if connections == 1:
-            value += beside
         if not have_aria2c:
             row(figure, value + "; aria2c missing", f"<= {TIME_BUDGET}x aria2c", None)
             continue
@@ -174,7 +172,8 @@ def throttled(emu: Emulator, folder: Path, size: int) -> None:
         ratio = ours["seconds"] / theirs
         row(
             figure,
-            f"{value} = {ratio:.3f}x aria2c -x {connections}'s {theirs:.2f} s",
+            f"{value} = {ratio:.3f}x aria2c -x {connections}'s {theirs:.2f} s"
+            + (beside if connections == 1 else ""),
             f"<= {TIME_BUDGET}x aria2c",
             ratio <= TIME_BUDGET,
         )

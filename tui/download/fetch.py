@@ -159,11 +159,13 @@ async def _no_limit() -> collections.abc.AsyncIterator[None]:
 class _Segment:
     """A segment as it is being written: its end moves down when it is split."""
 
-    __slots__ = ("end", "owned", "position", "start")
+    __slots__ = ("end", "owned", "position", "start", "throttled")
 
     def __init__(self, start: int, end: int | None, position: int) -> None:
         self.start, self.end, self.position = start, end, position
         self.owned = False
+        self.throttled = False
+        """Waiting for the rate limit: not a stall."""
 
     @property
     def left(self) -> int:
@@ -200,7 +202,8 @@ class _Download:
         stall_seconds: float,
         clock: Callable[[], float],
     ) -> None:
-        self.client, self.url, self.folder = client, url, folder
+        # Absolute: the plan names the `.part` for a process that may run elsewhere.
+        self.client, self.url, self.folder = client, url, folder.absolute()
         self.connections, self.connection_slot = connections, connection_slot
         self.limiter, self.on_progress, self.on_plan = limiter, on_progress, on_plan
         self.stall_seconds, self.clock = stall_seconds, clock
@@ -314,10 +317,10 @@ class _Download:
                 response = await self.send(self.url, headers)
             held.push_async_callback(response.aclose)
             first = self.learn(response, first, "Range" in headers, resume_allowed)
-            if expected_size is not None and self.total not in (None, expected_size):
-                total, self.total = self.total, None
+            total = self.total
+            if expected_size is not None and total is not None and total != expected_size:
                 self.discard()
-                raise SizeMismatch(total or 0, expected_size)
+                raise SizeMismatch(total, expected_size)
             self.validator = _validator(response) or self.validator
             needed = self.total - self.done if self.total is not None else 0
             files.check_room(self.folder, needed, min_free_space)
@@ -551,7 +554,11 @@ class _Download:
         fd, limiter, clock = self.part.fd, self.limiter, self.clock
         async for chunk in response.aiter_raw():
             if limiter is not None:
-                await limiter.take(len(chunk))
+                segment.throttled = True
+                try:
+                    await limiter.take(len(chunk))
+                finally:
+                    segment.throttled = False
             end = segment.end
             if end is not None and segment.position + len(chunk) >= end:
                 self.write(fd, segment, memoryview(chunk)[: end - segment.position])
@@ -590,7 +597,7 @@ class _Watchdog:
 
     def look(self) -> None:
         now = self.loop.time()
-        if self.segment.position != self.seen:
+        if self.segment.position != self.seen or self.segment.throttled:
             self.seen, self.since = self.segment.position, now
         elif now - self.since >= self.seconds * 0.999:
             self.fired = True

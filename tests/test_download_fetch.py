@@ -423,6 +423,20 @@ async def test_a_part_replaced_by_a_symlink_is_refused(server: FileServer, tmp_p
     assert secret.read_bytes() == b"keep"
 
 
+async def test_a_plan_naming_a_part_elsewhere_is_refused(
+    server: FileServer, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.part"
+    elsewhere.write_bytes(b"keep")
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    plan = Plan(elsewhere, '"v1"', len(PAYLOAD), (Segment(0, len(PAYLOAD), 1),))
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(UnsafePart):
+            await fetch(client, server.url(), folder, plan=plan)
+    assert elsewhere.read_bytes() == b"keep" and server.requests == []
+
+
 async def test_progress_is_told_at_most_ten_times_a_second_of_the_clock(
     server: FileServer, tmp_path: Path
 ) -> None:

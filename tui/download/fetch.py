@@ -49,6 +49,7 @@ from tui.download.failures import (
     Refused,
     SizeMismatch,
     Stalled,
+    UnsafePart,
 )
 from tui.download.names import download_name
 from tui.download.plan import Plan, Segment
@@ -355,6 +356,8 @@ class _Download:
 
     def reopen(self, plan: Plan | None, resume_allowed: bool) -> _Segment:
         """Take up the `.part` of `plan`; the segment the first connection asks for."""
+        if plan is not None and plan.part.parent != self.folder:
+            raise UnsafePart(plan.part)  # a plan is read from a database: never written through
         if plan is not None:
             try:
                 self.part = files.reopen_part(plan.part)

@@ -68,6 +68,8 @@ class FileServer(LoopbackServer):
         self.busy_status = 503
         self.busy_answers = 0
         self.seconds_per_chunk = 0.0
+        self.slow_ranged: int = 0
+        """Ranged answers, the next ones, sent ten times slower."""
         self.requests: list[dict[str, str]] = []
         self.sent: list[int] = []
         self.open_now = self.most_open = 0
@@ -161,23 +163,27 @@ class _Handler(BaseHTTPRequestHandler):
         stall, lied = server.stall_after, server.declared_length
         server.drop_after = server.stall_after = server.declared_length = None
         self.close_connection = drop is not None or stall is not None or lied is not None
+        pause = server.seconds_per_chunk
+        if ranged and server.slow_ranged:
+            server.slow_ranged -= 1
+            pause *= 10
         if drop is not None:
             server.cut.append(asked or "")
         if stall is not None:
-            self.send_body(server, body[:stall])
+            self.send_body(server, body[:stall], pause)
             self.wfile.flush()
             server.released.wait(60)
             return
-        self.send_body(server, body if drop is None else body[:drop])
+        self.send_body(server, body if drop is None else body[:drop], pause)
 
-    def send_body(self, server: FileServer, body: memoryview) -> None:
+    def send_body(self, server: FileServer, body: memoryview, pause: float) -> None:
         sent = 0
         try:
             for offset in range(0, len(body), 16384):
                 self.wfile.write(body[offset : offset + 16384])
                 sent += len(body[offset : offset + 16384])
-                if server.seconds_per_chunk:
-                    time.sleep(server.seconds_per_chunk)
+                if pause:
+                    time.sleep(pause)
         finally:
             with server.lock:
                 server.sent.append(sent)
@@ -531,6 +537,21 @@ async def test_a_file_is_split_over_the_connections_asked(
     assert "Range" not in server.requests[0]
     assert all(re.fullmatch(r"bytes=\d+-\d+", asked) for asked in server.ranges)
     assert len(server.ranges) >= 3
+
+
+async def test_a_connection_done_early_takes_half_of_what_a_slow_one_has_left(
+    server: FileServer, tmp_path: Path, small_splits: None
+) -> None:
+    server.seconds_per_chunk = 0.005
+    server.slow_ranged = 1  # the second connection's answer
+    async with httpx.AsyncClient() as client:
+        path = await fetch(client, server.url(), tmp_path, connections=2)
+    assert path.read_bytes() == PAYLOAD
+    second, _, end = server.ranges[0].removeprefix("bytes=").partition("-")
+    assert int(second) >= len(PAYLOAD) // 2 and int(end) == len(PAYLOAD) - 1
+    stolen = int(server.ranges[1].removeprefix("bytes=").partition("-")[0])
+    assert int(second) < stolen < len(PAYLOAD)
+    assert sum(server.sent) < len(PAYLOAD) + 16384 * 3  # what was in flight, at most
 
 
 async def test_connections_beyond_the_servers_limit_leave_it_to_the_others(

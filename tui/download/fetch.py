@@ -510,8 +510,12 @@ class _Download:
                 failures = 0 if segment.position > before else failures + 1
                 if failures >= TRIES:
                     raise _failure(error, self.done, self.stall_seconds) from error
-                wait = error.seconds if isinstance(error, _Busy) else 0.0
-                await asyncio.sleep(max(wait, FIRST_BACKOFF_SECONDS * 2 ** (failures - 1)))
+                wait = FIRST_BACKOFF_SECONDS * 2 ** (failures - 1)
+                if isinstance(error, _Busy) and failures > 1:
+                    # The first refusal may count a connection of ours that
+                    # closed a moment ago: asked again soon; then as the server says.
+                    wait = max(wait, error.seconds)
+                await asyncio.sleep(wait)
             finally:
                 if response is not None:
                     await response.aclose()

@@ -12,7 +12,7 @@ the app already started); aria2c's and curl's are their processes'.
    `aria2c -x N -s N`, and curl (one connection), for N = 1 and 4; budget
    linkdeck <= 1.05x aria2c's time.
 2. Unthrottled, one connection: linkdeck's throughput >= 0.8x curl's, with its
-   CPU seconds per GB.
+   CPU seconds per GB (the best of three runs of each, taken in turns).
 3. Peak RSS growth of the engine's process over a 1 GB download <= 20 MB.
 4. SIGKILL at 50 % (4 connections, 16 MB/s each), then a resume from the last
    plan the killed process saved: bytes the server sent beyond the file's size
@@ -179,18 +179,26 @@ def throttled(emu: Emulator, folder: Path, size: int) -> None:
         )
 
 
-def unthrottled(emu: Emulator, folder: Path, size: int) -> None:
+def unthrottled(emu: Emulator, folder: Path, size: int, runs: int) -> None:
+    """The best of `runs` of each, taken in turns: on a machine shared with
+    other work one run of either varies by a third."""
     emu.faults = Faults()
     url = RemoteFile("fast.bin", size, seed=2).location(emu.base_url)
-    ours = linkdeck(url, folder, 1)
-    empty(folder)
+    have_curl = shutil.which("curl")
+    ours_runs, curl_runs = [], []
+    for _ in range(runs):
+        ours_runs.append(linkdeck(url, folder, 1))
+        empty(folder)
+        if have_curl:
+            curl_runs.append(curl(url, folder))
+            empty(folder)
+    ours = min(ours_runs, key=lambda figures: figures["seconds"])
     gb = size / 10**9
     speed = size / ours["seconds"]
     value = f"{speed / MB:.0f} MB/s, {ours['cpu'] / gb:.2f} CPU s/GB"
-    figure = f"unthrottled loopback, one connection, {size / MB:.0f} MB"
-    if shutil.which("curl"):
-        seconds, cpu = curl(url, folder)
-        empty(folder)
+    figure = f"unthrottled loopback, one connection, {size / MB:.0f} MB, best of {runs}"
+    if curl_runs:
+        seconds, cpu = min(curl_runs)
         theirs = size / seconds
         row(
             figure,
@@ -201,7 +209,7 @@ def unthrottled(emu: Emulator, folder: Path, size: int) -> None:
         )
     else:
         row(figure, f"linkdeck {value}; curl missing", f">= {THROUGHPUT_BUDGET}x curl", None)
-    growth = ours["rss_growth"]
+    growth = max(figures["rss_growth"] for figures in ours_runs)
     row(
         f"peak RSS growth over a {size / MB:.0f} MB download",
         f"{growth / 2**20:.1f} MiB",
@@ -260,7 +268,7 @@ def main() -> None:
         folder = Path(tmp) / "downloads"
         folder.mkdir()
         throttled(emu, folder, throttled_size)
-        unthrottled(emu, folder, big_size)
+        unthrottled(emu, folder, big_size, 1 if args.tiny else 3)
         killed_and_resumed(emu, folder, throttled_size)
 
 

@@ -31,7 +31,7 @@ import errno
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from types import TracebackType
@@ -153,7 +153,7 @@ async def fetch(
 
 
 @contextlib.asynccontextmanager
-async def _no_limit() -> collections.abc.AsyncIterator[None]:
+async def _no_limit() -> AsyncIterator[None]:
     yield
 
 
@@ -406,7 +406,7 @@ class _Download:
 
     # Connections.
 
-    def start(self, work: collections.abc.Coroutine[None, None, None]) -> None:
+    def start(self, work: Coroutine[None, None, None]) -> None:
         task = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self.ended)

@@ -62,7 +62,7 @@ async def test_a_download_cut_again_and_again_asks_again_and_completes(tmp_path:
 async def test_n_connections_are_used_and_the_file_is_exact(tmp_path: Path) -> None:
     remote = RemoteFile("split.bin", 8 << 20, seed=7)
     seen: list[int] = []
-    with Emulator(faults=Faults(dl_rate=8 << 20)) as emu:
+    with Emulator(faults=Faults(dl_rate=4 << 20)) as emu:
 
         def watch(progress: Progress) -> None:
             seen.append(emu.stats.active_downloads)

@@ -529,7 +529,7 @@ async def test_a_resume_that_finds_another_size_drops_the_part(
 async def test_a_file_is_split_over_the_connections_asked(
     server: FileServer, tmp_path: Path, small_splits: None
 ) -> None:
-    server.seconds_per_chunk = 0.01  # so that the connections overlap
+    server.seconds_per_chunk = 0.02  # so that the connections overlap
     async with httpx.AsyncClient() as client:
         path = await fetch(client, server.url(), tmp_path, connections=4)
     assert path.read_bytes() == PAYLOAD

@@ -602,6 +602,8 @@ class _Watchdog:
 
     async def __aenter__(self) -> None:
         self.task = asyncio.current_task()
+        assert self.task is not None
+        self.cancelling = self.task.cancelling()  # cancels asked of the task by others
         self.loop = asyncio.get_running_loop()
         self.seen, self.since = self.segment.position, self.loop.time()
         self.handle = self.loop.call_later(self.seconds / 4, self.look)
@@ -625,7 +627,10 @@ class _Watchdog:
     ) -> None:
         self.handle.cancel()
         assert self.task is not None
-        if self.fired and kind is asyncio.CancelledError and self.task.uncancel() == 0:
+        # As asyncio.timeout does: our cancel is taken back whatever ended the
+        # attempt, and it becomes Stalled unless someone else cancelled too.
+        taken_back = self.fired and self.task.uncancel() <= self.cancelling
+        if taken_back and kind is asyncio.CancelledError:
             raise Stalled(self.seconds) from None
 
 

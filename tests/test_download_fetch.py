@@ -391,7 +391,7 @@ async def test_an_expired_link_keeps_the_part_for_a_new_one(
 
 async def test_a_part_complete_already_is_finished(server: FileServer, tmp_path: Path) -> None:
     part = files.open_part(tmp_path, "whole.bin")
-    files.write_all(part, PAYLOAD)
+    os.pwrite(part.fd, PAYLOAD, 0)
     os.close(part.fd)
     whole = Plan(part.path, '"v1"', len(PAYLOAD), (Segment(0, len(PAYLOAD), len(PAYLOAD)),))
     async with httpx.AsyncClient() as client:

@@ -33,7 +33,9 @@ def test_bench_runs_tiny(script: str) -> None:
         assert row.rstrip(" |").rsplit("| ", 1)[-1] in {"pass", "FAIL", "-"}, row
 
 
-@pytest.mark.parametrize("script", ["bench_matcher.py", "bench_queue_cli.py", "bench_search.py"])
+@pytest.mark.parametrize(
+    "script", ["bench_download.py", "bench_matcher.py", "bench_queue_cli.py", "bench_search.py"]
+)
 def test_small_benchmarks_run_tiny(script: str) -> None:
     rows = tiny_rows(script)
     assert rows[0] == "| figure | value | budget | pass/fail |"

@@ -3,7 +3,8 @@ own (`tui.download.fetch` over httpx), or an aria2 daemon (`tui.download.aria2`)
 
 from __future__ import annotations
 
-import json
+import contextlib
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +13,10 @@ import httpx
 
 from tui.core.aria2_engine import Aria2Engine
 from tui.core.download_queue import Engine, Fetching
-from tui.download.failures import DownloadError, Partial
 from tui.download.fetch import Progress, fetch
 from tui.download.job import Download
+from tui.download.plan import Plan
+from tui.download.rate import RateLimiter
 
 if TYPE_CHECKING:
     from tui.core.session import Session
@@ -36,7 +38,8 @@ def engines_for(session: Session) -> dict[str, Engine]:
 
 
 class BuiltinEngine:
-    """linkdeck's own engine, over one httpx client for every download."""
+    """linkdeck's own engine, over one httpx client for every download, its
+    rate limit shared by every connection of every file."""
 
     def __init__(
         self,
@@ -45,56 +48,55 @@ class BuiltinEngine:
     ) -> None:
         self.http = http
         self.settings = settings
+        self.limiter = RateLimiter(settings().rate_limit)
 
     async def run(self, job: Download, fetching: Fetching) -> Path:
         folder = Path(job.folder)
         folder.mkdir(parents=True, exist_ok=True)
+        self.limiter.rate = self.settings().rate_limit
 
         def progress(now: Progress) -> None:
-            fetching.progress(now.done, now.total, now.speed, 1)
+            # Saved settings apply to the files downloading too.
+            self.limiter.rate = self.settings().rate_limit
+            fetching.progress(now.done, now.total, now.speed, now.connections)
 
-        def part(partial: Partial) -> None:
-            fetching.resumable(_resume_json(partial), str(partial.part))
+        def saved(plan: Plan) -> None:
+            fetching.resumable(plan.to_json(), str(plan.part))
 
-        try:
-            return await fetch(
-                self.http(),
-                job.url,
-                folder,
-                answer_filename=job.filename,
-                expected_size=job.expected_size,
-                resume=_partial(job.resume),
-                resume_allowed=fetching.limits.resume,
-                min_free_space=self.settings().min_free_space,
-                on_progress=progress,
-                on_part=part,
-            )
-        except DownloadError as error:
-            if error.partial is not None:
-                fetching.resumable(_resume_json(error.partial), str(error.partial.part))
-            raise
+        slot = fetching.slot
+        return await fetch(
+            self.http(),
+            job.url,
+            folder,
+            answer_filename=job.filename,
+            expected_size=job.expected_size,
+            plan=_plan(job.resume, folder),
+            resume_allowed=fetching.limits.resume,
+            connections=fetching.limits.connections,
+            connection_slot=(lambda: slot) if slot is not None else None,
+            limiter=self.limiter,
+            min_free_space=self.settings().min_free_space,
+            on_progress=progress,
+            on_plan=saved,
+        )
 
     async def stop(self, job: Download, *, discard: bool) -> None:
-        partial = _partial(job.resume)
-        if discard and partial is not None:
-            partial.part.unlink(missing_ok=True)
+        plan = _plan(job.resume, Path(job.folder))
+        if discard and plan is not None:
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(plan.part.lstat().st_mode):
+                    plan.part.unlink()
 
 
-def _resume_json(partial: Partial) -> str:
-    return json.dumps({"part": str(partial.part), "validator": partial.validator})
-
-
-def _partial(text: str | None) -> Partial | None:
-    """What a resume needs, from the record (untrusted: None when it is not ours)."""
+def _plan(text: str | None, folder: Path) -> Plan | None:
+    """What a resume needs, from the record (untrusted: None when it is not a
+    plan of a `.part` in `folder`, and the file starts afresh)."""
     if not text:
         return None
     try:
-        record = json.loads(text)
-        part, validator = record["part"], record["validator"]
-    except (ValueError, TypeError, KeyError):
+        plan = Plan.from_json(text)
+    except ValueError:
         return None
-    if not isinstance(part, str) or not part.endswith(".part"):
+    if plan.part.parent != folder or not plan.part.name.endswith(".part"):
         return None
-    if validator is not None and not isinstance(validator, str):
-        return None
-    return Partial(Path(part), validator)
+    return plan

@@ -790,7 +790,8 @@ class Session:
 
         if self.profile.demo and not self.settings.download.dir:
             return self.profile.data_dir / "downloads"
-        return download_dir(self.settings.download.dir)
+        # Absolute: a resume finds the `.part` from wherever linkdeck starts next.
+        return download_dir(self.settings.download.dir).absolute()
 
     def _open_downloads(self, *, restore: bool) -> None:
         from tui.core.download_engines import engines_for

@@ -1,30 +1,24 @@
 """Why a download stopped: typed errors, each said in one sentence.
 
-A resumable one carries the `.part` file and the validator the server sent,
-to hand back to `fetch` for a resume."""
+A resumable one carries the plan (the `.part`, the server's validator, how far
+each segment got), to hand back to `fetch` for a resume."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-
-@dataclass(frozen=True)
-class Partial:
-    """What a resume needs: the `.part` file and the server's validator (a
-    strong ETag or Last-Modified) for `If-Range`, if it sent one."""
-
-    part: Path
-    validator: str | None
+if TYPE_CHECKING:  # the plan module reads the `.part` rules of `files`, which raises these
+    from tui.download.plan import Plan
 
 
 class DownloadError(Exception):
-    """A download that stopped; `partial` is set when it can be resumed."""
+    """A download that stopped; `plan` is set when it can be resumed."""
 
-    partial: Partial | None = None
+    plan: Plan | None = None
 
-    def resumable(self, partial: Partial) -> DownloadError:
-        self.partial = partial
+    def resumable(self, plan: Plan) -> DownloadError:
+        self.plan = plan
         return self
 
 
@@ -66,6 +60,11 @@ class ConnectionLost(DownloadError):
 class SizeMismatch(DownloadError):
     def __init__(self, got: int, expected: int) -> None:
         super().__init__(f"The file has {got:,} bytes where {expected:,} were expected.")
+
+
+class RangeIgnored(DownloadError):
+    def __init__(self) -> None:
+        super().__init__("The download host sent the whole file where a part was asked.")
 
 
 class Refused(DownloadError):

@@ -73,15 +73,6 @@ def reopen_part(path: Path) -> PartFile:
     return PartFile(path, fd, os.lseek(fd, 0, os.SEEK_END))
 
 
-def write_all(part: PartFile, data: bytes) -> None:
-    """Append `data` to the `.part` (`os.write` may take less than all of it)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(part.fd, view)
-        view = view[written:]
-        part.offset += written
-
-
 def restart(part: PartFile) -> None:
     """Empty the `.part`: the server sends the whole file again."""
     os.ftruncate(part.fd, 0)

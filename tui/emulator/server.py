@@ -286,11 +286,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not send_body:
             return
-        self._body_sent = 0
         try:
             self._send_file(seed, first, last)
         finally:
-            emulator._service.release_download(parts[2], client, self._body_sent)
+            emulator._service.release_download(parts[2], client)
 
     def _send_file(self, seed: int, first: int, last: int) -> None:
         """Bytes first..last, at the rate the faults allow, cut where a drop falls."""
@@ -305,21 +304,23 @@ class _Handler(BaseHTTPRequestHandler):
         rate = faults.dl_rate
         step = max(1, rate // RATE_STEPS_PER_SECOND) if rate else None
         started, sent = time.monotonic(), 0
-        for chunk in downloads.iter_content(seed, first, end - 1):
-            for offset in range(0, len(chunk), step or len(chunk)):
-                if self.server.stopping.is_set():
-                    self._drop()
-                    return
-                piece = chunk[offset : offset + step] if step else chunk
-                self.wfile.write(piece)
-                sent += len(piece)
-                self._body_sent = sent
-                if rate:
-                    # Slept against the start, so a late wake-up is made good by the next.
-                    delay = started + sent / rate - time.monotonic()
-                    if delay > 0 and self.server.stopping.wait(delay):
+        try:
+            for chunk in downloads.iter_content(seed, first, end - 1):
+                for offset in range(0, len(chunk), step or len(chunk)):
+                    if self.server.stopping.is_set():
                         self._drop()
                         return
+                    piece = chunk[offset : offset + step] if step else chunk
+                    self.wfile.write(piece)
+                    sent += len(piece)
+                    if rate:
+                        # Slept against the start, so a late wake-up is made good by the next.
+                        delay = started + sent / rate - time.monotonic()
+                        if delay > 0 and self.server.stopping.wait(delay):
+                            self._drop()
+                            return
+        finally:
+            emulator._service.count_sent(sent)
         if end <= last:
             self._drop()  # the connection ends before Content-Length, as a dropped one does
 

@@ -72,7 +72,7 @@ class Stats:
     active_downloads: int = 0
     """Bodies of /dl/ being sent now (a connection a client dropped ends at its next write)."""
     download_bytes: int = 0
-    """Bytes of /dl/ bodies written to clients (counted as each body ends)."""
+    """Body bytes /dl/ has sent (what a client fetched twice shows here)."""
 
 
 def encode(status: int, message: str, result: Any) -> bytes:
@@ -146,9 +146,12 @@ class Service:
             self._count_downloads()
         return None
 
-    def release_download(self, file: str, client: str, sent: int = 0) -> None:
+    def count_sent(self, count: int) -> None:
         with self.lock:
-            self.stats.download_bytes += sent
+            self.stats.download_bytes += count
+
+    def release_download(self, file: str, client: str) -> None:
+        with self.lock:
             for counts, key in (
                 (self._downloads_by_file, file),
                 (self._downloads_by_client, client),

@@ -68,10 +68,13 @@ def percent(fraction: float) -> str:
 
 
 def countdown(seconds: float) -> str:
-    """ "2:59" style, for retry timers."""
+    """ "2:59" style, for retry timers and time left; "1:15:00" from an hour."""
     seconds = max(int(seconds + 0.999), 0)
     minutes, secs = divmod(seconds, 60)
-    return f"{minutes}:{secs:02d}"
+    if minutes < 60:
+        return f"{minutes}:{secs:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def size(num_bytes: int | None) -> str:

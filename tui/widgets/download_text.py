@@ -22,8 +22,9 @@ DOWNLOAD_STYLES = {
 BAR_WIDTH = 6
 COMPACT_WIDTH = 10
 """ "▇▇▇▇▁▁ 64%" and "paused 40%": the column at 80 columns."""
-WIDE_WIDTH = 26
-""" "▇▇▇▇▁▁ 64%  2.0 MB/s 0:18": with speed and time left, from 120 columns."""
+WIDE_WIDTH = 29
+""" "▇▇▇▇▁▁ 64%  2.0 MB/s 0:18 ×4": with speed, time left and connections, from
+120 columns."""
 
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -45,6 +46,8 @@ def download_cell(job: Download, *, wide: bool) -> Text:
             text.append(f"{formatting.speed(job.speed):>10}")
             if job.eta is not None:
                 text.append(f" {formatting.countdown(job.eta)}")
+            if job.connections > 1:
+                text.append(f" ×{job.connections}", style="dim")
         return text
     if job.state is DownloadState.PAUSED and fraction is not None:
         return Text(f"paused {formatting.percent(fraction)}", style=style)

@@ -4,9 +4,10 @@ codes and one-sentence errors on stderr."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import IntEnum
 
@@ -14,12 +15,14 @@ from tui.api import (
     ApiError,
     CaFileError,
     InsecureTransport,
+    LinkdeckError,
     LoginFailed,
     MalformedResponse,
     TransportError,
     UntrustedCertificate,
 )
 from tui.core import Profile, fallback_profile, open_profile
+from tui.core.log_file import LogFile
 from tui.settings import SettingsError
 
 
@@ -102,3 +105,37 @@ def report(error: BaseException) -> ExitCode:
 def print_warnings(profile: Profile) -> None:
     for warning in profile.warnings:
         print(f"linkdeck: warning: {warning}", file=sys.stderr)
+
+
+def run_on_history(
+    args: argparse.Namespace, run: Callable[[Profile, LogFile], Awaitable[int]]
+) -> int:
+    """Run a command that uses the unlock history: its profile and log file
+    opened, its failures said in one sentence each, Ctrl-C exit 130."""
+    from tui.unlock.history import HistoryDamaged, HistoryError
+
+    try:
+        with (
+            profile_of(args) as profile,
+            LogFile(profile.log_path, debug=getattr(args, "debug", False)) as log,
+        ):
+            print_warnings(profile)
+            return asyncio.run(run(profile, log))
+    except HistoryDamaged as error:
+        # Left in place: a script must not go on with a new, empty history unseen.
+        print(
+            f"linkdeck: cannot use the unlock history: {error}; it was left as it is "
+            "(the dashboard moves it aside and starts a new one)",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    except HistoryError as error:
+        print(f"linkdeck: cannot use the unlock history: {error}", file=sys.stderr)
+        return ExitCode.USAGE
+    except (LinkdeckError, SettingsError) as error:
+        return report(error)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()
+        return ExitCode.OK

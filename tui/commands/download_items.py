@@ -15,8 +15,7 @@ import os
 import sys
 from typing import TextIO
 
-from tui.api import LinkdeckError
-from tui.commands.common import ExitCode, print_warnings, profile_of, report
+from tui.commands.common import ExitCode, run_on_history
 from tui.commands.download_progress import DownloadProgress
 from tui.commands.file_downloads import (
     print_results,
@@ -27,29 +26,12 @@ from tui.commands.file_downloads import (
 from tui.core import Profile, Session
 from tui.core.log_file import LogFile
 from tui.download.job import DownloadState
-from tui.settings import SettingsError
-from tui.unlock import HistoryError, ItemState
+from tui.unlock import ItemState
 from tui.unlock.log_query import LogQuery
 
 
 def main_download(args: argparse.Namespace) -> int:
-    try:
-        with (
-            profile_of(args) as profile,
-            LogFile(profile.log_path, debug=getattr(args, "debug", False)) as log,
-        ):
-            print_warnings(profile)
-            return asyncio.run(run_download(args, profile, log_file=log))
-    except HistoryError as error:
-        print(f"linkdeck: cannot use the unlock history: {error}", file=sys.stderr)
-        return ExitCode.USAGE
-    except (LinkdeckError, SettingsError) as error:
-        return report(error)
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        sys.stderr.close()
-        return ExitCode.OK
+    return run_on_history(args, lambda profile, log: run_download(args, profile, log_file=log))
 
 
 def downloading_into(profile: Profile, folder: str | None) -> Profile:

@@ -22,8 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from tui.api import LinkdeckError
-from tui.commands.common import ExitCode, print_warnings, profile_of, report
+from tui.commands.common import ExitCode, run_on_history
 from tui.commands.download_items import downloading_into
 from tui.commands.download_progress import DownloadProgress
 from tui.commands.file_downloads import (
@@ -35,17 +34,15 @@ from tui.commands.file_downloads import (
 from tui.core import Profile, Session
 from tui.core.events import Event
 from tui.core.log_file import LogFile
-from tui.settings import SettingsError
 from tui.unlock import (
     UNFINISHED,
     Clock,
-    HistoryError,
     Item,
     ItemState,
     UnlockEngine,
 )
 from tui.unlock.extract import PastedText, read_pasted
-from tui.unlock.history import HistoryDamaged, unreadable_sentence
+from tui.unlock.history import unreadable_sentence
 from tui.unlock.policy import LOGIN_FAILED
 from tui.untrusted import plain
 
@@ -53,31 +50,7 @@ _ENDED = frozenset({ItemState.DONE, ItemState.FAILED, ItemState.UNSUPPORTED, Ite
 
 
 def main_unlock(args: argparse.Namespace) -> int:
-    try:
-        with (
-            profile_of(args) as profile,
-            LogFile(profile.log_path, debug=getattr(args, "debug", False)) as log,
-        ):
-            print_warnings(profile)
-            return asyncio.run(run_unlock(args, profile, log_file=log))
-    except HistoryDamaged as error:
-        # Left in place: a script must not go on with a new, empty history unseen.
-        print(
-            f"linkdeck: cannot use the unlock history: {error}; it was left as it is "
-            "(the dashboard moves it aside and starts a new one)",
-            file=sys.stderr,
-        )
-        return ExitCode.USAGE
-    except HistoryError as error:
-        print(f"linkdeck: cannot use the unlock history: {error}", file=sys.stderr)
-        return ExitCode.USAGE
-    except (LinkdeckError, SettingsError) as error:
-        return report(error)
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        sys.stderr.close()
-        return ExitCode.OK
+    return run_on_history(args, lambda profile, log: run_unlock(args, profile, log_file=log))
 
 
 async def run_unlock(

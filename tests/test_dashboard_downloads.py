@@ -294,3 +294,20 @@ async def test_a_download_paused_in_an_earlier_run_shows_at_the_next_start(
         assert table.get_cell(key, "download").plain == shown  # type: ignore[union-attr]
         await footer_settled(pilot)
         assert "d" in visible_footer_keys(again)
+
+
+def test_a_fast_download_keeps_a_space_before_its_speed() -> None:
+    from tui.download.job import Download, DownloadState
+    from tui.widgets.download_text import download_cell
+
+    job = Download(
+        item_id=1,
+        state=DownloadState.DOWNLOADING,
+        url="http://x/f",
+        folder="/tmp",
+        done=690,
+        total=1000,
+        speed=237.1 * 2**20,
+        connections=4,
+    )
+    assert download_cell(job, wide=True).plain == "▇▇▇▇▁▁ 69% 237.1 MB/s 0:00 \u00d74"

@@ -268,10 +268,25 @@ def test_dir_chooses_the_folder(env: dict[str, str], conf: str, tmp_path: Path) 
     assert digest_of(elsewhere / "small-43.zip") == digest_of_remote(SMALL)
 
 
+def test_a_failed_download_goes_where_dir_says_when_tried_again(
+    env: dict[str, str], conf: str, tmp_path: Path
+) -> None:
+    (item_id,) = unlocked(env, conf, SMALL)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    failed = linkdeck(env, "download", "--config", conf, "--dir", str(a_file), str(item_id))
+    assert failed.returncode == 1
+    assert f"{a_file} is not a folder" in failed.stderr + failed.stdout
+    good = tmp_path / "good"
+    again = linkdeck(env, "download", "--config", conf, "--dir", str(good), str(item_id))
+    assert again.returncode == 0, again.stderr
+    assert digest_of(good / "small-43.zip") == digest_of_remote(SMALL)
+
+
 @pytest.mark.parametrize(
     "args",
-    [[], ["--all-done", "3"], ["abc"], ["0"], ["--json"]],
-    ids=["nothing", "both", "not-a-number", "zero", "only-json"],
+    [[], ["--all-done", "3"], ["abc"], ["0"], ["--json"], ["9" * 23]],
+    ids=["nothing", "both", "not-a-number", "zero", "only-json", "too-big"],
 )
 def test_usage_errors_exit_2(env: dict[str, str], conf: str, args: list[str]) -> None:
     result = linkdeck(env, "download", "--config", conf, *args)

@@ -48,14 +48,18 @@ def port_number(text: str) -> int:
     return port
 
 
+MAX_ITEM_ID = 2**63 - 1
+"""SQLite's largest integer."""
+
+
 def item_id(text: str) -> int:
     """An item's id for argparse: a whole number from 1."""
     try:
         number = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an item id: {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"an item id is 1 or more, not {number}")
+    if not 1 <= number <= MAX_ITEM_ID:
+        raise argparse.ArgumentTypeError(f"an item id is from 1 to {MAX_ITEM_ID}, not {text}")
     return number
 
 

@@ -51,7 +51,7 @@ from tui.settings import SettingsError
 if TYPE_CHECKING:
     from tui.download.job import Download
     from tui.secret import Secret
-    from tui.settings import Settings
+    from tui.settings import DownloadSettings, Settings
 
 POLL_SECONDS = 0.5
 """How often aria2 is asked how far a download got."""
@@ -91,6 +91,9 @@ class Aria2Engine:
             if gid is None:
                 gid, target = await self._add(client, job, connections, fetching, folder)
             return await self._follow(client, gid, target, job, fetching, folder)
+
+    def use_settings(self, settings: DownloadSettings) -> None:
+        """Nothing to change: a shared aria2's speed limit is its own."""
 
     async def stop(self, job: Download, *, discard: bool) -> None:
         gid = job.gid if is_gid(job.gid) else None

@@ -13,6 +13,7 @@ import httpx
 
 from tui.core.aria2_engine import Aria2Engine
 from tui.core.download_queue import Engine, Fetching
+from tui.download.failures import NotAFolder
 from tui.download.fetch import Progress, fetch
 from tui.download.job import Download
 from tui.download.plan import Plan
@@ -52,12 +53,13 @@ class BuiltinEngine:
 
     async def run(self, job: Download, fetching: Fetching) -> Path:
         folder = Path(job.folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise NotAFolder(folder) from None
         self.limiter.rate = self.settings().rate_limit
 
         def progress(now: Progress) -> None:
-            # Saved settings apply to the files downloading too.
-            self.limiter.rate = self.settings().rate_limit
             fetching.progress(now.done, now.total, now.speed, now.connections)
 
         def saved(plan: Plan) -> None:
@@ -79,6 +81,11 @@ class BuiltinEngine:
             on_progress=progress,
             on_plan=saved,
         )
+
+    def use_settings(self, settings: DownloadSettings) -> None:
+        """Saved settings: the rate limit applies at once, to the connections
+        waiting on it too."""
+        self.limiter.rate = settings.rate_limit
 
     async def stop(self, job: Download, *, discard: bool) -> None:
         plan = _plan(job.resume, Path(job.folder))

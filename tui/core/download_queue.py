@@ -19,20 +19,28 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from tui.core.acted import ActedOn
 from tui.core.events import DownloadChanged, DownloadTotals
-from tui.download.failures import ConnectionLost, DownloadError, Refused, Stalled
+from tui.download.failures import (
+    ConnectionLost,
+    DownloadError,
+    FileChanged,
+    RangeIgnored,
+    Refused,
+    Stalled,
+    UnsafePart,
+)
 from tui.download.job import ACTIVE, ENDED, Download, DownloadState
 from tui.unlock.items import Item, ItemState
 
 if TYPE_CHECKING:
     from tui.api import ConnectionSettings, DirectLink
-    from tui.settings import Settings
+    from tui.settings import DownloadSettings, Settings
     from tui.unlock.history import History
 
 log = logging.getLogger("tui.core.download_queue")
@@ -87,6 +95,9 @@ class Engine(Protocol):
     `fetching.progress` how far it got and `fetching.resumable` what a resume needs."""
 
     async def run(self, job: Download, fetching: Fetching) -> Path: ...
+
+    def use_settings(self, settings: DownloadSettings) -> None:
+        """Saved settings, for the files downloading too."""
 
     async def stop(self, job: Download, *, discard: bool) -> None:
         """The download was paused or cancelled (its task is cancelled
@@ -209,6 +220,8 @@ class Downloads:
         """Saved settings: for the downloads started from now on (the number
         of files at once too)."""
         self.settings, self.folder = settings, folder
+        for engine in self.engines.values():
+            engine.use_settings(settings.download)
         self._pump()
 
     # --- what there is ------------------------------------------------------
@@ -297,8 +310,13 @@ class Downloads:
             self._stop(job, DownloadState.CANCELLED, discard=True)
         else:  # resume, retry
             fresh = job.moved(state=DownloadState.QUEUED, message="", finished=None)
-            if action is DownloadAction.RETRY and job.state is DownloadState.CANCELLED:
-                fresh = fresh.moved(done=0, resume=None, target=None, gid=None)
+            moved = job.folder != str(self.folder)
+            if action is DownloadAction.RETRY and (job.state is DownloadState.CANCELLED or moved):
+                # A retry goes to the download folder of now: what an earlier
+                # attempt left elsewhere stays there.
+                fresh = fresh.moved(
+                    done=0, resume=None, target=None, gid=None, folder=str(self.folder)
+                )
             if not self._claim(fresh):
                 return ELSEWHERE
             self._queue.append(item_id)
@@ -454,7 +472,7 @@ class Downloads:
             # Paused or cancelled a moment ago: its engine lets go of the file first.
             await asyncio.gather(stopping, return_exceptions=True)
         tries = 0
-        unlocked_again = False
+        unlocked_again = started_afresh = one_connection = False
         while True:
             job = self._jobs[item_id].moved(
                 state=DownloadState.DOWNLOADING,
@@ -463,9 +481,22 @@ class Downloads:
             )
             self._show(job)
             try:
-                path = await engine.run(job, self._fetching(job))
+                path = await engine.run(job, self._fetching(job, one_connection=one_connection))
             except DownloadError as error:
                 job = self._jobs[item_id]
+                if isinstance(error, RangeIgnored) and not one_connection:
+                    # The host announced ranges and sends the whole file: one
+                    # connection, from the first byte.
+                    one_connection = True
+                    continue
+                if isinstance(error, FileChanged | UnsafePart) and not started_afresh:
+                    # Its bytes so far are another file's (or the `.part` is not
+                    # ours any more, left alone): a fresh file, once.
+                    started_afresh = True
+                    if isinstance(error, FileChanged):
+                        await engine.stop(job, discard=True)
+                    self._show(job.moved(resume=None, target=None, done=0, gid=None))
+                    continue
                 status = error.status if isinstance(error, Refused) else None
                 if status in EXPIRED and not unlocked_again:
                     unlocked_again = True
@@ -553,10 +584,12 @@ class Downloads:
         except HistoryWriteError as error:
             log.warning("download of item %s not written: %s", job.item_id, error)
 
-    def _fetching(self, job: Download) -> Fetching:
+    def _fetching(self, job: Download, *, one_connection: bool = False) -> Fetching:
         item_id = job.item_id
         cap = self.settings.download.max_connections_per_file
         job_limits = limits(self._connection_settings(job.hoster), cap)
+        if one_connection:
+            job_limits = replace(job_limits, connections=1, resume=False)
         slot = None
         if job.hoster is not None and job_limits.per_hoster is not None:
             slot = self._hoster_slots.get(job.hoster)

@@ -92,3 +92,24 @@ class RemovedInAria2(DownloadError):
 class OutsideFolder(DownloadError):
     def __init__(self, folder: Path) -> None:
         super().__init__(f"aria2 wrote the file outside {folder}, so it is left alone.")
+
+
+class FileChanged(DownloadError):
+    def __init__(self) -> None:
+        super().__init__("The file changed on the download host while it downloaded.")
+
+
+class BadRedirect(DownloadError):
+    """A redirect that leads nowhere a file can come from."""
+
+
+class EncodedBody(DownloadError):
+    def __init__(self, encoding: str) -> None:
+        super().__init__(
+            f"The download host sent the file encoded ({encoding}) where the bytes were asked."
+        )
+
+
+class NotAFolder(DownloadError):
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"{folder} is not a folder.")

@@ -41,10 +41,13 @@ import httpx
 
 from tui.download import files
 from tui.download.failures import (
+    BadRedirect,
     ConnectionLost,
     DeadlinePassed,
     DiskFull,
     DownloadError,
+    EncodedBody,
+    FileChanged,
     RangeIgnored,
     Refused,
     SizeMismatch,
@@ -54,6 +57,7 @@ from tui.download.failures import (
 from tui.download.names import download_name
 from tui.download.plan import Plan, Segment
 from tui.download.rate import RateLimiter
+from tui.untrusted import plain
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 DEFAULT_STALL_SECONDS = 60.0
@@ -144,6 +148,10 @@ async def fetch(
         raise download.resumable(error) from error.__cause__
     except httpx.TimeoutException as error:  # a connect or a write that stalled
         raise download.resumable(Stalled(stall_seconds)) from error
+    except httpx.UnsupportedProtocol as error:
+        raise BadRedirect("The download host redirected to a link that is not http(s).") from error
+    except httpx.TooManyRedirects as error:
+        raise BadRedirect("The download host redirected too many times.") from error
     except httpx.TransportError as error:
         raise download.resumable(ConnectionLost(download.done)) from error
     except OSError as error:
@@ -373,6 +381,13 @@ class _Download:
         self.done = plan.done
         return next((s for s in self.segments if not s.finished), self.segments[0])
 
+    def same_file(self, response: httpx.Response) -> None:
+        """A part of the file whose validator the plan holds, or FileChanged: a
+        host that ignores If-Range must not have another file's bytes stitched in."""
+        validator = _validator(response)
+        if self.validator and validator and validator != self.validator:
+            raise FileChanged
+
     def learn(
         self, response: httpx.Response, first: _Segment, ranged: bool, resume_allowed: bool
     ) -> _Segment:
@@ -380,6 +395,9 @@ class _Download:
         restarts the `.part` when the server sends the whole file instead of
         the range asked. The segment the answer's body fills."""
         status = response.status_code
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if status in (200, 206) and encoding not in ("", "identity"):
+            raise EncodedBody(plain(encoding, 40))
         if status == 206 and ranged:
             match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
             if match is None or int(match[1]) != first.position:
@@ -387,6 +405,7 @@ class _Download:
             total = int(match[3])
             if self.total is not None and total != self.total:
                 raise self.resumable(Refused(status))
+            self.same_file(response)
             if self.total is None:
                 first.end = self.total = total
         elif status == 200:
@@ -550,6 +569,7 @@ class _Download:
         if status == 206:
             match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
             if match and int(match[1]) == segment.position and int(match[3]) == self.total:
+                self.same_file(response)
                 return response
         await response.aclose()
         if status in BUSY:
@@ -659,7 +679,7 @@ def _failure(error: BaseException, done: int, stall_seconds: float) -> DownloadE
 def _retry_after(response: httpx.Response) -> float:
     """The seconds a refusal asks to wait, within reason (a date is not read)."""
     value = response.headers.get("retry-after", "")
-    seconds = float(value) if value.isdigit() else BUSY_SECONDS
+    seconds = float(value) if value.isascii() and value.isdigit() else BUSY_SECONDS
     return min(seconds, MAX_BUSY_SECONDS)
 
 

@@ -27,7 +27,8 @@ PART_SUFFIX = ".part"
 MODE = 0o644
 MAX_NUMBER = 999
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-REOPEN_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO put where the `.part` was would block the open until a reader came.
+REOPEN_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 """What `link` says on file systems without hard links (FAT, some FUSE mounts)."""
 
@@ -64,7 +65,7 @@ def reopen_part(path: Path) -> PartFile:
     try:
         fd = os.open(path, REOPEN_FLAGS)
     except OSError as error:
-        if error.errno in (errno.ELOOP, errno.EISDIR):
+        if error.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
             raise UnsafePart(path) from error
         raise
     if not stat.S_ISREG(os.fstat(fd).st_mode):

@@ -23,8 +23,10 @@ BAR_WIDTH = 6
 COMPACT_WIDTH = 10
 """ "▇▇▇▇▁▁ 64%" and "paused 40%": the column at 80 columns."""
 WIDE_WIDTH = 29
-""" "▇▇▇▇▁▁ 64%  2.0 MB/s 0:18 ×4": with speed, time left and connections, from
+""" "▇▇▇▇▁▁ 64%  2.0 MB/s 0:18 x4": with speed, time left and connections, from
 120 columns."""
+TIMES = "\u00d7"
+"""The sign before the connections in use (a multiplication sign)."""
 
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -43,11 +45,11 @@ def download_cell(job: Download, *, wide: bool) -> Text:
         else:
             text = Text.assemble((bar(fraction), "cyan"), f" {formatting.percent(fraction)}")
         if wide:
-            text.append(f"{formatting.speed(job.speed):>10}")
+            text.append(f" {formatting.speed(job.speed):>9}")
             if job.eta is not None:
                 text.append(f" {formatting.countdown(job.eta)}")
             if job.connections > 1:
-                text.append(f" ×{job.connections}", style="dim")
+                text.append(f" {TIMES}{job.connections}", style="dim")
         return text
     if job.state is DownloadState.PAUSED and fraction is not None:
         return Text(f"paused {formatting.percent(fraction)}", style=style)

@@ -270,3 +270,20 @@ async def test_a_rate_limit_raised_applies_to_the_files_waiting_on_it(
         assert job.state is DownloadState.DONE, job.message
     finally:
         await slow.close()
+
+
+async def test_a_public_host_redirecting_to_this_machine_is_not_followed(
+    host: HostileHost, tmp_path: Path
+) -> None:
+    from tui.download.failures import BadRedirect
+    from tui.download.fetch import fetch
+
+    def public_host(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": host.url("plain")})
+
+    mounts = {"http://download.example": httpx.MockTransport(public_host)}
+    async with httpx.AsyncClient(mounts=mounts) as client:
+        with pytest.raises(BadRedirect, match="this machine or its local network"):
+            await fetch(client, "http://download.example/file.bin", tmp_path)
+    assert host.answers == 1  # asked, as a redirect is followed; nothing of it kept
+    assert list(tmp_path.iterdir()) == []

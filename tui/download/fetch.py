@@ -28,6 +28,7 @@ import collections
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import os
 import re
 import time
@@ -552,6 +553,12 @@ class _Download:
             timeout=httpx.Timeout(2 * self.stall_seconds),
         )
         response = await self.client.send(request, stream=True, follow_redirects=True)
+        if response.history and _local(response.url) and not _local(request.url):
+            await response.aclose()
+            raise BadRedirect(
+                "The download host redirected to this machine or its local network"
+                f" ({plain(response.url.host, 60)}); not followed."
+            )
         _read_more(response)
         return response
 
@@ -681,6 +688,19 @@ def _retry_after(response: httpx.Response) -> float:
     value = response.headers.get("retry-after", "")
     seconds = float(value) if value.isascii() and value.isdigit() else BUSY_SECONDS
     return min(seconds, MAX_BUSY_SECONDS)
+
+
+def _local(url: httpx.URL) -> bool:
+    """Whether `url` names this machine or a private network by its address
+    (a name is not resolved here)."""
+    host = url.host
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def _validator(response: httpx.Response) -> str | None:

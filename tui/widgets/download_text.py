@@ -39,6 +39,10 @@ def download_cell(job: Download, *, wide: bool) -> Text:
     the percentage kept while paused; speed and time left when `wide`."""
     style = DOWNLOAD_STYLES[job.state]
     fraction = job.fraction
+    if job.state is DownloadState.DOWNLOADING and not job.connections and not job.speed:
+        # Waiting for a connection (the hoster's others are taken) or its answer.
+        waiting = "connecting" if fraction is None else f"connecting {formatting.percent(fraction)}"
+        return Text(waiting, style="dim")
     if job.state is DownloadState.DOWNLOADING:
         if fraction is None:  # no size known: how much so far
             text = Text(f"↓ {formatting.size(job.done)}", style=style)

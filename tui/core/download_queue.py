@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from tui.core.acted import ActedOn
+from tui.core.download_records import RecordWriter
 from tui.core.events import DownloadChanged, DownloadTotals
 from tui.download.failures import (
     ConnectionLost,
@@ -202,6 +203,7 @@ class Downloads:
         self._connection_settings = connection_settings
         self._sleep = sleep
         self._clock = clock
+        self.records = RecordWriter(history)
         self._jobs: dict[int, Download] = {}
         self._elsewhere: set[int] = set()
         self._queue: list[int] = []
@@ -350,7 +352,7 @@ class Downloads:
         from tui.unlock.history import HistoryWriteError
 
         try:
-            theirs = self.history.claim_download(job.item_id, job.to_json())
+            theirs = self.records.claim(job.item_id, job.to_json())
         except HistoryWriteError as error:
             # Downloaded all the same: only a resume after a crash is lost.
             log.warning("download of item %s not written: %s", job.item_id, error)
@@ -576,13 +578,8 @@ class Downloads:
         self._emit(DownloadChanged(job))
 
     def _save(self, job: Download, *, hold: bool) -> None:
-        from tui.unlock.history import HistoryWriteError
-
         self._saved_at[job.item_id] = self._clock()
-        try:
-            self.history.save_download(job.item_id, job.to_json(), hold=hold)
-        except HistoryWriteError as error:
-            log.warning("download of item %s not written: %s", job.item_id, error)
+        self.records.save(job.item_id, job.to_json(), hold=hold)
 
     def _fetching(self, job: Download, *, one_connection: bool = False) -> Fetching:
         item_id = job.item_id
@@ -629,6 +626,7 @@ class Downloads:
             job = self._jobs.get(item_id)
             if job is not None and job.state in ACTIVE:
                 self._save(job.moved(done=done), hold=True)
+        await self.records.flush()
 
     async def wait(self, item_ids: Iterable[int]) -> list[Download]:
         """Wait until each of `item_ids` has ended or paused; their downloads."""

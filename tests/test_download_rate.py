@@ -102,3 +102,33 @@ async def test_a_limit_lifted_wakes_the_waiting() -> None:
     limiter.rate = 0
     await time.run_until(0.5)
     assert waiting.done()
+
+
+async def test_no_connection_starves_while_others_take_the_limit() -> None:
+    """Big reads and small ones share the rate by turns: none waits long."""
+    time = VirtualTime()
+    limiter = RateLimiter(1_000_000, clock=time.clock, sleep=time.sleep)
+    last_taken: dict[int, float] = {}
+    longest_wait: dict[int, float] = {}
+
+    async def reader(number: int, chunk: int) -> None:
+        last_taken[number] = time.now
+        while True:
+            await limiter.take(chunk)
+            longest_wait[number] = max(longest_wait.get(number, 0.0), time.now - last_taken[number])
+            last_taken[number] = time.now
+            if number:  # the next read takes a moment; the first's is there at once
+                await time.sleep(0.01)
+
+    tasks = [
+        asyncio.create_task(reader(0, 512 * 1024)),
+        asyncio.create_task(reader(1, 64 * 1024)),
+        asyncio.create_task(reader(2, 64 * 1024)),
+    ]
+    await time.run_until(30.0)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    # A turn of all three is 640 KiB at 1 MB/s, about 0.66 s; two turns at most.
+    assert sorted(longest_wait) == [0, 1, 2], longest_wait
+    assert max(longest_wait.values()) <= 1.5, longest_wait

@@ -459,17 +459,21 @@ class UnlockRegion(LaterParts, Vertical):
             self._fit_columns()
         if not self.built:
             return  # the table is made with the column
+        tables = self.query("#log").results(VirtualTable)
+        table = next(tables, None)
+        if table is None:
+            return  # the app is closing: its widgets went before the session
         if first:
             self.screen.refresh_bindings()  # the footer offers `d`
         key = str(job.item_id)
-        if key in self.table:
-            self.table.refresh_row(key)
+        if key in table:
+            table.refresh_row(key)
 
     def set_download_totals(self, totals: DownloadTotals) -> None:
         """The status line's totals while files download; hidden when none does."""
-        if not self.built:
-            return
-        line = self.query_one("#download-line", Static)
+        line = next(self.query("#download-line").results(Static), None) if self.built else None
+        if line is None:
+            return  # before the table is made, or the app is closing
         text = download_text.totals_line(totals)
         line.set_class(not text, "-none")
         if line.content != text:

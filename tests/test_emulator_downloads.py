@@ -277,11 +277,16 @@ def test_the_command_takes_the_limits_rate_and_expiry(tmp_path: Path) -> None:
         first, second, third = (command_location(url, f"f{i}.zip") for i in range(3))
         assert "issued=" in first  # an expiring location carries its unlock time
         held = open_stream(stack, own, first)
-        chunk = next(held.iter_raw(chunk_size=100))
+        # Kept: a reader dropped would close its stream, and the server would
+        # count one connection less.
+        reading = held.iter_raw(chunk_size=100)
+        chunk = next(reading)
         assert (held.status_code, len(chunk)) == (200, 100)
         assert own.get(first).status_code == 503
         assert open_stream(stack, own, second).status_code == 200
-        assert own.get(third).status_code == 429
+        # A stream too: a 200 at 1,000 B/s would otherwise be read for hours.
+        assert open_stream(stack, own, third).status_code == 429
+        del reading
 
 
 def test_the_command_takes_drops(tmp_path: Path) -> None:

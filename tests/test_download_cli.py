@@ -214,8 +214,9 @@ def test_a_failed_download_says_why_and_the_next_run_retries_it(
     assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
 
 
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["same-folder", "dir-given"])
 async def test_a_download_paused_in_the_dashboard_is_resumed(
-    env: dict[str, str], conf: str, emu: Emulator, files: Path
+    env: dict[str, str], conf: str, emu: Emulator, files: Path, tmp_path: Path, elsewhere: bool
 ) -> None:
     (item_id,) = unlocked(env, conf, SMALL)
     emu.faults = Faults(dl_rate=2_000_000)
@@ -232,10 +233,16 @@ async def test_a_download_paused_in_the_dashboard_is_resumed(
     finally:
         await session.close()
     emu.faults = Faults()
-    result = await asyncio.to_thread(linkdeck, env, "download", "--config", conf, str(item_id))
+    other = ["--dir", str(tmp_path / "other")] if elsewhere else []
+    result = await asyncio.to_thread(
+        linkdeck, env, "download", "--config", conf, *other, str(item_id)
+    )
     assert result.returncode == 0, result.stderr
     assert "resuming from" in result.stderr
+    # It goes on where its partial file is, and says so when --dir names another folder.
     assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
+    said = f"#{item_id} goes on in {files}, where its partial file is" in result.stderr
+    assert said is elsewhere, result.stderr
 
 
 async def test_a_download_another_process_holds_is_left_to_it(

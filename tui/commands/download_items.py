@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from tui.commands.common import ExitCode, run_on_history
@@ -25,9 +26,19 @@ from tui.commands.file_downloads import (
 )
 from tui.core import Profile, Session
 from tui.core.log_file import LogFile
-from tui.download.job import DownloadState
+from tui.download.job import Download, DownloadState
 from tui.unlock import ItemState
 from tui.unlock.log_query import LogQuery
+
+GOES_ON_WHERE_IT_IS = frozenset(
+    {DownloadState.QUEUED, DownloadState.DOWNLOADING, DownloadState.PAUSED}
+)
+"""Downloads that resume in their folder, whatever --dir says."""
+
+
+def goes_on_elsewhere(session: Session, job: Download) -> bool:
+    """Whether `job` resumes in a folder other than the downloads' of now."""
+    return job.state in GOES_ON_WHERE_IT_IS and Path(job.folder) != session.download_folder()
 
 
 def main_download(args: argparse.Namespace) -> int:
@@ -82,7 +93,14 @@ async def run_download(
         for item_id in ids:
             item = session.item(item_id)
             link = item.link if item is not None else ""
-            progress.follow(item_id, link, downloads.get(item_id))
+            job = downloads.get(item_id)
+            progress.follow(item_id, link, job)
+            if args.dir and job is not None and goes_on_elsewhere(session, job):
+                print(
+                    f"linkdeck: #{item_id} goes on in {job.folder}, where its partial"
+                    " file is (--dir is for new and failed downloads)",
+                    file=err,
+                )
             reason = start_download(session, item_id)
             if reason is not None:
                 refused[item_id] = reason

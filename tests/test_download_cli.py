@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -462,3 +463,19 @@ def test_more_files_than_rows_are_summed_up_under_the_bars() -> None:
     # Back up over the 23 lines drawn, and what downloads comes first.
     redrawn = terminal.getvalue()[len("\n".join(lines)) + 1 :]
     assert redrawn.startswith("\x1b[23F\x1b[Kf50.bin")
+
+
+def test_a_dir_whose_name_is_not_utf8_is_used_and_shown_plain(
+    env: dict[str, str], conf: str, tmp_path: Path
+) -> None:
+    (item_id,) = unlocked(env, conf, SMALL)
+    folder = os.fsencode(tmp_path) + b"/not-utf8-\xff"
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "download", "--config", conf, "--dir", folder, str(item_id)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert digest_of(Path(os.fsdecode(folder)) / "small-43.zip") == digest_of_remote(SMALL)

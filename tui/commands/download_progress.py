@@ -43,10 +43,6 @@ def file_name(job: Download) -> str:
     return job.url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
 class DownloadProgress:
     """Follows the downloads of the items it is told of (`follow`) and shows
     their progress on `err`; `run()` redraws a terminal's bars."""
@@ -130,7 +126,7 @@ class DownloadProgress:
         summary = ", ".join(f"{counts[state]} {state}" for state in DownloadState if counts[state])
         return [
             *(self.bar_line(job, width) for job in shown),
-            shorten(f"… and {len(rest)} more: {summary}", width),
+            plain(f"… and {len(rest)} more: {summary}", width),
         ]
 
     def clear(self) -> None:
@@ -162,7 +158,7 @@ class DownloadProgress:
         cells = max(10, min(30, width - len(name) - len(amount) - len(tail) - 14))
         filled = round(cells * (fraction or 0.0))
         bar = "━" * filled + "─" * (cells - filled)
-        return shorten(f"{name}  {bar} {percent}  {amount}  {tail}", width)
+        return plain(f"{name}  {bar} {percent}  {amount}  {tail}", width)
 
     def finish(self) -> None:
         """The bars as they are at the end."""

@@ -611,6 +611,7 @@ class Downloads:
         if not self.busy(item_id):
             self._jobs.pop(item_id, None)
             self._elsewhere.discard(item_id)
+            self._saved_at.pop(item_id, None)
 
     async def close(self) -> None:
         """Stop every download where it is: an unfinished one goes on at the next start."""

@@ -84,7 +84,9 @@ class Download:
         record = asdict(self)
         for transient in ("speed", "connections"):
             record.pop(transient)
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        # ASCII: a path that is not UTF-8 (its bytes as lone surrogates) is
+        # escaped, so the history (UTF-8) takes it and gives it back the same.
+        return json.dumps(record, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Download:

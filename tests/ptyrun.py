@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+import pyte
+
 # What `nohup` does before it runs a program: SIGHUP ignored, and so inherited
 # ignored through exec.
 IGNORING_HANGUP = (
@@ -28,10 +30,14 @@ IGNORING_HANGUP = (
     "os.execv(sys.executable, [sys.executable, '-m', 'tui', *sys.argv[1:]])"
 )
 
+# The dashboard's footer, as it starts when no input or other screen has focus.
+DASHBOARD_FOOTER = " ? Help "
+
 
 class PtyRun:
     """`with PtyRun(args, env, size=(120, 40)) as run: run.wait_for(b"..."); run.send("q")`.
-    `run.output` holds every byte written so far. With `ignore_hangup`, the
+    `run.output` holds every byte written so far; `run.screen()` is what a
+    terminal shows of them. With `ignore_hangup`, the
     program starts with SIGHUP ignored, as under nohup."""
 
     def __init__(
@@ -45,6 +51,9 @@ class PtyRun:
         self.args, self.env, self.size = list(args), dict(env), size
         self.launcher = ["-c", IGNORING_HANGUP] if ignore_hangup else ["-m", "tui"]
         self.output = bytearray()
+        self._screen = pyte.Screen(*size)
+        self._terminal = pyte.ByteStream(self._screen)
+        self._shown = 0  # bytes of output the screen has been fed
         self.proc: subprocess.Popen[bytes] | None = None
         self.fd = -1
         self._reader: threading.Thread | None = None
@@ -130,6 +139,31 @@ class PtyRun:
                 tail = bytes(self.output[-2000:])
                 raise AssertionError(f"timed out waiting for {condition!r}; last output {tail!r}")
             self.read(0.1)
+
+    def screen(self) -> list[str]:
+        """The terminal's rows as a user sees them now."""
+        fresh = bytes(self.output[self._shown :])
+        self._shown += len(fresh)
+        self._terminal.feed(fresh)
+        return list(self._screen.display)
+
+    def wait_for_screen(
+        self, condition: Callable[[list[str]], bool], timeout: float = 15.0
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self.screen()):
+            if time.monotonic() > deadline:
+                shown = "\n".join(self.screen())
+                raise AssertionError(f"timed out waiting for the screen; it shows\n{shown}")
+            self.read(0.1)
+
+    def back_to_dashboard(self, timeout: float = 15.0) -> None:
+        """Press escape (out of an input or a screen on top) and wait until the
+        dashboard's keys are in the footer. Keys go to the focused widget as the
+        app receives them: one typed before the escape is handled would land
+        in the input or screen the escape leaves."""
+        self.send("\x1b")
+        self.wait_for_screen(lambda rows: rows[-1].startswith(DASHBOARD_FOOTER), timeout)
 
     def send(self, text: str, pause: float = 0.15) -> None:
         os.write(self.fd, text.encode())

@@ -132,7 +132,7 @@ def run_dashboard(
             run.read(0.1)
         code = run.proc.poll()
         if code is None:
-            run.send("\x1b", 0.5)
+            run.back_to_dashboard()
             run.quit()
         return bytes(run.output), code
 

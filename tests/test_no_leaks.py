@@ -213,12 +213,12 @@ def test_the_terminal_stream_holds_no_pin(emulator: Emulator, tmp_path: Path) ->
         run.send("/")
         run.send("upl")
         run.send("\x1b", 0.5)  # clear the filter
-        run.send("\x1b", 0.5)  # and leave it
+        run.back_to_dashboard()  # and leave it
         run.send("u")
         run.send("\x1b[200~" + "\n".join(LINKS) + "\x1b[201~")
         run.send("\r")
         run.wait_for(b"Queued 7 link")
-        run.send("\x1b", 1.0)
+        run.back_to_dashboard()
         run.send("\x1b[H")  # home: the done link
         run.send("c")
         run.send("e")
@@ -229,7 +229,7 @@ def test_the_terminal_stream_holds_no_pin(emulator: Emulator, tmp_path: Path) ->
         run.wait_for(b"Exported")
         run.send("s")
         run.wait_for(b"Test connection")
-        run.send("\x1b", 0.5)
+        run.back_to_dashboard()
         assert run.quit() == 0
     out = bytes(run.output)
     assert b"\x1b]52;c;" in out  # the copy went out

@@ -344,7 +344,7 @@ async def test_two_dashboards_and_two_cli_runs_on_one_history(
         running = "▶ running".encode()
         await asyncio.to_thread(deck.wait_for, b"100 done", 30)
         assert last_line_with(bytes(deck.output), running) == "▶ running 100 done"
-        await asyncio.to_thread(deck.send, "\x1b", 0.5)  # out of the links input
+        await asyncio.to_thread(deck.back_to_dashboard)  # out of the links input
         assert await asyncio.to_thread(deck.quit) == 0
     assert_done(*results[0], every[60:])
     assert_done(*results[1], every[70:])

@@ -282,7 +282,7 @@ def test_terminal_receives_no_escape_from_the_server(server: HostileServer, tmp_
         run.send("\x1b[200~" + "\n".join(links) + "\x1b[201~")
         run.send("\r")
         run.wait_for(b"10 failed")
-        run.send("\x1b", 0.3)
+        run.back_to_dashboard()
         run.send("\x1b[H", 0.3)  # home: the first item, [bold]x[/bold]'s done link
         run.send("c", 0.5)
         assert run.quit() == 0

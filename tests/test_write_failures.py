@@ -145,7 +145,7 @@ def test_the_dashboard_survives_a_full_disk_and_saves_once_there_is_room(
         wait_until(lambda: len(emulator.stats.requested_links) >= 8, 60, "every answer")
         run.read(3.0)
         assert run.proc.poll() is None
-        run.send("\x1b", 1.0)  # out of the links box
+        run.back_to_dashboard()  # out of the links box
         assert run.quit() == 0
     requested = Counter(emulator.stats.requested_links)
     assert max(requested.values()) == 1, requested

@@ -6,6 +6,7 @@ clipboard), not only that nothing crashed.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import stat
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from tui.api import ApiClient, Credentials
 from tui.api.errors import STATUS_ERRORS
 from tui.app import LinkdeckApp
 from tui.core import Connection, Profile
+from tui.core.events import AccountChanged
 from tui.disk_cache import save_hosters
 from tui.emulator import Emulator
 from tui.screens.dashboard import DashboardScreen
@@ -32,6 +34,7 @@ from tui.screens.detail import ItemDetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.settings_form import SettingsScreen
 from tui.unlock import FakeClock, Item, ItemState
+from tui.widgets.account import AccountPanel
 from tui.widgets.virtual_table import VirtualTable
 
 SIZE = (120, 40)
@@ -540,6 +543,40 @@ async def test_keymap_rebinds_copy(emulator: Emulator, make_profile, fake_clock:
         assert app.clipboard == ""
         await pilot.press("k")
         assert app.clipboard == items_by_link(app)[DONE].location
+
+
+async def test_what_the_session_says_while_the_app_closes_is_dropped(
+    emulator: Emulator, make_profile: Callable[..., Profile], fake_clock: FakeClock
+) -> None:
+    """The account's answer landing while the dashboard's widgets were being
+    removed (leaves first) was a crash at quit: NoMatches in the account panel.
+    Here the session says it again and again from the moment the panel has
+    lost the part that shows the account until the app is closed."""
+    app = LinkdeckApp(make_profile(emulator), clock=fake_clock)
+    seen: list[AccountChanged] = []
+    app.session.subscribe(lambda e: seen.append(e) if isinstance(e, AccountChanged) else None)
+    said_while_closing = 0
+
+    async def say_while_closing(panel: AccountPanel) -> None:
+        nonlocal said_while_closing
+        view = seen[-1].view
+        assert view.account is not None
+        while panel.is_attached:
+            if not panel.query("#account-identity"):
+                # A new account each time: a reactive set to what it holds
+                # calls no watcher.
+                said_while_closing += 1
+                account = replace(view.account, fairuse_left=1 / (1 + said_while_closing))
+                app.session._emit(AccountChanged(replace(view, account=account)))
+            await asyncio.sleep(0)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(seen))
+        await settle(pilot, app)
+        panel = app.query_one(AccountPanel)
+        speaker = asyncio.create_task(say_while_closing(panel))
+    await speaker
+    assert said_while_closing
 
 
 async def test_a_keymap_entry_that_names_no_binding_is_warned_of(

@@ -263,6 +263,8 @@ class LinkdeckApp(App[None]):
 
     def on_session_events(self, _: SessionEvents) -> None:
         events, self._pending = self._pending, {}
+        if not self.is_running:
+            return  # closing: the widgets are being removed, leaves first
         for event in events.values():
             if isinstance(event, Notice):
                 self.notify(

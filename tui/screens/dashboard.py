@@ -436,8 +436,6 @@ class DashboardScreen(Screen[None]):
     # --- what the session tells ---------------------------------------------
 
     def show_event(self, event: Event) -> None:
-        if not self.is_attached or not self.children:
-            return  # the app is closing: what the session still says is not shown
         if isinstance(event, Item):
             self.unlock.show(event)
         elif isinstance(event, ItemRemoved):

@@ -459,10 +459,7 @@ class UnlockRegion(LaterParts, Vertical):
             self._fit_columns()
         if not self.built:
             return  # the table is made with the column
-        tables = self.query("#log").results(VirtualTable)
-        table = next(tables, None)
-        if table is None:
-            return  # the app is closing: its widgets went before the session
+        table = self.query_one("#log", VirtualTable)
         if first:
             self.screen.refresh_bindings()  # the footer offers `d`
         key = str(job.item_id)
@@ -471,9 +468,9 @@ class UnlockRegion(LaterParts, Vertical):
 
     def set_download_totals(self, totals: DownloadTotals) -> None:
         """The status line's totals while files download; hidden when none does."""
-        line = next(self.query("#download-line").results(Static), None) if self.built else None
-        if line is None:
-            return  # before the table is made, or the app is closing
+        if not self.built:
+            return  # the line is made with the table
+        line = self.query_one("#download-line", Static)
         text = download_text.totals_line(totals)
         line.set_class(not text, "-none")
         if line.content != text:

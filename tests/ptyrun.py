@@ -170,17 +170,19 @@ class PtyRun:
         self.read(pause)
 
     def quit(self, timeout: float = 10.0) -> int:
-        """Press q (and y when links are in the queue: linkdeck asks then) and
-        wait for the program to end; returns its exit code."""
-        start = len(self.output)
+        """Press q (and y when links are in the queue or files download:
+        linkdeck asks then) and wait for the program to end; returns its exit
+        code. The question is found on the screen: a long one wraps."""
         self.send("q")
-        asked = b"Quit? y/n"
 
-        def ended_or_asked(out: bytes) -> bool:
-            return (self.proc is not None and self.proc.poll() is not None) or asked in out[start:]
+        def asked(rows: list[str]) -> bool:
+            return any("Quit?" in row for row in rows)
 
-        self.wait_for(ended_or_asked, timeout)
-        if asked in bytes(self.output[start:]):
+        def ended_or_asked(rows: list[str]) -> bool:
+            return (self.proc is not None and self.proc.poll() is not None) or asked(rows)
+
+        self.wait_for_screen(ended_or_asked, timeout)
+        if asked(self.screen()):
             self.send("y")
         return self.wait_exit(timeout, "linkdeck did not quit")
 

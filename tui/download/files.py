@@ -83,9 +83,17 @@ def restart(part: PartFile) -> None:
 
 def finish(part: PartFile) -> Path:
     """Close the complete `.part` and give it its final name (a numbered one
-    if the name was taken meanwhile); the final path."""
+    if the name was taken meanwhile); the final path. UnsafePart when the
+    `.part`'s path no longer names the file written."""
     os.fsync(part.fd)
-    os.close(part.fd)
+    try:
+        written = os.fstat(part.fd)
+    finally:
+        os.close(part.fd)
+    if not os.path.samestat(written, os.lstat(part.path)):
+        # Another program put its file where the `.part` was: that file is
+        # not the download, and is left as it is.
+        raise UnsafePart(part.path)
     folder, name = part.path.parent, part.target.name
     for candidate in _candidates(name):
         target = folder / candidate

@@ -507,7 +507,6 @@ def test_a_part_replaced_by_another_process_is_never_given_the_files_name(
     assert part.read_bytes() == NOT_THE_FILE
 
 
-@pytest.mark.xfail(strict=True, reason="a size of 0x0 is taken as it is: every bar is cut to …")
 def test_bars_on_a_terminal_that_does_not_say_its_size_show_the_files(
     env: dict[str, str], conf: str, emu: Emulator
 ) -> None:

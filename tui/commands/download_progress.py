@@ -18,6 +18,8 @@ from tui.download.job import ACTIVE, Download, DownloadState
 from tui.formatting import countdown, size
 from tui.untrusted import plain
 
+UNKNOWN_SIZE = (80, 24)
+"""Columns and lines of a terminal that does not say its size."""
 REDRAW_SECONDS = 0.25
 """A terminal's bars are drawn again at most this often."""
 NAME_CHARS = 40
@@ -105,8 +107,11 @@ class DownloadProgress:
         try:
             width, rows = os.get_terminal_size(self.err.fileno())
         except (OSError, ValueError):
-            width, rows = 80, 24
-        lines = self.lines(width - 1, rows - 1)
+            width, rows = UNKNOWN_SIZE
+        if width <= 0 or rows <= 0:  # a terminal nobody sized says 0x0
+            width, rows = UNKNOWN_SIZE
+        # At least a line: with none, the slices of `lines` would count from the end.
+        lines = self.lines(max(1, width - 1), max(1, rows - 1))
         up = f"\x1b[{self._drawn_lines}F" if self._drawn_lines else ""
         body = "".join(f"\x1b[K{line}\n" for line in lines)
         self.err.write(up + body)

@@ -397,6 +397,28 @@ def test_ctrl_c_stops_and_the_next_run_resumes(
     assert sorted(p.name for p in files.iterdir()) == ["small-43.zip"]
 
 
+@pytest.mark.xfail(strict=True, reason="SIGTERM ends the process as SIGKILL would: no line")
+def test_sigterm_stops_as_ctrl_c_does_and_the_next_run_resumes(
+    env: dict[str, str], conf: str, emu: Emulator, files: Path
+) -> None:
+    # What `timeout`, `kill`, systemd and `docker stop` send.
+    (item_id,) = unlocked(env, conf, SMALL)
+    emu.faults = Faults(dl_rate=2_000_000)
+    run = started(env, "download", "--config", conf, "--json", str(item_id))
+    wait_until(lambda: part_size(files) > 3_000_000)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    (record,) = map(json.loads, out.splitlines())
+    assert record["state"] == "downloading" and record["error"] == "stopped (SIGTERM)"
+    emu.faults = Faults()
+    again = linkdeck(env, "download", "--config", conf, str(item_id))
+    assert again.returncode == 0, again.stderr
+    assert "resuming from" in again.stderr
+    assert digest_of(files / "small-43.zip") == digest_of_remote(SMALL)
+
+
 def test_sigkill_mid_download_then_download_again_resumes(
     env: dict[str, str], conf: str, emu: Emulator, files: Path
 ) -> None:

@@ -397,7 +397,6 @@ def test_ctrl_c_stops_and_the_next_run_resumes(
     assert sorted(p.name for p in files.iterdir()) == ["small-43.zip"]
 
 
-@pytest.mark.xfail(strict=True, reason="SIGTERM ends the process as SIGKILL would: no line")
 def test_sigterm_stops_as_ctrl_c_does_and_the_next_run_resumes(
     env: dict[str, str], conf: str, emu: Emulator, files: Path
 ) -> None:

@@ -34,6 +34,8 @@ class ExitCode(IntEnum):
     UNREACHABLE = 4
     INTERRUPTED = 130
     """Ctrl-C (SIGINT), as a shell reports a process it ended."""
+    TERMINATED = 143
+    """SIGTERM (`kill`, `timeout`, a service manager), as a shell reports it."""
 
 
 def flag_overrides(args: argparse.Namespace) -> dict[str, object]:

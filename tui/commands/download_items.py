@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +20,7 @@ from typing import TextIO
 from tui.commands.common import ExitCode, run_on_history
 from tui.commands.download_progress import DownloadProgress
 from tui.commands.file_downloads import (
+    STOPPED_BY,
     print_results,
     results,
     start_download,
@@ -69,7 +71,7 @@ async def run_download(
     progress = DownloadProgress(err)
     session.subscribe(progress.on_event)
     refused: dict[int, str] = {}
-    interrupted = False
+    interrupted: signal.Signals | None = None
     try:
         # Checks the login too: an expired direct link is unlocked again.
         await session.start_command()
@@ -117,7 +119,7 @@ async def run_download(
         results(session, progress, refused, interrupted=interrupted), out, err, as_json=args.json
     )
     if interrupted:
-        return ExitCode.INTERRUPTED
+        return STOPPED_BY[interrupted][1]
     return ExitCode.OK if all_done else ExitCode.FAILED
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
+from tui.commands.common import ExitCode
 from tui.commands.download_progress import DownloadProgress
 from tui.core import Session
 from tui.core.download_queue import ELSEWHERE, DownloadAction, action_to_get
@@ -22,7 +23,12 @@ from tui.download.job import Download, DownloadState
 from tui.unlock.items import Item, ItemState
 from tui.untrusted import plain
 
-INTERRUPTED = "stopped (Ctrl-C)"
+STOPPED_BY = {
+    signal.SIGINT: ("stopped (Ctrl-C)", ExitCode.INTERRUPTED),
+    signal.SIGTERM: ("stopped (SIGTERM)", ExitCode.TERMINATED),
+}
+"""The signals that stop the downloads where they are: what each file's line
+says then, and the command's exit code."""
 NOT_DOWNLOADED = "not downloaded"
 GOES_ON_BY_ACTION = frozenset({DownloadState.PAUSED, DownloadState.FAILED, DownloadState.CANCELLED})
 
@@ -95,7 +101,11 @@ class FileResult:
 
 
 def results(
-    session: Session, progress: DownloadProgress, refused: dict[int, str], *, interrupted: bool
+    session: Session,
+    progress: DownloadProgress,
+    refused: dict[int, str],
+    *,
+    interrupted: signal.Signals | None,
 ) -> list[FileResult]:
     """What became of each followed item's file, in the order followed."""
     assert session.downloads is not None
@@ -104,7 +114,7 @@ def results(
         job = session.downloads.get(item_id)
         reason = refused.get(item_id)
         if reason is None and interrupted and (job is None or job.state is not DownloadState.DONE):
-            reason = INTERRUPTED
+            reason = STOPPED_BY[interrupted][0]
         ended.append(FileResult(item_id, link, job, reason))
     return ended
 
@@ -115,7 +125,8 @@ def print_results(ended: Iterable[FileResult], out: TextIO, err: TextIO, *, as_j
     all_done = True
     for result in ended:
         print(json.dumps(result.record()) if as_json else result.line(), file=out, flush=True)
-        if result.reason is not None and result.reason != INTERRUPTED:
+        stopped = any(result.reason == reason for reason, _ in STOPPED_BY.values())
+        if result.reason is not None and not stopped:
             print(
                 f"linkdeck: #{result.item_id} not downloaded: {plain(result.reason, 300)}",
                 file=err,
@@ -124,25 +135,34 @@ def print_results(ended: Iterable[FileResult], out: TextIO, err: TextIO, *, as_j
     return all_done
 
 
-async def until_done_or_interrupted(waiting: Awaitable[object]) -> bool:
-    """Await `waiting` unless Ctrl-C (SIGINT) comes first; True when it did.
-    Downloads stop where they are then, and go on at the next run."""
+async def until_done_or_interrupted(waiting: Awaitable[object]) -> signal.Signals | None:
+    """Await `waiting` unless Ctrl-C (SIGINT) or SIGTERM comes first; the
+    signal when one did. Downloads stop where they are then (their records
+    saved), and go on at the next run."""
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
-    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    came: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        came.append(signum)
+        interrupted.set()
+
+    for signum in STOPPED_BY:
+        loop.add_signal_handler(signum, stop, signum)
     work = asyncio.ensure_future(waiting)
     stop = asyncio.ensure_future(interrupted.wait())
     try:
         await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in STOPPED_BY:
+            loop.remove_signal_handler(signum)
         for task in (work, stop):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(work, stop, return_exceptions=True)
     if work.done() and not work.cancelled() and work.exception() is not None:
         raise work.exception()  # type: ignore[misc]
-    return interrupted.is_set()
+    return came[0] if came else None
 
 
 class DownloadAsUnlocked:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ from tui.commands.common import ExitCode, run_on_history
 from tui.commands.download_items import downloading_into
 from tui.commands.download_progress import DownloadProgress
 from tui.commands.file_downloads import (
+    STOPPED_BY,
     DownloadAsUnlocked,
     print_results,
     results,
@@ -85,7 +87,7 @@ async def run_unlock(
     if files is not None:
         session.subscribe(progress.on_event)
         session.subscribe(files.on_event)
-    interrupted = False
+    interrupted: signal.Signals | None = None
     try:
         # Checks the login too (the hoster list): a wrong PIN ends here with exit code 3.
         engine = await session.start_command(retry_temporary=not args.no_retry)
@@ -121,7 +123,7 @@ async def run_unlock(
         ended = results(session, progress, files.refused, interrupted=interrupted)
         downloaded = print_results(ended, out, err, as_json=args.json)
         if interrupted:
-            return ExitCode.INTERRUPTED
+            return STOPPED_BY[interrupted][1]
     mine = [item for item in final if not engine.held_elsewhere(item)]
     left = sum(item.state in (ItemState.WAITING, ItemState.HELD) for item in mine)
     if left and not engine.pause_reason:

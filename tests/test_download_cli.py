@@ -567,7 +567,6 @@ def test_bars_on_a_terminal_that_does_not_say_its_size_show_the_files(
     assert "small-43.zip" in text and "%" in text, text[:500]
 
 
-@pytest.mark.xfail(strict=True, reason="the PIN's encoding fails in httpx: 'service unreachable'")
 @pytest.mark.parametrize("variable", ["LINKDECK_PASSWORD", "LINKDECK_LOGIN"])
 def test_a_login_or_pin_that_is_not_utf8_is_said_so_not_unreachable(
     env: dict[str, str], conf: str, variable: str

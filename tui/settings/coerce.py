@@ -119,9 +119,22 @@ def _check_rpc_url(url: str) -> str | None:
     return None
 
 
+def _utf8_problem(key: str, text: str) -> str | None:
+    """Text from the environment or the command line is the bytes given,
+    undecoded where they are not UTF-8 (a Latin-1 terminal): they would fail
+    deep in the HTTP layer, said as an unreachable service."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{key} is not UTF-8 text"
+    return None
+
+
 def _check_login(login: str) -> str | None:
     # Any login the service may accept (its own example is "john"); not one that
     # would break a terminal line or a URL.
+    if problem := _utf8_problem("api.login", login):
+        return problem
     if login != login.strip():
         return "api.login must not start or end with spaces"
     if plain(login) != login:
@@ -148,6 +161,7 @@ def _full_path_problem(key: str, path: str) -> str | None:
 _KEY_RULES = {
     "api.url": _check_url,
     "api.login": _check_login,
+    "api.password": partial(_utf8_problem, "api.password"),
     "api.ca_file": partial(_full_path_problem, "api.ca_file"),
     "download.dir": partial(_full_path_problem, "download.dir"),
     "aria2.rpc_url": _check_rpc_url,

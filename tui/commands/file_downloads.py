@@ -143,12 +143,12 @@ async def until_done_or_interrupted(waiting: Awaitable[object]) -> signal.Signal
     interrupted = asyncio.Event()
     came: list[signal.Signals] = []
 
-    def stop(signum: signal.Signals) -> None:
+    def on_signal(signum: signal.Signals) -> None:
         came.append(signum)
         interrupted.set()
 
     for signum in STOPPED_BY:
-        loop.add_signal_handler(signum, stop, signum)
+        loop.add_signal_handler(signum, on_signal, signum)
     work = asyncio.ensure_future(waiting)
     stop = asyncio.ensure_future(interrupted.wait())
     try:

@@ -3,10 +3,10 @@ same history acting on the file the dashboard wanted."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from deck import settle, wait_for
 from test_app_flows import items_by_link, queue, select
 from test_dashboard_downloads import SMALL, WIDE, deck, download_cell, state_of
@@ -18,11 +18,6 @@ from tui.emulator import Emulator
 from tui.unlock.history import History
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a download once seen held by another process stays 'elsewhere' for the"
-    " dashboard's whole run: d refused and the other's stale record shown after it let go",
-)
 async def test_a_download_another_process_let_go_of_can_be_downloaded_from_the_dashboard(
     emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
 ) -> None:
@@ -50,5 +45,34 @@ async def test_a_download_another_process_let_go_of_can_be_downloaded_from_the_d
         await pilot.press("d")
         assert not toasts(app)[0].startswith("Downloading 0")
         await wait_for(pilot, lambda: state_of(app, SMALL) is not DownloadState.CANCELLED)
+        await wait_for(pilot, lambda: download_cell(app, SMALL) == "done", timeout=30)
+        assert (folder / "small-43.zip").stat().st_size == 20_969_277
+
+
+async def test_a_download_whose_other_process_died_goes_on_from_the_dashboard(
+    emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
+) -> None:
+    folder = tmp_path / "files"
+    app = deck(make_profile, emulator, folder)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(pilot, app)
+        await queue(pilot, app, SMALL)
+        await pilot.press("escape")
+        item = items_by_link(app)[SMALL]
+        select(app, item)
+        assert app.session.history is not None
+        now = [time.time()]
+        with History(app.session.history.path, clock=lambda: now[0]) as other:
+            theirs = Download(item.id, DownloadState.DOWNLOADING, item.location or "", str(folder))
+            other.claim_download(item.id, theirs.to_json())
+            app.clear_notifications()
+            await pilot.press("d")
+            assert toasts(app) == ["Downloading 0; 1 was downloaded by another linkdeck process"]
+            # Killed there: its lease runs out, its record stays "downloading".
+            now[0] -= 3600
+            other.claim_download(item.id, theirs.to_json())
+        app.clear_notifications()
+        await pilot.press("d")
+        assert not toasts(app)[0].endswith("another linkdeck process")
         await wait_for(pilot, lambda: download_cell(app, SMALL) == "done", timeout=30)
         assert (folder / "small-43.zip").stat().st_size == 20_969_277

@@ -283,7 +283,11 @@ class Downloads:
         link; an id will do for the others); those it does not apply to are
         counted with the reason."""
         acted = ActedOn(PAST_TENSE[action])
-        for entry in items:
+        entries = list(items)
+        self.look_again_elsewhere(
+            entry if isinstance(entry, int) else entry.id for entry in entries
+        )
+        for entry in entries:
             reason = self._act(entry, action)
             if reason is None:
                 acted.acted += 1
@@ -292,6 +296,32 @@ class Downloads:
         self._pump()
         self._emit(self.totals())
         return acted
+
+    def look_again_elsewhere(self, item_ids: Iterable[int]) -> None:
+        """When some of `item_ids` were another process's downloads, those
+        downloads as the history has them now: one they let go of (ended, or
+        their process did) is this process's to act on again, an unfinished
+        one as paused where it got to."""
+        if self._elsewhere.isdisjoint(item_ids):
+            return
+        held = {
+            item_id: (record, elsewhere) for item_id, record, elsewhere in self.history.downloads()
+        }
+        for item_id in list(self._elsewhere):
+            record, elsewhere = held.get(item_id, (None, False))
+            try:
+                job = None if record is None else Download.from_json(record)
+            except ValueError:
+                job = None
+            if not elsewhere:
+                self._elsewhere.discard(item_id)
+            if job is None or job.item_id != item_id:
+                if not elsewhere:
+                    self._jobs.pop(item_id, None)
+                continue
+            if not elsewhere and job.state in (DownloadState.QUEUED, *ACTIVE):
+                job = job.moved(state=DownloadState.PAUSED, message="")
+            self._show(job)
 
     def _act(self, entry: Item | int, action: DownloadAction) -> str | None:
         item_id = entry if isinstance(entry, int) else entry.id

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from deck import settle, wait_for
 from test_app_flows import items_by_link, queue, select, text_of
 from test_dashboard_downloads import (
@@ -89,11 +88,6 @@ async def test_a_download_whose_other_process_died_goes_on_from_the_dashboard(
         assert (folder / "small-43.zip").stat().st_size == 20_969_277
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sizes over 1 TB show as thousands of GB, and a time left of days overflows"
-    " the Download column (its connections cut off)",
-)
 async def test_a_huge_slow_download_reads_sanely_in_the_column_and_the_totals(
     emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
 ) -> None:

@@ -51,7 +51,7 @@ def download_cell(job: Download, *, wide: bool) -> Text:
         if wide:
             text.append(f" {formatting.speed(job.speed):>9}")
             if job.eta is not None:
-                text.append(f" {formatting.countdown(job.eta)}")
+                text.append(f" {formatting.time_left(job.eta)}")
             if job.connections > 1:
                 text.append(f" {TIMES}{job.connections}", style="dim")
         return text
@@ -87,7 +87,7 @@ def detail_lines(job: Download | None) -> Text:
     text = Text.assemble(("state     ", "dim"), state, "\n", ("bytes     ", "dim"))
     text.append(f"{done} / {total}")
     if job.state is DownloadState.DOWNLOADING:
-        eta = "unknown" if job.eta is None else formatting.countdown(job.eta)
+        eta = "unknown" if job.eta is None else formatting.time_left(job.eta)
         text.append("\n")
         text.append_text(Text.assemble(("speed     ", "dim"), formatting.speed(job.speed)))
         text.append_text(Text.assemble(("  time left ", "dim"), eta))

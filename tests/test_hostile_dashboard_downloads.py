@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from deck import settle, wait_for
 from test_app_flows import items_by_link, queue, select, text_of
 from test_dashboard_downloads import (
@@ -114,3 +116,29 @@ async def test_a_huge_slow_download_reads_sanely_in_the_column_and_the_totals(
             assert len(cell) <= download_text.WIDE_WIDTH, cell
             assert cell.endswith(f"{download_text.TIMES}4")
             assert "4.0 TB left" in text_of(download_line(app))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="removing an item whose download is paused drops its record and leaves its .part"
+    " on disk, out of reach of any key",
+)
+async def test_removing_an_item_with_a_paused_download_leaves_no_orphan_partial_file(
+    emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
+) -> None:
+    folder = tmp_path / "files"
+    emulator.faults = replace(emulator.faults, dl_rate=1_000_000)
+    app = deck(make_profile, emulator, folder)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(pilot, app)
+        await queue(pilot, app, SMALL)
+        await pilot.press("escape")
+        select(app, items_by_link(app)[SMALL])
+        await pilot.press("d")
+        await wait_for(pilot, lambda: "%" in download_cell(app, SMALL))
+        await pilot.press("P")
+        await wait_for(pilot, lambda: state_of(app, SMALL) is DownloadState.PAUSED)
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: SMALL not in items_by_link(app))
+        await pilot.pause()
+        assert sorted(path.name for path in folder.iterdir()) == []

@@ -142,3 +142,34 @@ async def test_removing_an_item_with_a_paused_download_leaves_no_orphan_partial_
         await wait_for(pilot, lambda: SMALL not in items_by_link(app))
         await pilot.pause()
         assert sorted(path.name for path in folder.iterdir()) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a download another process holds is shown as first seen for the whole run:"
+    " its progress and its end never reach the dashboard (nothing follows download records)",
+)
+async def test_the_log_follows_a_download_another_process_holds_to_its_end(
+    emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
+) -> None:
+    folder = tmp_path / "files"
+    app = deck(make_profile, emulator, folder)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await settle(pilot, app)
+        await queue(pilot, app, SMALL)
+        await pilot.press("escape")
+        item = items_by_link(app)[SMALL]
+        select(app, item)
+        assert app.session.history is not None
+        with History(app.session.history.path) as other:
+            theirs = Download(
+                item.id, DownloadState.DOWNLOADING, item.location or "", str(folder), total=1000
+            )
+            other.claim_download(item.id, theirs.moved(done=100).to_json())
+            await pilot.press("d")  # refused: the other process downloads it
+            assert download_cell(app, SMALL).endswith("10%")
+            other.save_download(item.id, theirs.moved(done=500).to_json(), hold=True)
+            await wait_for(pilot, lambda: download_cell(app, SMALL).endswith("50%"), timeout=10)
+            done = theirs.moved(state=DownloadState.DONE, done=1000)
+            other.save_download(item.id, done.to_json(), hold=False)
+            await wait_for(pilot, lambda: download_cell(app, SMALL) == "done", timeout=10)

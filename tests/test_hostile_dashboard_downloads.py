@@ -144,11 +144,6 @@ async def test_removing_an_item_with_a_paused_download_leaves_no_orphan_partial_
         assert sorted(path.name for path in folder.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a download another process holds is shown as first seen for the whole run:"
-    " its progress and its end never reach the dashboard (nothing follows download records)",
-)
 async def test_the_log_follows_a_download_another_process_holds_to_its_end(
     emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
 ) -> None:

@@ -52,6 +52,8 @@ SAVE_SECONDS = 2.0
 """How often its bytes so far are written, beside what the engine saves to resume."""
 RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 """Waits before each resume of a download whose connection broke or stalled."""
+FOLLOW_SECONDS = 1.0
+"""How often the downloads other processes hold are read again (their progress, their end)."""
 RENEW_SECONDS = 30.0
 """How often the claims of queued files are renewed (a lease lasts 120 s)."""
 EXPIRED = frozenset({403, 404, 410})
@@ -212,6 +214,7 @@ class Downloads:
         self._live: dict[int, tuple[int, int | None, float, int]] = {}
         self._saved_at: dict[int, float] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._following: asyncio.Task[None] | None = None
         self._stopping: dict[int, asyncio.Future[None]] = {}
         """A stop under way by item: a restart of that item waits for it."""
         self._changed = asyncio.Event()
@@ -268,6 +271,7 @@ class Downloads:
                 continue
             if elsewhere:
                 self._elsewhere.add(item_id)
+                self._follow_elsewhere()
             elif job.state in (DownloadState.QUEUED, *ACTIVE):
                 job = job.moved(state=DownloadState.QUEUED)
                 if self._claim(job):
@@ -321,7 +325,21 @@ class Downloads:
                 continue
             if not elsewhere and job.state in (DownloadState.QUEUED, *ACTIVE):
                 job = job.moved(state=DownloadState.PAUSED, message="")
-            self._show(job)
+            if job != self._jobs.get(item_id):
+                self._show(job)
+
+    def _follow_elsewhere(self) -> None:
+        if not self._closed and (self._following is None or self._following.done()):
+            self._following = asyncio.create_task(self._follow(), name="downloads elsewhere")
+
+    async def _follow(self) -> None:
+        """Show the downloads other processes hold as they go, until none is."""
+        while self._elsewhere and not self._closed:
+            await self._sleep(FOLLOW_SECONDS)
+            try:
+                self.look_again_elsewhere(list(self._elsewhere))
+            except Exception:  # locked or failing for a moment: the next look tries again
+                log.warning("could not read the downloads of other processes", exc_info=True)
 
     def _act(self, entry: Item | int, action: DownloadAction) -> str | None:
         item_id = entry if isinstance(entry, int) else entry.id
@@ -389,6 +407,7 @@ class Downloads:
             theirs = None
         if theirs is not None:
             self._elsewhere.add(job.item_id)
+            self._follow_elsewhere()
             with contextlib.suppress(ValueError):
                 self._show(Download.from_json(theirs))
             return False
@@ -649,9 +668,10 @@ class Downloads:
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            tasks.append(self._ticker)
+        for helper in (self._ticker, self._following):
+            if helper is not None:
+                helper.cancel()
+                tasks.append(helper)
         await asyncio.gather(*tasks, *self._stopping.values(), return_exceptions=True)
         for item_id, (done, *_rest) in list(self._live.items()):
             job = self._jobs.get(item_id)

@@ -172,11 +172,6 @@ async def test_the_log_follows_a_download_another_process_holds_to_its_end(
             await wait_for(pilot, lambda: download_cell(app, SMALL) == "done", timeout=10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="another process's download shows as 'connecting 10%' (its record has no speed):"
-    " the log and the detail never say who downloads it",
-)
 async def test_a_download_another_process_holds_says_so_rather_than_connecting(
     emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
 ) -> None:

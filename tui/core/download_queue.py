@@ -272,6 +272,7 @@ class Downloads:
             if elsewhere:
                 self._elsewhere.add(item_id)
                 self._follow_elsewhere()
+                job = job.moved(elsewhere=True)
             elif job.state in (DownloadState.QUEUED, *ACTIVE):
                 job = job.moved(state=DownloadState.QUEUED)
                 if self._claim(job):
@@ -323,7 +324,9 @@ class Downloads:
                 if not elsewhere:
                     self._jobs.pop(item_id, None)
                 continue
-            if not elsewhere and job.state in (DownloadState.QUEUED, *ACTIVE):
+            if elsewhere:
+                job = job.moved(elsewhere=True)
+            elif job.state in (DownloadState.QUEUED, *ACTIVE):
                 job = job.moved(state=DownloadState.PAUSED, message="")
             if job != self._jobs.get(item_id):
                 self._show(job)
@@ -409,7 +412,7 @@ class Downloads:
             self._elsewhere.add(job.item_id)
             self._follow_elsewhere()
             with contextlib.suppress(ValueError):
-                self._show(Download.from_json(theirs))
+                self._show(Download.from_json(theirs).moved(elsewhere=True))
             return False
         self._show(job)
         return True

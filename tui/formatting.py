@@ -77,12 +77,25 @@ def countdown(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
+LONG_TIME_LEFT = 100 * 3600
+"""From here a time left is said in days: "123:45:06" is too wide for the
+Download column, and a second's precision means nothing then."""
+
+
+def time_left(seconds: float) -> str:
+    """ "0:18", "1:15:00"; from 100 hours in whole days ("8d", at most ">999d")."""
+    if seconds < LONG_TIME_LEFT:
+        return countdown(seconds)
+    days = int(seconds // 86400)
+    return f"{days}d" if days <= 999 else ">999d"
+
+
 def size(num_bytes: int | None) -> str:
     if num_bytes is None:
         return ""
     value = float(num_bytes)
     for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
+        if value < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"

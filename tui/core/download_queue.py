@@ -52,6 +52,8 @@ SAVE_SECONDS = 2.0
 """How often its bytes so far are written, beside what the engine saves to resume."""
 RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 """Waits before each resume of a download whose connection broke or stalled."""
+FOLLOW_SECONDS = 1.0
+"""How often the downloads other processes hold are read again (their progress, their end)."""
 RENEW_SECONDS = 30.0
 """How often the claims of queued files are renewed (a lease lasts 120 s)."""
 EXPIRED = frozenset({403, 404, 410})
@@ -212,6 +214,7 @@ class Downloads:
         self._live: dict[int, tuple[int, int | None, float, int]] = {}
         self._saved_at: dict[int, float] = {}
         self._ticker: asyncio.Task[None] | None = None
+        self._following: asyncio.Task[None] | None = None
         self._stopping: dict[int, asyncio.Future[None]] = {}
         """A stop under way by item: a restart of that item waits for it."""
         self._changed = asyncio.Event()
@@ -268,6 +271,8 @@ class Downloads:
                 continue
             if elsewhere:
                 self._elsewhere.add(item_id)
+                self._follow_elsewhere()
+                job = job.moved(elsewhere=True)
             elif job.state in (DownloadState.QUEUED, *ACTIVE):
                 job = job.moved(state=DownloadState.QUEUED)
                 if self._claim(job):
@@ -283,7 +288,11 @@ class Downloads:
         link; an id will do for the others); those it does not apply to are
         counted with the reason."""
         acted = ActedOn(PAST_TENSE[action])
-        for entry in items:
+        entries = list(items)
+        self.look_again_elsewhere(
+            entry if isinstance(entry, int) else entry.id for entry in entries
+        )
+        for entry in entries:
             reason = self._act(entry, action)
             if reason is None:
                 acted.acted += 1
@@ -292,6 +301,48 @@ class Downloads:
         self._pump()
         self._emit(self.totals())
         return acted
+
+    def look_again_elsewhere(self, item_ids: Iterable[int]) -> None:
+        """When some of `item_ids` were another process's downloads, those
+        downloads as the history has them now: one they let go of (ended, or
+        their process did) is this process's to act on again, an unfinished
+        one as paused where it got to."""
+        if self._elsewhere.isdisjoint(item_ids):
+            return
+        held = {
+            item_id: (record, elsewhere) for item_id, record, elsewhere in self.history.downloads()
+        }
+        for item_id in list(self._elsewhere):
+            record, elsewhere = held.get(item_id, (None, False))
+            try:
+                job = None if record is None else Download.from_json(record)
+            except ValueError:
+                job = None
+            if not elsewhere:
+                self._elsewhere.discard(item_id)
+            if job is None or job.item_id != item_id:
+                if not elsewhere:
+                    self._jobs.pop(item_id, None)
+                continue
+            if elsewhere:
+                job = job.moved(elsewhere=True)
+            elif job.state in (DownloadState.QUEUED, *ACTIVE):
+                job = job.moved(state=DownloadState.PAUSED, message="")
+            if job != self._jobs.get(item_id):
+                self._show(job)
+
+    def _follow_elsewhere(self) -> None:
+        if not self._closed and (self._following is None or self._following.done()):
+            self._following = asyncio.create_task(self._follow(), name="downloads elsewhere")
+
+    async def _follow(self) -> None:
+        """Show the downloads other processes hold as they go, until none is."""
+        while self._elsewhere and not self._closed:
+            await self._sleep(FOLLOW_SECONDS)
+            try:
+                self.look_again_elsewhere(list(self._elsewhere))
+            except Exception:  # locked or failing for a moment: the next look tries again
+                log.warning("could not read the downloads of other processes", exc_info=True)
 
     def _act(self, entry: Item | int, action: DownloadAction) -> str | None:
         item_id = entry if isinstance(entry, int) else entry.id
@@ -359,8 +410,9 @@ class Downloads:
             theirs = None
         if theirs is not None:
             self._elsewhere.add(job.item_id)
+            self._follow_elsewhere()
             with contextlib.suppress(ValueError):
-                self._show(Download.from_json(theirs))
+                self._show(Download.from_json(theirs).moved(elsewhere=True))
             return False
         self._show(job)
         return True
@@ -619,9 +671,10 @@ class Downloads:
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            tasks.append(self._ticker)
+        for helper in (self._ticker, self._following):
+            if helper is not None:
+                helper.cancel()
+                tasks.append(helper)
         await asyncio.gather(*tasks, *self._stopping.values(), return_exceptions=True)
         for item_id, (done, *_rest) in list(self._live.items()):
             job = self._jobs.get(item_id)

@@ -870,6 +870,10 @@ class Session:
         """Download each item's file, by the state of its download: a paused
         one resumes, a failed or cancelled one is retried, the others start.
         One account of all (its verb the single action's when there was one)."""
+        item_ids = list(item_ids)
+        if self.downloads is not None:
+            # Another process may have let go of some: their state of now decides.
+            self.downloads.look_again_elsewhere(item_ids)
         groups: dict[DownloadAction, list[int]] = {}
         for item_id in item_ids:
             groups.setdefault(action_to_get(self.download(item_id)), []).append(item_id)

@@ -28,6 +28,8 @@ class DownloadState(StrEnum):
 
 ACTIVE = frozenset({DownloadState.DOWNLOADING, DownloadState.VERIFYING})
 ENDED = frozenset({DownloadState.DONE, DownloadState.FAILED, DownloadState.CANCELLED})
+TRANSIENT = ("speed", "connections", "elsewhere")
+"""Fields of now, never stored."""
 MAX_TEXT_CHARS = 4096
 """A path, a URL or a message longer than this in a stored record is not ours."""
 
@@ -59,6 +61,8 @@ class Download:
     """Bytes per second now (not stored)."""
     connections: int = 0
     """Connections open now (not stored)."""
+    elsewhere: bool = False
+    """Another linkdeck process holds it now: its record as read (not stored)."""
     started: float | None = None
     finished: float | None = None
 
@@ -82,7 +86,7 @@ class Download:
 
     def to_json(self) -> str:
         record = asdict(self)
-        for transient in ("speed", "connections"):
+        for transient in TRANSIENT:
             record.pop(transient)
         # ASCII: a path that is not UTF-8 (its bytes as lone surrogates) is
         # escaped, so the history (UTF-8) takes it and gives it back the same.
@@ -99,7 +103,7 @@ class Download:
             raise ValueError("not an object")
         values: dict[str, Any] = {}
         for field in fields(cls):
-            if field.name in ("speed", "connections"):
+            if field.name in TRANSIENT:
                 continue
             if field.name not in record:
                 if field.name in _REQUIRED:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from rich.text import Text
 
 from tui import formatting
+from tui.core.download_queue import ELSEWHERE
 from tui.core.events import DownloadTotals
-from tui.download.job import Download, DownloadState
+from tui.download.job import ENDED, Download, DownloadState
 from tui.untrusted import plain
 
 DOWNLOAD_STYLES = {
@@ -39,6 +40,11 @@ def download_cell(job: Download, *, wide: bool) -> Text:
     the percentage kept while paused; speed and time left when `wide`."""
     style = DOWNLOAD_STYLES[job.state]
     fraction = job.fraction
+    if job.elsewhere and job.state not in ENDED:
+        # Its speed is the other process's to know: how far it got.
+        return Text(
+            "other" if fraction is None else f"other {formatting.percent(fraction)}", style="dim"
+        )
     if job.state is DownloadState.DOWNLOADING and not job.connections and not job.speed:
         # Waiting for a connection (the hoster's others are taken) or its answer.
         waiting = "connecting" if fraction is None else f"connecting {formatting.percent(fraction)}"
@@ -51,7 +57,7 @@ def download_cell(job: Download, *, wide: bool) -> Text:
         if wide:
             text.append(f" {formatting.speed(job.speed):>9}")
             if job.eta is not None:
-                text.append(f" {formatting.countdown(job.eta)}")
+                text.append(f" {formatting.time_left(job.eta)}")
             if job.connections > 1:
                 text.append(f" {TIMES}{job.connections}", style="dim")
         return text
@@ -84,10 +90,12 @@ def detail_lines(job: Download | None) -> Text:
     state = Text(job.state.value, style=DOWNLOAD_STYLES[job.state])
     if fraction is not None and job.state is not DownloadState.DONE:
         state.append(f"  {bar(fraction, 20)} {formatting.percent(fraction)}")
+    if job.elsewhere:
+        state.append(f"  ({ELSEWHERE})", style="dim")
     text = Text.assemble(("state     ", "dim"), state, "\n", ("bytes     ", "dim"))
     text.append(f"{done} / {total}")
     if job.state is DownloadState.DOWNLOADING:
-        eta = "unknown" if job.eta is None else formatting.countdown(job.eta)
+        eta = "unknown" if job.eta is None else formatting.time_left(job.eta)
         text.append("\n")
         text.append_text(Text.assemble(("speed     ", "dim"), formatting.speed(job.speed)))
         text.append_text(Text.assemble(("  time left ", "dim"), eta))

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from deck import settle, wait_for
 from test_app_flows import items_by_link, queue, select, text_of
 from test_dashboard_downloads import (
@@ -120,11 +119,6 @@ async def test_a_huge_slow_download_reads_sanely_in_the_column_and_the_totals(
             assert "4.0 TB left" in text_of(download_line(app))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="removing an item whose download is paused drops its record and leaves its .part"
-    " on disk, out of reach of any key",
-)
 async def test_removing_an_item_with_a_paused_download_leaves_no_orphan_partial_file(
     emulator: Emulator, make_profile: Callable[..., Profile], tmp_path: Path
 ) -> None:

@@ -430,9 +430,14 @@ class Downloads:
         self._live.pop(job.item_id, None)
         self._save(stopped, hold=False)
         self._show(stopped)
+        self._stop_in_engine(stopped, task, discard=discard)
+
+    def _stop_in_engine(
+        self, job: Download, task: asyncio.Task[None] | None, *, discard: bool
+    ) -> None:
         engine = self.engines.get(job.engine)
         if engine is not None:
-            stopping = asyncio.ensure_future(self._stopped(engine, stopped, task, discard))
+            stopping = asyncio.ensure_future(self._stopped(engine, job, task, discard))
             self._stopping[job.item_id] = stopping
             stopping.add_done_callback(lambda done: self._stop_ended(job.item_id, done))
 
@@ -659,11 +664,16 @@ class Downloads:
         return job is not None and job.state in (DownloadState.QUEUED, *ACTIVE)
 
     def forget(self, item_id: int) -> None:
-        """The item left the log (its record went with it)."""
-        if not self.busy(item_id):
-            self._jobs.pop(item_id, None)
-            self._elsewhere.discard(item_id)
-            self._saved_at.pop(item_id, None)
+        """The item left the log (its record went with it). What an unfinished
+        download of it wrote is deleted, as a cancel does: no key reaches it now."""
+        if self.busy(item_id):
+            return
+        job = self._jobs.pop(item_id, None)
+        theirs = item_id in self._elsewhere
+        self._elsewhere.discard(item_id)
+        self._saved_at.pop(item_id, None)
+        if job is not None and not theirs and job.state is not DownloadState.DONE:
+            self._stop_in_engine(job, None, discard=True)
 
     async def close(self) -> None:
         """Stop every download where it is: an unfinished one goes on at the next start."""

@@ -411,15 +411,17 @@ async def watch(
     gid: str,
     on_status: Callable[[Aria2Status], None],
     *,
+    keys: tuple[str, ...] = STATUS_KEYS,
     every: float = 1.0,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> Aria2Status:
-    """Ask aria2 for ``gid``'s status every ``every`` seconds, telling
-    ``on_status`` each one that differs from the last, until it has ended; that
-    last status. A failed call raises (the caller decides whether to watch on)."""
+    """Ask aria2 for ``gid``'s status (its ``keys``) every ``every`` seconds,
+    telling ``on_status`` each one that differs from the last, until it has
+    ended; that last status. A failed call raises (the caller decides whether to
+    watch on)."""
     last: Aria2Status | None = None
     while True:
-        status = await client.tell_status(gid)
+        status = await client.tell_status(gid, keys)
         if status != last:
             on_status(status)
             last = status

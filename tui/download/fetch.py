@@ -360,9 +360,7 @@ class _Download:
             await asyncio.gather(*self.tasks, return_exceptions=True)
             self.save_plan()  # exactly where it stopped, for a resume after a cancel
         if self.failure is not None:
-            if isinstance(self.failure, DownloadError):
-                raise self.resumable(self.failure)
-            raise self.failure
+            raise self.failure  # `fetch` hands a DownloadError the plan
         return await self.finish(expected_size)
 
     def reopen(self, plan: Plan | None, resume_allowed: bool) -> _Segment:
@@ -402,10 +400,10 @@ class _Download:
         if status == 206 and ranged:
             match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
             if match is None or int(match[1]) != first.position:
-                raise self.resumable(Refused(status))
+                raise Refused(status)
             total = int(match[3])
             if self.total is not None and total != self.total:
-                raise self.resumable(Refused(status))
+                raise Refused(status)
             self.same_file(response)
             if self.total is None:
                 first.end = self.total = total
@@ -418,7 +416,7 @@ class _Download:
             self.segments, self.done = [first], 0
         else:
             # An expired link (403, 404, 410) keeps the `.part` for a new one.
-            raise self.resumable(Refused(status))
+            raise Refused(status)
         self.ranges = (
             resume_allowed
             and self.total is not None

@@ -147,14 +147,12 @@ async def fetch(
         raise download.resumable(DeadlinePassed(deadline_seconds)) from None
     except DownloadError as error:
         raise download.resumable(error) from error.__cause__
-    except httpx.TimeoutException as error:  # a connect or a write that stalled
-        raise download.resumable(Stalled(stall_seconds)) from error
     except httpx.UnsupportedProtocol as error:
         raise BadRedirect("The download host redirected to a link that is not http(s).") from error
     except httpx.TooManyRedirects as error:
         raise BadRedirect("The download host redirected too many times.") from error
-    except httpx.TransportError as error:
-        raise download.resumable(ConnectionLost(download.done)) from error
+    except httpx.TransportError as error:  # a stall (Stalled) or a broken connection
+        raise download.resumable(_failure(error, download.done, stall_seconds)) from error
     except OSError as error:
         if error.errno == errno.ENOSPC and download.part is not None:
             raise download.resumable(DiskFull(download.part.path)) from error

@@ -587,7 +587,7 @@ class _Download:
         assert self.part is not None
         fd, limiter, clock = self.part.fd, self.limiter, self.clock
         async for chunk in response.aiter_raw():
-            if limiter is not None:
+            if limiter is not None and limiter.rate:  # no limit: no wait to enter
                 segment.throttled = True
                 try:
                     await limiter.take(len(chunk))

@@ -15,7 +15,8 @@ from typing import TextIO
 
 from tui.core.events import DownloadChanged, Event
 from tui.download.job import ACTIVE, Download, DownloadState
-from tui.formatting import countdown, size
+from tui.download.names import download_name
+from tui.formatting import countdown, size, speed
 from tui.untrusted import plain
 
 UNKNOWN_SIZE = (80, 24)
@@ -36,13 +37,11 @@ SHOWN_FIRST = {
 
 
 def file_name(job: Download) -> str:
-    """The file's name as far as it is known: the one on disk, the unlock
-    answer's, else the link's last part."""
+    """The file's name as far as it is known: the one on disk, else the one it
+    is to get (the unlock answer's, else the link's last part)."""
     if job.target:
         return Path(job.target).name.removesuffix(".part")
-    if job.filename:
-        return job.filename
-    return job.url.rstrip("/").rsplit("/", 1)[-1]
+    return download_name(None, job.filename, job.url)
 
 
 class DownloadProgress:
@@ -153,7 +152,7 @@ class DownloadProgress:
         amount = size(job.done) + (f"/{size(job.total)}" if job.total else "")
         if job.state in ACTIVE:
             eta = f"ETA {countdown(job.eta)}" if job.eta is not None else "ETA ?"
-            tail = f"{size(int(job.speed))}/s  {eta}"
+            tail = f"{speed(job.speed)}  {eta}"
         else:
             tail = str(job.state)
             if job.message:

@@ -33,6 +33,7 @@ from tui.download.aria2 import (
     Aria2Status,
     is_gid,
     open_client,
+    watch,
 )
 from tui.download.failures import (
     Aria2CallError,
@@ -195,8 +196,9 @@ class Aria2Engine:
         folder: Path,
     ) -> Path:
         """Tell aria2's progress of `gid` until it ends; the file's path once complete."""
-        while True:
-            status = await client.tell_status(gid, (*STATUS_KEYS, FILES))
+
+        def seen(status: Aria2Status) -> None:
+            nonlocal target
             if status.path is not None:
                 written = _within(folder, status.path)
                 if written is None:
@@ -204,20 +206,28 @@ class Aria2Engine:
                 if written != target:  # aria2 took another name (one appeared meanwhile)
                     target = written
                     fetching.resumable(_resume_json(gid, target), str(target), gid=gid)
-            if status.ended:
-                await _forget(client, gid)
-                if status.status != "complete":
-                    raise _failure(status)
-                if target is None:
-                    raise Aria2Failed("it named no file")
-                return _complete(target, job.expected_size)
-            fetching.progress(
-                status.completed_length or 0,
-                status.total_length or None,
-                float(status.download_speed or 0),
-                status.connections or 0,
-            )
-            await self._sleep(self.poll_seconds)
+            if not status.ended:
+                fetching.progress(
+                    status.completed_length or 0,
+                    status.total_length or None,
+                    float(status.download_speed or 0),
+                    status.connections or 0,
+                )
+
+        status = await watch(
+            client,
+            gid,
+            seen,
+            keys=(*STATUS_KEYS, FILES),
+            every=self.poll_seconds,
+            sleep=self._sleep,
+        )
+        await _forget(client, gid)
+        if status.status != "complete":
+            raise _failure(status)
+        if target is None:
+            raise Aria2Failed("it named no file")
+        return _complete(target, job.expected_size)
 
     async def _remove(self, client: Aria2Client, gid: str) -> None:
         """Stop `gid` in aria2 and forget it, once aria2 is done writing."""

@@ -104,6 +104,6 @@ def _plan(text: str | None, folder: Path) -> Plan | None:
         plan = Plan.from_json(text)
     except ValueError:
         return None
-    if plan.part.parent != folder or not plan.part.name.endswith(".part"):
+    if plan.part.parent != folder:  # Plan.from_json holds it to a `.part`
         return None
     return plan

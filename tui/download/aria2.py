@@ -27,6 +27,7 @@ import httpx
 
 from tui.api.http_client import make_http_client
 from tui.api.redact import redact
+from tui.download.job import is_count, is_text
 from tui.secret import Secret
 from tui.settings import Aria2Settings, resolve_aria2_secret
 from tui.untrusted import plain
@@ -67,7 +68,6 @@ STATUS_KEYS = (
 """What `tell_status` asks by default."""
 FILES = "files"
 """The key that asks for the download's files too: `Aria2Status.path` is its first's."""
-MAX_PATH_CHARS = 4096
 _GID = re.compile(r"[0-9a-f]{16}")
 _COUNT = re.compile(r"[0-9]{1,20}")
 _UNAUTHORIZED = "Unauthorized"
@@ -340,7 +340,7 @@ def _text(value: object, method: str) -> str:
 
 
 def _gid(result: object, method: str) -> str:
-    if not isinstance(result, str) or not _GID.fullmatch(result):
+    if not is_gid(result):
         raise Aria2BadAnswer(f"aria2's answer to {method} is not a GID")
     return result
 
@@ -363,9 +363,10 @@ def _status(result: dict[str, object], asked: list[str]) -> Aria2Status:
     for key, name in _COUNT_FIELDS.items():
         if key in asked and key in result:
             value = result[key]
-            if not isinstance(value, str) or not _COUNT.fullmatch(value):
+            count = int(value) if isinstance(value, str) and _COUNT.fullmatch(value) else None
+            if not is_count(count):
                 raise Aria2BadAnswer(f"aria2's tellStatus answer has a {key} that is no count")
-            counts[name] = int(value)
+            counts[name] = count
     message = None
     if "errorMessage" in result:
         message = _text(result["errorMessage"], "tellStatus")
@@ -380,7 +381,7 @@ def _first_path(files: object) -> str | None:
     if not files:
         return None
     path = files[0].get("path")
-    if not isinstance(path, str) or len(path) > MAX_PATH_CHARS or "\x00" in path:
+    if not is_text(path):
         raise Aria2BadAnswer("aria2's tellStatus answer has a file path that is no path")
     return path or None
 
@@ -411,15 +412,17 @@ async def watch(
     gid: str,
     on_status: Callable[[Aria2Status], None],
     *,
+    keys: tuple[str, ...] = STATUS_KEYS,
     every: float = 1.0,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> Aria2Status:
-    """Ask aria2 for ``gid``'s status every ``every`` seconds, telling
-    ``on_status`` each one that differs from the last, until it has ended; that
-    last status. A failed call raises (the caller decides whether to watch on)."""
+    """Ask aria2 for ``gid``'s status (its ``keys``) every ``every`` seconds,
+    telling ``on_status`` each one that differs from the last, until it has
+    ended; that last status. A failed call raises (the caller decides whether to
+    watch on)."""
     last: Aria2Status | None = None
     while True:
-        status = await client.tell_status(gid)
+        status = await client.tell_status(gid, keys)
         if status != last:
             on_status(status)
             last = status

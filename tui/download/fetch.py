@@ -147,14 +147,12 @@ async def fetch(
         raise download.resumable(DeadlinePassed(deadline_seconds)) from None
     except DownloadError as error:
         raise download.resumable(error) from error.__cause__
-    except httpx.TimeoutException as error:  # a connect or a write that stalled
-        raise download.resumable(Stalled(stall_seconds)) from error
     except httpx.UnsupportedProtocol as error:
         raise BadRedirect("The download host redirected to a link that is not http(s).") from error
     except httpx.TooManyRedirects as error:
         raise BadRedirect("The download host redirected too many times.") from error
-    except httpx.TransportError as error:
-        raise download.resumable(ConnectionLost(download.done)) from error
+    except httpx.TransportError as error:  # a stall (Stalled) or a broken connection
+        raise download.resumable(_failure(error, download.done, stall_seconds)) from error
     except OSError as error:
         if error.errno == errno.ENOSPC and download.part is not None:
             raise download.resumable(DiskFull(download.part.path)) from error
@@ -360,9 +358,7 @@ class _Download:
             await asyncio.gather(*self.tasks, return_exceptions=True)
             self.save_plan()  # exactly where it stopped, for a resume after a cancel
         if self.failure is not None:
-            if isinstance(self.failure, DownloadError):
-                raise self.resumable(self.failure)
-            raise self.failure
+            raise self.failure  # `fetch` hands a DownloadError the plan
         return await self.finish(expected_size)
 
     def reopen(self, plan: Plan | None, resume_allowed: bool) -> _Segment:
@@ -402,10 +398,10 @@ class _Download:
         if status == 206 and ranged:
             match = CONTENT_RANGE.fullmatch(response.headers.get("content-range", ""))
             if match is None or int(match[1]) != first.position:
-                raise self.resumable(Refused(status))
+                raise Refused(status)
             total = int(match[3])
             if self.total is not None and total != self.total:
-                raise self.resumable(Refused(status))
+                raise Refused(status)
             self.same_file(response)
             if self.total is None:
                 first.end = self.total = total
@@ -418,7 +414,7 @@ class _Download:
             self.segments, self.done = [first], 0
         else:
             # An expired link (403, 404, 410) keeps the `.part` for a new one.
-            raise self.resumable(Refused(status))
+            raise Refused(status)
         self.ranges = (
             resume_allowed
             and self.total is not None
@@ -591,7 +587,7 @@ class _Download:
         assert self.part is not None
         fd, limiter, clock = self.part.fd, self.limiter, self.clock
         async for chunk in response.aiter_raw():
-            if limiter is not None:
+            if limiter is not None and limiter.rate:  # no limit: no wait to enter
                 segment.throttled = True
                 try:
                     await limiter.take(len(chunk))

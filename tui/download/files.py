@@ -49,7 +49,7 @@ class PartFile:
 def open_part(folder: Path, name: str) -> PartFile:
     """A new, empty `.part` for `name` (a safe component) in `folder`."""
     for candidate in _candidates(name):
-        if (folder / candidate).exists() or (folder / candidate).is_symlink():
+        if os.path.lexists(folder / candidate):  # a link, even a dangling one, counts
             continue
         path = folder / (candidate + PART_SUFFIX)
         try:
@@ -104,7 +104,7 @@ def finish(part: PartFile) -> Path:
         except OSError as error:
             if error.errno not in NO_HARD_LINKS:
                 raise
-            if target.exists() or target.is_symlink():
+            if os.path.lexists(target):
                 continue
             # Without hard links, a rename after the check: a file created in
             # the instant between the two would be replaced.

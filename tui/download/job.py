@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class DownloadState(StrEnum):
@@ -28,10 +28,12 @@ class DownloadState(StrEnum):
 
 ACTIVE = frozenset({DownloadState.DOWNLOADING, DownloadState.VERIFYING})
 ENDED = frozenset({DownloadState.DONE, DownloadState.FAILED, DownloadState.CANCELLED})
-TRANSIENT = ("speed", "connections", "elsewhere")
-"""Fields of now, never stored."""
 MAX_TEXT_CHARS = 4096
 """A path, a URL or a message longer than this in a stored record is not ours."""
+MAX_COUNT = 1 << 62
+"""A count of bytes (or an id) beyond this in a stored record is not ours."""
+TRANSIENT_FIELDS = ("speed", "connections", "elsewhere")
+"""What a record tells of now only: never stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class Download:
 
     def to_json(self) -> str:
         record = asdict(self)
-        for transient in TRANSIENT:
+        for transient in TRANSIENT_FIELDS:
             record.pop(transient)
         # ASCII: a path that is not UTF-8 (its bytes as lone surrogates) is
         # escaped, so the history (UTF-8) takes it and gives it back the same.
@@ -103,7 +105,7 @@ class Download:
             raise ValueError("not an object")
         values: dict[str, Any] = {}
         for field in fields(cls):
-            if field.name in TRANSIENT:
+            if field.name in TRANSIENT_FIELDS:
                 continue
             if field.name not in record:
                 if field.name in _REQUIRED:
@@ -116,10 +118,20 @@ class Download:
         return replace(self, **changes)
 
 
+def is_count(value: object) -> TypeGuard[int]:
+    """Whether untrusted `value` is a whole number (not a bool) of 0 to `MAX_COUNT`."""
+    return type(value) is int and 0 <= value <= MAX_COUNT
+
+
+def is_text(value: object) -> TypeGuard[str]:
+    """Whether untrusted `value` is a text of ours: at most `MAX_TEXT_CHARS`, no NUL."""
+    return isinstance(value, str) and len(value) <= MAX_TEXT_CHARS and "\x00" not in value
+
+
 def _int(value: object, name: str, *, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
-    if type(value) is not int or value < 0 or value > 1 << 62:
+    if not is_count(value):
         raise ValueError(f"{name} is not a count")
     return value
 
@@ -131,7 +143,7 @@ def _optional_int(value: object, name: str) -> int | None:
 def _text(value: object, name: str, *, optional: bool = False) -> str | None:
     if value is None and optional:
         return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or "\x00" in value:
+    if not is_text(value):
         raise ValueError(f"{name} is not a text of ours")
     return value
 

@@ -2,7 +2,7 @@
 
 The name comes from `Content-Disposition` (RFC 6266: `filename*` preferred
 over `filename`), else the unlock answer's `filename`, else the URL's last
-path segment. Whatever the source, `safe_component` makes it one safe path
+path segment. Whatever the source, the name is made one safe path
 component for a POSIX file system (Windows' reserved names such as `CON` do
 not matter there): no separators, no control or format characters (C0, C1,
 DEL, bidi overrides, zero-width marks), no leading dots (so never `.`, `..`
@@ -64,11 +64,6 @@ def from_url(url: str) -> str | None:
         return None
     segment = path.rsplit("/", 1)[-1]
     return unquote(segment, errors="replace") or None
-
-
-def safe_component(text: str) -> str:
-    """`text` as one safe path component (see the module); idempotent."""
-    return _clean(text) or FALLBACK
 
 
 def fit(name: str, max_bytes: int) -> str:

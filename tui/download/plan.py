@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.download.files import PART_SUFFIX
+from tui.download.job import is_count, is_text
 
 MAX_SEGMENTS = 10_000
 """More than any download splits into (a split leaves at least a MiB a side)."""
@@ -68,7 +69,7 @@ class Plan:
         if not isinstance(data, dict) or set(data) != {"part", "validator", "total", "segments"}:
             raise ValueError("a plan is an object of part, validator, total and segments")
         part, validator, total = data["part"], data["validator"], data["total"]
-        if not isinstance(part, str) or "\x00" in part or not part.endswith(PART_SUFFIX):
+        if not is_text(part) or not part.endswith(PART_SUFFIX):
             raise ValueError("a plan's part is the path of a .part file")
         if not Path(part).is_absolute():
             raise ValueError("a plan's part is an absolute path")
@@ -78,7 +79,7 @@ class Plan:
             or not validator.isprintable()
         ):
             raise ValueError("a plan's validator is a short printable text")
-        if total is not None and not _count(total):
+        if total is not None and not is_count(total):
             raise ValueError("a plan's total is a count of bytes")
         raw = data["segments"]
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SEGMENTS:
@@ -88,15 +89,11 @@ class Plan:
         return cls(Path(part), validator, total, segments)
 
 
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _segment(item: Any) -> Segment:
     if not isinstance(item, list) or len(item) != 3:
         raise ValueError("a segment is [start, end, done]")
     start, end, done = item
-    if not _count(start) or not _count(done) or (end is not None and not _count(end)):
+    if not is_count(start) or not is_count(done) or (end is not None and not is_count(end)):
         raise ValueError("a segment's bounds are counts of bytes")
     if end is not None and start + done > end:
         raise ValueError("a segment ends after its end")

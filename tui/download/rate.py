@@ -33,9 +33,9 @@ class RateLimiter:
         self._rate = max(0, rate)
         self._clock, self._sleep = clock, sleep
         self._free_at = clock()
+        """When the bucket is out of debt; `burst` before now when it is full."""
         self._line: collections.deque[object] = collections.deque()
         """Who waits, in the order they came: the first takes when the bucket is free."""
-        """When the bucket is out of debt; `burst` before now when it is full."""
 
     @property
     def rate(self) -> int:

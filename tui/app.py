@@ -189,6 +189,8 @@ class LinkdeckApp(App[None]):
 
     async def _connect_first(self) -> None:
         # Not in a worker: a failure here is a bug, and ends in the crash report.
+        # The downloads of an earlier run show without a connection too.
+        self.session.restore_downloads()
         if self.session.can_connect():
             await self.session.connect()
             # After the restored items and the first rows on screen were read.

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -176,6 +176,29 @@ def action_to_get(job: Download | None) -> DownloadAction:
     return DownloadAction.DOWNLOAD
 
 
+class EnginesOnFirstUse(Mapping[str, Engine]):
+    """The engines, built when a download first needs one: their modules
+    (httpx, a tenth of a second to import) are not loaded at start-up."""
+
+    def __init__(self, build: Callable[[], Mapping[str, Engine]]) -> None:
+        self._build = build
+        self._built: Mapping[str, Engine] | None = None
+
+    def _engines(self) -> Mapping[str, Engine]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def __getitem__(self, name: str) -> Engine:
+        return self._engines()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._engines())
+
+    def __len__(self) -> int:
+        return len(self._engines())
+
+
 class Downloads:
     """This process's downloads. `restore()` takes back those an earlier run
     left (the dashboard), `act` starts, pauses, resumes, cancels or retries
@@ -185,7 +208,7 @@ class Downloads:
         self,
         history: History,
         settings: Settings,
-        engines: dict[str, Engine],
+        engines: Mapping[str, Engine],
         *,
         folder: Path,
         emit: Callable[[object], None],

@@ -164,6 +164,15 @@ def why_not(job: Download | None, action: DownloadAction) -> str | None:
     return None
 
 
+def why_not_to_download(item: Item, job: Download | None) -> str | None:
+    """Why the item's file is not to be downloaded now: its download's state,
+    or the item not unlocked; None when it is."""
+    refusal = why_not(job, DownloadAction.DOWNLOAD)
+    if refusal is None and (item.state is not ItemState.DONE or not item.location):
+        return NOT_UNLOCKED
+    return refusal
+
+
 def action_to_get(job: Download | None) -> DownloadAction:
     """What gets an item's file, by the state of its download: the resume of a
     paused one, the retry of a failed or cancelled one, else a download (which
@@ -321,13 +330,13 @@ class Downloads:
         if item_id in self._elsewhere:
             return ELSEWHERE
         job = self._jobs.get(item_id)
-        refusal = why_not(job, action)
-        if refusal is not None:
-            return refusal
         if action is DownloadAction.DOWNLOAD:
             if isinstance(entry, int):
                 return GONE
-            return self._start(entry, job)
+            return why_not_to_download(entry, job) or self._start(entry, job)
+        refusal = why_not(job, action)
+        if refusal is not None:
+            return refusal
         assert job is not None
         if action is DownloadAction.PAUSE:
             self._stop(job, DownloadState.PAUSED, discard=False)
@@ -348,8 +357,7 @@ class Downloads:
         return None
 
     def _start(self, item: Item, job: Download | None) -> str | None:
-        if item.state is not ItemState.DONE or not item.location:
-            return NOT_UNLOCKED
+        assert item.location is not None  # unlocked (why_not_to_download)
         if job is not None and job.state is not DownloadState.CANCELLED:
             fresh = job.moved(state=DownloadState.QUEUED, message="", finished=None)
         else:

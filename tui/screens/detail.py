@@ -13,7 +13,7 @@ from textual.widgets import Button, Footer, Static, TextArea
 from tui import formatting
 from tui.api import meaning_of
 from tui.core import ActedOn, ActionRefused, ItemAction, Session, why_no_link, why_not
-from tui.core.download_queue import NOT_UNLOCKED, DownloadAction
+from tui.core.download_queue import DownloadAction, why_not_to_download
 from tui.core.download_queue import why_not as why_not_download
 from tui.download.job import Download
 from tui.unlock.items import Item, ItemState
@@ -166,12 +166,14 @@ class ItemDetailScreen(ModalScreen[None]):
         its state (the others disabled, their tooltip saying why)."""
         _set(self.query_one("#detail-download", Static), detail_lines(job))
         item = self.item
-        unlocked = item is not None and item.state is ItemState.DONE and bool(item.location)
+        if item is None:
+            return  # gone from the history: the screen closes
         for action, (button_id, _) in DOWNLOAD_BUTTONS.items():
             button = self.query_one(f"#{button_id}", Button)
-            why = why_not_download(job, action)
-            if action is DownloadAction.DOWNLOAD and why is None and not unlocked:
-                why = NOT_UNLOCKED
+            if action is DownloadAction.DOWNLOAD:
+                why = why_not_to_download(item, job)
+            else:
+                why = why_not_download(job, action)
             button.disabled = why is not None
             button.tooltip = why
 

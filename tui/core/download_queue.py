@@ -60,7 +60,6 @@ BUSY = frozenset({429, 503})
 """What a download host answers when its connections are all taken for now."""
 NOT_UNLOCKED = "not unlocked yet"
 ELSEWHERE = "downloaded by another linkdeck process"
-GONE = "no longer in the history"
 
 
 class DownloadAction(StrEnum):
@@ -312,8 +311,8 @@ class Downloads:
 
     def act(self, items: Iterable[Item | int], action: DownloadAction) -> ActedOn:
         """`action` on each item (an Item for DOWNLOAD, which needs its direct
-        link; an id will do for the others); those it does not apply to are
-        counted with the reason."""
+        link: the caller counts those gone from the history; an id will do for
+        the others); those it does not apply to are counted with the reason."""
         acted = ActedOn(PAST_TENSE[action])
         for entry in items:
             reason = self._act(entry, action)
@@ -331,8 +330,7 @@ class Downloads:
             return ELSEWHERE
         job = self._jobs.get(item_id)
         if action is DownloadAction.DOWNLOAD:
-            if isinstance(entry, int):
-                return GONE
+            assert isinstance(entry, Item), "a download needs the item's direct link"
             return why_not_to_download(entry, job) or self._start(entry, job)
         refusal = why_not(job, action)
         if refusal is not None:

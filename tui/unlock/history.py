@@ -683,13 +683,6 @@ class History:
                 return True
         return cursor.rowcount == 1
 
-    def delete_download(self, item_id: int) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "DELETE FROM downloads WHERE item_id = ? AND (owner IS NULL OR owner = ?)",
-                (item_id, self.owner),
-            )
-
     # What other processes changed
 
     def data_version(self) -> int:

@@ -485,12 +485,10 @@ class Downloads:
         self._emit(self.totals())
 
     def _renew(self, now: float) -> None:
-        """Keep the claims of the files queued here (those downloading are saved often)."""
-        from tui.unlock.history import HistoryWriteError
-
+        """Keep the claims of the files queued here (those downloading are saved
+        often), written off the event loop."""
         self._renewed_at = now
-        with contextlib.suppress(HistoryWriteError):
-            self.history.renew()
+        self.records.renew()
 
     async def _run(self, item_id: int) -> None:
         job = self._jobs[item_id]

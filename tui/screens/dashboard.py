@@ -595,12 +595,17 @@ class DashboardScreen(Screen[None]):
 
     def _tell(self, operation: Callable[[], ActedOn], *words: str) -> None:
         """Run an operation on several items and say in one toast what it did."""
+        acted = self._tried(operation)
+        if acted is not None:
+            self._say(acted, *words)
+
+    def _tried(self, operation: Callable[[], ActedOn]) -> ActedOn | None:
+        """What an operation on several items did; None (said why) when it was refused."""
         try:
-            acted = operation()
+            return operation()
         except ActionRefused as refused:
             self.notify(str(refused), severity=refused.severity, markup=False)
-            return
-        self._say(acted, *words)
+            return None
 
     def _say(self, acted: ActedOn, verb: str | None = None, noun: str = "") -> None:
         severity = "information" if acted.acted or not acted.left else "warning"
@@ -634,13 +639,7 @@ class DashboardScreen(Screen[None]):
         """`operation` on the marked items' downloads, or the cursor's; None
         (said why) when there is none or the history is not open."""
         ids = self._download_ids()
-        if not ids:
-            return None
-        try:
-            return operation(ids)
-        except ActionRefused as refused:
-            self.notify(str(refused), severity=refused.severity, markup=False)
-            return None
+        return self._tried(lambda: operation(ids)) if ids else None
 
     def action_download(self, _offered_as: str = "footer") -> None:
         acted = self._on_downloads(self.session.download_or_go_on)

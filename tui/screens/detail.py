@@ -3,6 +3,8 @@ download, actions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -203,26 +205,21 @@ class ItemDetailScreen(ModalScreen[None]):
                 self._on_download(download_action)
 
     def _on_download(self, action: DownloadAction) -> None:
+        self._tell(lambda: self.session.act_on_downloads([self.item_id], action))
+
+    def _tell(self, operation: Callable[[], ActedOn]) -> None:
+        """Run an operation on the item's download, say what it did, show it."""
         try:
-            acted = self.session.act_on_downloads([self.item_id], action)
+            acted = operation()
         except ActionRefused as refused:
             self.notify(str(refused), severity=refused.severity, markup=False)
             return
-        self._told(acted)
-        self.refresh_item()
-
-    def _told(self, acted: ActedOn) -> None:
         severity = "information" if acted.acted else "warning"
         self.notify(acted.sentence(), severity=severity, timeout=5, markup=False)
+        self.refresh_item()
 
     def action_download(self) -> None:
-        try:
-            acted = self.session.download_or_go_on([self.item_id])
-        except ActionRefused as refused:
-            self.notify(str(refused), severity=refused.severity, markup=False)
-            return
-        self._told(acted)
-        self.refresh_item()
+        self._tell(lambda: self.session.download_or_go_on([self.item_id]))
 
     def action_pause_download(self) -> None:
         self._on_download(DownloadAction.PAUSE)

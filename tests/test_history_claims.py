@@ -129,6 +129,20 @@ def test_a_lease_that_ran_out_is_taken_back_and_the_old_owner_loses_it(
         assert first.take_back()[0].owner == second.owner  # the renewal was not its
 
 
+def test_a_download_lease_is_renewed_by_the_download_queue_alone(path: Path, clock: Clock) -> None:
+    first, second = two(path, clock)
+    with first, second:
+        (mine,) = first.add([item(1)]).new
+        assert first.claim_download(mine.id, "first's") is None
+        clock.now += LEASE_SECONDS * 0.75
+        first.renew_downloads()  # the heartbeat of a live download queue
+        clock.now += LEASE_SECONDS * 0.75
+        assert second.claim_download(mine.id, "second's") == "first's"  # still held
+        first.renew()  # the unlock engine's heartbeat: its items' leases only
+        clock.now += LEASE_SECONDS * 0.5
+        assert second.claim_download(mine.id, "second's") is None
+
+
 def test_the_items_of_a_dead_process_are_taken_back_at_once(path: Path) -> None:
     script = (
         "import sys; from pathlib import Path; from dataclasses import replace;"

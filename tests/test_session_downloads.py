@@ -236,6 +236,32 @@ async def test_a_download_left_by_an_ended_process_goes_on_at_the_next_start(
             assert digest_of(Path(job.target or "")) == digest_of_remote(SMALL)
 
 
+async def test_earlier_downloads_are_taken_back_after_the_start_or_when_acted_on(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "files"
+    with Emulator(faults=Faults(dl_rate=2_000_000)) as emulator:
+        settings = settings_for(emulator.url, folder)
+        async with Front(tmp_path, settings) as front:
+            (item_id,) = await front.unlocked(SMALL)
+            front.session.act_on_downloads([item_id], DownloadAction.DOWNLOAD)
+            await until(lambda: front.download(item_id).done > 0)
+            front.session.act_on_downloads([item_id], DownloadAction.PAUSE)
+        emulator.faults.dl_rate = 0
+        again = Front(tmp_path, settings)
+        await again.session.open()
+        try:
+            # Not read while the history's first rows are drawn...
+            assert again.session.download(item_id) is None
+            # ...but before a key typed meanwhile acts on it.
+            resumed = again.session.act_on_downloads([item_id], DownloadAction.RESUME)
+            assert resumed.acted == 1, resumed.sentence()
+            job = await again.ended(item_id)
+            assert job.state is DownloadState.DONE, job.message
+        finally:
+            await again.session.close()
+
+
 @pytest.mark.parametrize("hostile", ["{", "[]", '{"item_id": -1}', '{"item_id": 1, "state": "x"}'])
 async def test_a_damaged_download_record_is_skipped(tmp_path: Path, hostile: str) -> None:
     with Emulator() as emulator:

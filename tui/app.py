@@ -189,6 +189,8 @@ class LinkdeckApp(App[None]):
 
     async def _connect_first(self) -> None:
         # Not in a worker: a failure here is a bug, and ends in the crash report.
+        # The downloads of an earlier run show without a connection too.
+        self.session.restore_downloads()
         if self.session.can_connect():
             await self.session.connect()
             # After the restored items and the first rows on screen were read.
@@ -404,16 +406,15 @@ class LinkdeckApp(App[None]):
             (self.check_action, partial(self.run_action, default_namespace=self), self.BINDINGS),
             (lambda *_: True, dashboard.run_from_palette, dashboard.BINDINGS),
         )
-        offered = {"quit", "leave-input"}
+        # Quit is among Textual's own commands; Escape out of an input is none.
+        not_offered = {"quit", "leave-input"}
         for applies, run, bindings in runners:
             for binding in bindings:
                 if (
                     isinstance(binding, Binding)
-                    and binding.id not in offered
+                    and binding.id not in not_offered
                     and applies(*parse_action(binding.action)[1:]) is not False
                 ):
-                    if binding.id:
-                        offered.add(binding.id)  # a key bound twice (`d`) is one command
                     yield SystemCommand(
                         binding.description, binding.tooltip, partial(run, binding.action)
                     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import io
 import sys
@@ -202,22 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from tui.api import LinkdeckError
-    from tui.commands.common import ExitCode, print_warnings, profile_of, report
+    from tui.commands.common import run_command
     from tui.commands.list_hosters import run_hosters
     from tui.commands.status import run_status
-    from tui.core.log_file import LogFile
-    from tui.settings import SettingsError
 
     commands = {"status": run_status, "hosters": run_hosters}
-    try:
-        with profile_of(args) as profile, LogFile(profile.log_path, debug=args.debug):
-            print_warnings(profile)
-            return asyncio.run(commands[args.command](args, profile))
-    except (LinkdeckError, SettingsError) as error:
-        return report(error)
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
+    return run_command(args, lambda profile, _log: commands[args.command](args, profile))

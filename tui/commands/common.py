@@ -109,13 +109,9 @@ def print_warnings(profile: Profile) -> None:
         print(f"linkdeck: warning: {warning}", file=sys.stderr)
 
 
-def run_on_history(
-    args: argparse.Namespace, run: Callable[[Profile, LogFile], Awaitable[int]]
-) -> int:
-    """Run a command that uses the unlock history: its profile and log file
-    opened, its failures said in one sentence each, Ctrl-C exit 130."""
-    from tui.unlock.history import HistoryDamaged, HistoryError
-
+def run_command(args: argparse.Namespace, run: Callable[[Profile, LogFile], Awaitable[int]]) -> int:
+    """Run a command: its profile and log file opened, its failures said in
+    one sentence each, Ctrl-C exit 130."""
     try:
         with (
             profile_of(args) as profile,
@@ -123,17 +119,6 @@ def run_on_history(
         ):
             print_warnings(profile)
             return asyncio.run(run(profile, log))
-    except HistoryDamaged as error:
-        # Left in place: a script must not go on with a new, empty history unseen.
-        print(
-            f"linkdeck: cannot use the unlock history: {error}; it was left as it is "
-            "(the dashboard moves it aside and starts a new one)",
-            file=sys.stderr,
-        )
-        return ExitCode.USAGE
-    except HistoryError as error:
-        print(f"linkdeck: cannot use the unlock history: {error}", file=sys.stderr)
-        return ExitCode.USAGE
     except (LinkdeckError, SettingsError) as error:
         return report(error)
     except KeyboardInterrupt:
@@ -141,3 +126,27 @@ def run_on_history(
     except BrokenPipeError:
         sys.stderr.close()
         return ExitCode.OK
+    except Exception as error:
+        said = report_history_error(error)
+        if said is None:
+            raise
+        return said
+
+
+def report_history_error(error: Exception) -> ExitCode | None:
+    """Say why the unlock history cannot be used, if that is what `error` is.
+    Imported only then: the commands that never open it do not load it."""
+    from tui.unlock.history import HistoryDamaged, HistoryError
+
+    if isinstance(error, HistoryDamaged):
+        # Left in place: a script must not go on with a new, empty history unseen.
+        print(
+            f"linkdeck: cannot use the unlock history: {error}; it was left as it is "
+            "(the dashboard moves it aside and starts a new one)",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    if isinstance(error, HistoryError):
+        print(f"linkdeck: cannot use the unlock history: {error}", file=sys.stderr)
+        return ExitCode.USAGE
+    return None

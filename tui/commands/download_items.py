@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from tui.commands.common import ExitCode, run_on_history
+from tui.commands.common import ExitCode, run_command
 from tui.commands.download_progress import DownloadProgress
 from tui.commands.file_downloads import (
     STOPPED_BY,
@@ -44,7 +44,7 @@ def goes_on_elsewhere(session: Session, job: Download) -> bool:
 
 
 def main_download(args: argparse.Namespace) -> int:
-    return run_on_history(args, lambda profile, log: run_download(args, profile, log_file=log))
+    return run_command(args, lambda profile, log: run_download(args, profile, log_file=log))
 
 
 def downloading_into(profile: Profile, folder: str | None) -> Profile:

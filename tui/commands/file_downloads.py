@@ -30,15 +30,15 @@ STOPPED_BY = {
 """The signals that stop the downloads where they are: what each file's line
 says then, and the command's exit code."""
 NOT_DOWNLOADED = "not downloaded"
-GOES_ON_BY_ACTION = frozenset({DownloadState.PAUSED, DownloadState.FAILED, DownloadState.CANCELLED})
 
 
 def action_for(job: Download | None) -> DownloadAction | None:
     """What gets an item's file (`action_to_get`); None when its download goes
-    on already or is done."""
-    if job is not None and job.state not in GOES_ON_BY_ACTION:
+    on already or is done (a download again is all it would get)."""
+    action = action_to_get(job)
+    if job is not None and action is DownloadAction.DOWNLOAD:
         return None
-    return action_to_get(job)
+    return action
 
 
 def start_download(session: Session, item_id: int) -> str | None:

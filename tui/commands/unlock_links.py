@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from tui.commands.common import ExitCode, run_on_history
+from tui.commands.common import ExitCode, run_command
 from tui.commands.download_items import downloading_into
 from tui.commands.download_progress import DownloadProgress
 from tui.commands.file_downloads import (
@@ -52,7 +52,7 @@ _ENDED = frozenset({ItemState.DONE, ItemState.FAILED, ItemState.UNSUPPORTED, Ite
 
 
 def main_unlock(args: argparse.Namespace) -> int:
-    return run_on_history(args, lambda profile, log: run_unlock(args, profile, log_file=log))
+    return run_command(args, lambda profile, log: run_unlock(args, profile, log_file=log))
 
 
 async def run_unlock(

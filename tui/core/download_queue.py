@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -62,7 +62,6 @@ BUSY = frozenset({429, 503})
 """What a download host answers when its connections are all taken for now."""
 NOT_UNLOCKED = "not unlocked yet"
 ELSEWHERE = "downloaded by another linkdeck process"
-GONE = "no longer in the history"
 
 
 class DownloadAction(StrEnum):
@@ -166,6 +165,15 @@ def why_not(job: Download | None, action: DownloadAction) -> str | None:
     return None
 
 
+def why_not_to_download(item: Item, job: Download | None) -> str | None:
+    """Why the item's file is not to be downloaded now: its download's state,
+    or the item not unlocked; None when it is."""
+    refusal = why_not(job, DownloadAction.DOWNLOAD)
+    if refusal is None and (item.state is not ItemState.DONE or not item.location):
+        return NOT_UNLOCKED
+    return refusal
+
+
 def action_to_get(job: Download | None) -> DownloadAction:
     """What gets an item's file, by the state of its download: the resume of a
     paused one, the retry of a failed or cancelled one, else a download (which
@@ -178,6 +186,29 @@ def action_to_get(job: Download | None) -> DownloadAction:
     return DownloadAction.DOWNLOAD
 
 
+class EnginesOnFirstUse(Mapping[str, Engine]):
+    """The engines, built when a download first needs one: their modules
+    (httpx, a tenth of a second to import) are not loaded at start-up."""
+
+    def __init__(self, build: Callable[[], Mapping[str, Engine]]) -> None:
+        self._build = build
+        self._built: Mapping[str, Engine] | None = None
+
+    def _engines(self) -> Mapping[str, Engine]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def __getitem__(self, name: str) -> Engine:
+        return self._engines()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._engines())
+
+    def __len__(self) -> int:
+        return len(self._engines())
+
+
 class Downloads:
     """This process's downloads. `restore()` takes back those an earlier run
     left (the dashboard), `act` starts, pauses, resumes, cancels or retries
@@ -187,7 +218,7 @@ class Downloads:
         self,
         history: History,
         settings: Settings,
-        engines: dict[str, Engine],
+        engines: Mapping[str, Engine],
         *,
         folder: Path,
         emit: Callable[[object], None],
@@ -285,8 +316,8 @@ class Downloads:
 
     def act(self, items: Iterable[Item | int], action: DownloadAction) -> ActedOn:
         """`action` on each item (an Item for DOWNLOAD, which needs its direct
-        link; an id will do for the others); those it does not apply to are
-        counted with the reason."""
+        link: the caller counts those gone from the history; an id will do for
+        the others); those it does not apply to are counted with the reason."""
         acted = ActedOn(PAST_TENSE[action])
         entries = list(items)
         self.look_again_elsewhere(
@@ -349,13 +380,12 @@ class Downloads:
         if item_id in self._elsewhere:
             return ELSEWHERE
         job = self._jobs.get(item_id)
+        if action is DownloadAction.DOWNLOAD:
+            assert isinstance(entry, Item), "a download needs the item's direct link"
+            return why_not_to_download(entry, job) or self._start(entry, job)
         refusal = why_not(job, action)
         if refusal is not None:
             return refusal
-        if action is DownloadAction.DOWNLOAD:
-            if isinstance(entry, int):
-                return GONE
-            return self._start(entry, job)
         assert job is not None
         if action is DownloadAction.PAUSE:
             self._stop(job, DownloadState.PAUSED, discard=False)
@@ -376,8 +406,7 @@ class Downloads:
         return None
 
     def _start(self, item: Item, job: Download | None) -> str | None:
-        if item.state is not ItemState.DONE or not item.location:
-            return NOT_UNLOCKED
+        assert item.location is not None  # unlocked (why_not_to_download)
         if job is not None and job.state is not DownloadState.CANCELLED:
             fresh = job.moved(state=DownloadState.QUEUED, message="", finished=None)
         else:
@@ -513,12 +542,10 @@ class Downloads:
         self._emit(self.totals())
 
     def _renew(self, now: float) -> None:
-        """Keep the claims of the files queued here (those downloading are saved often)."""
-        from tui.unlock.history import HistoryWriteError
-
+        """Keep the claims of the files queued here (those downloading are saved
+        often), written off the event loop."""
         self._renewed_at = now
-        with contextlib.suppress(HistoryWriteError):
-            self.history.renew()
+        self.records.renew()
 
     async def _run(self, item_id: int) -> None:
         job = self._jobs[item_id]

@@ -32,7 +32,12 @@ from tui.api import (
 from tui.core.account_watch import AccountWatch
 from tui.core.acted import ActedOn
 from tui.core.batch import Batch, BatchEnded, BatchProgress
-from tui.core.download_queue import DownloadAction, Downloads, action_to_get
+from tui.core.download_queue import (
+    DownloadAction,
+    Downloads,
+    EnginesOnFirstUse,
+    action_to_get,
+)
 from tui.core.events import (
     Connection,
     Event,
@@ -61,6 +66,7 @@ if TYPE_CHECKING:
     import httpx
 
     from tui.api.client import ApiClient
+    from tui.core.download_queue import Engine
     from tui.core.log_file import LogFile
     from tui.unlock.engine import Queued, UnlockEngine
     from tui.unlock.history import History
@@ -182,6 +188,7 @@ class Session:
         self._closed = False
         self._exports: set[asyncio.Future[ExportResult]] = set()
         self.downloads: Downloads | None = None
+        self._downloads_restored = False
         self._download_http: httpx.AsyncClient | None = None
 
     # --- the stream ---------------------------------------------------------
@@ -295,7 +302,7 @@ class Session:
         self._history_cursor = self.history.change_cursor()
         self.store.use(self.history)
         self._emit(HistoryOpened())
-        self._open_downloads(restore=True)
+        self._open_downloads()
         self.account.use_account(self._account_key(), self.history)
         if not self.settings.is_usable():
             self._emit(SettingsNeeded())
@@ -329,7 +336,7 @@ class Session:
         self.hosters, self.matcher = hosters, HosterMatcher(hosters.hosters)
         self.history = History(self.profile.history_path)
         self.store.use(self.history)
-        self._open_downloads(restore=False)
+        self._open_downloads()
         self.engine = UnlockEngine(
             self.client,
             self.history,
@@ -372,6 +379,7 @@ class Session:
     async def connect(self) -> None:
         """(Re)build the client from the settings, start the engine and the polls."""
         assert self.history is not None
+        self.restore_downloads()
         api = self.settings.api
         try:
             pin = await asyncio.to_thread(resolve_password, api)
@@ -793,21 +801,33 @@ class Session:
         # Absolute: a resume finds the `.part` from wherever linkdeck starts next.
         return download_dir(self.settings.download.dir).absolute()
 
-    def _open_downloads(self, *, restore: bool) -> None:
-        from tui.core.download_engines import engines_for
-
+    def _open_downloads(self) -> None:
         assert self.history is not None
         self.downloads = Downloads(
             self.history,
             self.settings,
-            engines_for(self),
+            EnginesOnFirstUse(self._download_engines),
             folder=self.download_folder(),
             emit=self._emit,
             fresh_link=self._fresh_link,
             connection_settings=self.connection_settings,
             clock=self.clock.now,
         )
-        if restore:
+
+    def _download_engines(self) -> dict[str, Engine]:
+        from tui.core.download_engines import engines_for
+
+        return engines_for(self)
+
+    def restore_downloads(self) -> None:
+        """Take back the downloads an earlier run left (once): after the first
+        frame, as it reads every record and starts what goes on; at the latest
+        before a download is acted on. A command takes back its own items' only
+        (`Downloads.restore`)."""
+        if self.downloads is None or self._command_client:
+            return
+        if not self._downloads_restored:
+            self._downloads_restored = True
             self.downloads.restore()
 
     def download_http(self) -> httpx.AsyncClient:
@@ -847,6 +867,7 @@ class Session:
         the downloads of items; ActionRefused when the history is not open."""
         if self.downloads is None:
             raise ActionRefused("The unlock history is not open")
+        self.restore_downloads()  # a key typed before the start took them back
         if action is DownloadAction.DOWNLOAD:
             found, gone = [], 0
             for item_id in item_ids:

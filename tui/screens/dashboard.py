@@ -142,21 +142,12 @@ class DashboardScreen(Screen[None]):
             id="copy-link",
             tooltip="Copy the direct links of the marked items or the cursor's (OSC 52)",
         ),
-        # One of the two: the footer offers `d` once a file can be downloaded
-        # (`check_action`); before, the hidden one says why it does nothing.
+        # The footer shows it once a file can be downloaded (`_hidden_key`);
+        # before, the key says why it does nothing.
         Binding(
             "d",
             "download",
             "Download",
-            id="download",
-            tooltip="Download the files of the marked items (or the cursor's): a paused"
-            " one resumes, a failed or cancelled one is retried",
-        ),
-        Binding(
-            "d",
-            "download('unoffered')",
-            "Download",
-            show=False,
             id="download",
             tooltip="Download the files of the marked items (or the cursor's): a paused"
             " one resumes, a failed or cancelled one is retried",
@@ -277,7 +268,12 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="regions"):
             yield HostersRegion(self.clock, self.session.cached_hosters, id="hosters")
             yield UnlockRegion(self.clock, self.session.store, id="unlock")
-        yield KeysFooter(FOOTER_ORDER)
+        yield KeysFooter(FOOTER_ORDER, hidden=self._hidden_key)
+
+    def _hidden_key(self, binding_id: str) -> bool:
+        """`d` is not shown before an item has a file to download: at 80
+        columns it would take the room of a key that works."""
+        return binding_id == "download" and not self.unlock.can_download
 
     @property
     def account(self) -> AccountPanel:
@@ -344,11 +340,8 @@ class DashboardScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The log's keys work while it has focus: elsewhere `/` goes on to the
-        hosters' filter, bound after the log's search; `d` once an item has a
-        file to download. From the command palette each works wherever the
-        focus is."""
-        if action == "download" and not self._from_palette:
-            return self.unlock.can_download == (parameters == ())
+        hosters' filter, bound after the log's search. From the command
+        palette each works wherever the focus is."""
         if self._from_palette or action not in self._LOG_ACTIONS:
             return True
         # Not in an input: it takes those keys as text.
@@ -595,12 +588,17 @@ class DashboardScreen(Screen[None]):
 
     def _tell(self, operation: Callable[[], ActedOn], *words: str) -> None:
         """Run an operation on several items and say in one toast what it did."""
+        acted = self._tried(operation)
+        if acted is not None:
+            self._say(acted, *words)
+
+    def _tried(self, operation: Callable[[], ActedOn]) -> ActedOn | None:
+        """What an operation on several items did; None (said why) when it was refused."""
         try:
-            acted = operation()
+            return operation()
         except ActionRefused as refused:
             self.notify(str(refused), severity=refused.severity, markup=False)
-            return
-        self._say(acted, *words)
+            return None
 
     def _say(self, acted: ActedOn, verb: str | None = None, noun: str = "") -> None:
         severity = "information" if acted.acted or not acted.left else "warning"
@@ -634,15 +632,9 @@ class DashboardScreen(Screen[None]):
         """`operation` on the marked items' downloads, or the cursor's; None
         (said why) when there is none or the history is not open."""
         ids = self._download_ids()
-        if not ids:
-            return None
-        try:
-            return operation(ids)
-        except ActionRefused as refused:
-            self.notify(str(refused), severity=refused.severity, markup=False)
-            return None
+        return self._tried(lambda: operation(ids)) if ids else None
 
-    def action_download(self, _offered_as: str = "footer") -> None:
+    def action_download(self) -> None:
         acted = self._on_downloads(self.session.download_or_go_on)
         if acted is None:
             return

@@ -3,6 +3,8 @@ download, actions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +15,7 @@ from textual.widgets import Button, Footer, Static, TextArea
 from tui import formatting
 from tui.api import meaning_of
 from tui.core import ActedOn, ActionRefused, ItemAction, Session, why_no_link, why_not
-from tui.core.download_queue import NOT_UNLOCKED, DownloadAction
+from tui.core.download_queue import DownloadAction, why_not_to_download
 from tui.core.download_queue import why_not as why_not_download
 from tui.download.job import Download
 from tui.unlock.items import Item, ItemState
@@ -166,12 +168,14 @@ class ItemDetailScreen(ModalScreen[None]):
         its state (the others disabled, their tooltip saying why)."""
         _set(self.query_one("#detail-download", Static), detail_lines(job))
         item = self.item
-        unlocked = item is not None and item.state is ItemState.DONE and bool(item.location)
+        if item is None:
+            return  # gone from the history: the screen closes
         for action, (button_id, _) in DOWNLOAD_BUTTONS.items():
             button = self.query_one(f"#{button_id}", Button)
-            why = why_not_download(job, action)
-            if action is DownloadAction.DOWNLOAD and why is None and not unlocked:
-                why = NOT_UNLOCKED
+            if action is DownloadAction.DOWNLOAD:
+                why = why_not_to_download(item, job)
+            else:
+                why = why_not_download(job, action)
             button.disabled = why is not None
             button.tooltip = why
 
@@ -201,26 +205,21 @@ class ItemDetailScreen(ModalScreen[None]):
                 self._on_download(download_action)
 
     def _on_download(self, action: DownloadAction) -> None:
+        self._tell(lambda: self.session.act_on_downloads([self.item_id], action))
+
+    def _tell(self, operation: Callable[[], ActedOn]) -> None:
+        """Run an operation on the item's download, say what it did, show it."""
         try:
-            acted = self.session.act_on_downloads([self.item_id], action)
+            acted = operation()
         except ActionRefused as refused:
             self.notify(str(refused), severity=refused.severity, markup=False)
             return
-        self._told(acted)
-        self.refresh_item()
-
-    def _told(self, acted: ActedOn) -> None:
         severity = "information" if acted.acted else "warning"
         self.notify(acted.sentence(), severity=severity, timeout=5, markup=False)
+        self.refresh_item()
 
     def action_download(self) -> None:
-        try:
-            acted = self.session.download_or_go_on([self.item_id])
-        except ActionRefused as refused:
-            self.notify(str(refused), severity=refused.severity, markup=False)
-            return
-        self._told(acted)
-        self.refresh_item()
+        self._tell(lambda: self.session.download_or_go_on([self.item_id]))
 
     def action_pause_download(self) -> None:
         self._on_download(DownloadAction.PAUSE)

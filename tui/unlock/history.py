@@ -569,11 +569,17 @@ class History:
         return items
 
     def renew(self) -> None:
-        """Extend the leases of this history's claims: the heartbeat of a running engine.
-        Not a change others need to read."""
+        """Extend the leases of this history's items: the heartbeat of a running
+        engine. Not a change others need to read."""
         with self._transaction() as db:
             lease = (self._clock() + LEASE_SECONDS, self.owner)
             db.execute("UPDATE items SET lease_until = ? WHERE owner = ?", lease)
+
+    def renew_downloads(self) -> None:
+        """Extend the leases of this history's downloads: the heartbeat of its
+        download queue."""
+        with self._transaction() as db:
+            lease = (self._clock() + LEASE_SECONDS, self.owner)
             db.execute("UPDATE downloads SET lease_until = ? WHERE owner = ?", lease)
 
     def release(self) -> None:
@@ -682,13 +688,6 @@ class History:
                 )
                 return True
         return cursor.rowcount == 1
-
-    def delete_download(self, item_id: int) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "DELETE FROM downloads WHERE item_id = ? AND (owner IS NULL OR owner = ?)",
-                (item_id, self.owner),
-            )
 
     # What other processes changed
 

@@ -9,7 +9,7 @@ input's own keys (Enter, Escape) and no letter key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
@@ -38,11 +38,19 @@ class KeysFooter(Footer):
     only when what it shows changed, which a move between the dashboard's
     tables seldom does."""
 
-    def __init__(self, order: Sequence[str] = (), **kwargs: object) -> None:
+    def __init__(
+        self,
+        order: Sequence[str] = (),
+        *,
+        hidden: Callable[[str], bool] = lambda _binding_id: False,
+        **kwargs: object,
+    ) -> None:
         """`order`: binding ids, the most needed first; keys it does not name
-        come after them, in Textual's order."""
+        come after them, in Textual's order. `hidden`: whether a key that
+        works (its binding id) is left out for now."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._rank = {binding_id: rank for rank, binding_id in enumerate(order)}
+        self._hidden = hidden
         self._shown: tuple[object, ...] | None = None
 
     def on_resize(self) -> None:
@@ -115,6 +123,8 @@ class KeysFooter(Footer):
         listed: dict[str, tuple[Binding, bool, str]] = {}
         for key, (_, binding, enabled, tooltip) in active.items():
             if not binding.show or (in_input and key in TYPED_KEYS):
+                continue
+            if binding.id and self._hidden(binding.id):
                 continue
             listed.setdefault(binding.action, (binding, enabled, tooltip))
         unranked = len(self._rank)

@@ -290,8 +290,9 @@ async def test_a_crash_from_the_settings_form_shows_no_pin(
     app = LinkdeckApp(profile)
     with pytest.raises(RuntimeError) as caught:
         async with app.run_test(size=(120, 40)) as pilot:
+            # The form pushed, and composed (its rows are made then).
             for _ in range(50):
-                if isinstance(app.screen, SettingsScreen):
+                if isinstance(app.screen, SettingsScreen) and app.screen._rows:
                     break
                 await pilot.pause(0.1)
             screen = app.screen
